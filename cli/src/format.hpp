@@ -1,0 +1,19 @@
+#pragma once
+// Human-readable and CSV renderings of a schedule's steps.
+#include "polar_express/solver/schedule.hpp"
+
+#include <string>
+
+namespace polar_express::cli {
+
+// One block per step: degree, the interval it maps, the certified error
+// after it, and its coefficients to 17 significant digits (x, x^3, ...).
+std::string schedule_table(const Schedule& schedule);
+
+// step,degree,lower,upper,error_after,c0,c1,...; full precision digits.
+std::string schedule_csv(const Schedule& schedule);
+
+// Short decimal for tables (`digits` significant digits).
+std::string short_decimal(const Real& value, int digits = 6);
+
+}  // namespace polar_express::cli

@@ -1,0 +1,58 @@
+#pragma once
+// The solver's scalar: an MPFR float whose precision is chosen at run time.
+//
+// Boost.Multiprecision (1.74) gives new values the process-wide default
+// precision, and copies keep the precision of their source.  Every solver
+// entry point therefore opens a PrecisionScope for its working precision and
+// converts its inputs with at_precision(); the solver is not thread-safe for
+// that reason (the default precision is global).
+#include <boost/multiprecision/mpfr.hpp>
+
+#include <stdexcept>
+#include <string>
+
+namespace polar_express {
+
+using Real = boost::multiprecision::mpfr_float;
+
+// Smallest and largest precisions (bits) the solver accepts.
+inline constexpr unsigned kMinPrecisionBits = 64;
+inline constexpr unsigned kMaxPrecisionBits = 1u << 16;
+
+// Raised for numerical failure: non-convergence, a lost certificate.
+class SolverError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Sets the default precision of new Reals to at least `bits` for its lifetime.
+class PrecisionScope {
+ public:
+  explicit PrecisionScope(unsigned bits);
+  ~PrecisionScope();
+  PrecisionScope(const PrecisionScope&) = delete;
+  PrecisionScope& operator=(const PrecisionScope&) = delete;
+
+ private:
+  unsigned saved_digits10_;
+};
+
+// `value` re-rounded (to nearest) to exactly `bits` bits of mantissa.
+Real at_precision(const Real& value, unsigned bits);
+
+// Mantissa bits of `value`.
+unsigned precision_bits(const Real& value);
+
+// Parses a decimal (or "inf"/"nan") string at `bits` bits; throws
+// std::invalid_argument naming the text when it is not a number.
+Real parse_real(const std::string& text, unsigned bits);
+
+// Correctly rounded decimal with `significant_digits` digits, scientific form
+// only when the exponent is far from zero (e.g. "0.0123", "1.5e-30").
+std::string to_decimal(const Real& value, int significant_digits);
+
+// Decimal digits that `bits` bits of mantissa determine, plus one for the
+// round trip ("all digits the precision supports").
+int decimal_digits_for_bits(unsigned bits);
+
+}  // namespace polar_express

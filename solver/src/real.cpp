@@ -1,0 +1,66 @@
+#include "polar_express/solver/real.hpp"
+
+#include <mpfr.h>
+
+#include <cmath>
+#include <memory>
+
+namespace polar_express {
+namespace {
+
+unsigned digits10_for_bits(unsigned bits) {
+  // Boost converts digits10 back to bits with some margin; asking for
+  // ceil(bits * log10(2)) + 1 digits always yields at least `bits` bits.
+  return static_cast<unsigned>(std::ceil(bits * 0.30102999566398120)) + 1;
+}
+
+}  // namespace
+
+PrecisionScope::PrecisionScope(unsigned bits) : saved_digits10_(Real::default_precision()) {
+  Real::default_precision(digits10_for_bits(bits));
+}
+
+PrecisionScope::~PrecisionScope() { Real::default_precision(saved_digits10_); }
+
+Real at_precision(const Real& value, unsigned bits) {
+  Real result;
+  mpfr_set_prec(result.backend().data(), static_cast<mpfr_prec_t>(bits));
+  mpfr_set(result.backend().data(), value.backend().data(), MPFR_RNDN);
+  return result;
+}
+
+unsigned precision_bits(const Real& value) {
+  return static_cast<unsigned>(mpfr_get_prec(value.backend().data()));
+}
+
+Real parse_real(const std::string& text, unsigned bits) {
+  Real result;
+  mpfr_set_prec(result.backend().data(), static_cast<mpfr_prec_t>(bits));
+  char* end = nullptr;
+  const int inexact = mpfr_strtofr(result.backend().data(), text.c_str(), &end, 10, MPFR_RNDN);
+  (void)inexact;
+  if (text.empty() || end == text.c_str() || *end != '\0') {
+    throw std::invalid_argument("'" + text + "' is not a number");
+  }
+  return result;
+}
+
+std::string to_decimal(const Real& value, int significant_digits) {
+  const mpfr_srcptr x = value.backend().data();
+  if (mpfr_nan_p(x)) return "nan";
+  if (mpfr_inf_p(x)) return mpfr_sgn(x) > 0 ? "inf" : "-inf";
+  if (mpfr_zero_p(x)) return "0";
+  // %.*Rg: correctly rounded, shortest of fixed/scientific, trailing zeros cut.
+  char* text = nullptr;
+  if (mpfr_asprintf(&text, "%.*RNg", significant_digits, x) < 0 || text == nullptr) {
+    throw std::bad_alloc();
+  }
+  std::unique_ptr<char, decltype(&mpfr_free_str)> owner(text, &mpfr_free_str);
+  return std::string(text);
+}
+
+int decimal_digits_for_bits(unsigned bits) {
+  return static_cast<int>(std::ceil(bits * 0.30102999566398120)) + 1;
+}
+
+}  // namespace polar_express

@@ -1,0 +1,175 @@
+#include "polar_express/solver/schedule.hpp"
+
+#include "polar_express/solver/remez.hpp"
+
+#include <cmath>
+#include <stdexcept>
+
+namespace polar_express {
+namespace {
+
+// Guard bits for interval images: errors down to 2^-precision keep 64+ bits.
+unsigned image_bits(unsigned precision_bits) { return 2 * precision_bits + 64; }
+
+OddPolynomial rounded(const OddPolynomial& p, unsigned bits) {
+  OddPolynomial result;
+  for (const Real& c : p.coefficients) result.coefficients.push_back(at_precision(c, bits));
+  return result;
+}
+
+std::string text_of(const Real& v) { return to_decimal(v, 17); }
+
+int degree_at(const std::vector<int>& degrees, std::size_t step) {
+  return degrees[std::min(step, degrees.size() - 1)];
+}
+
+// One greedy step on [l, u] before any safety scaling: the minimax polynomial
+// on the cushioned interval, recentred so that the image of [l, u] is
+// symmetric about 1 (for degree 5 the recentring factor is the paper's
+// 2 / (p(l) + p(u))).  When even the limit polynomial is already within
+// 2^-precision of 1 on [l, u], no minimax refinement is representable in the
+// output precision: the limit polynomial is the step.
+ScheduleStep greedy_step(int degree, const Real& l, const Real& u, const DesignOptions& options) {
+  const unsigned bits = options.precision_bits;
+  const Real cushioned = options.cushion * u;
+  const Real lo = l > cushioned ? l : cushioned;
+  ScheduleStep step;
+  const Real resolution = boost::multiprecision::ldexp(Real(1), -static_cast<int>(bits));
+  OddPolynomial limit = osculating_polynomial(degree, (lo + u) / 2);
+  if (distance_from_one(image(limit, {lo, u})) < resolution) {
+    step.polynomial = std::move(limit);
+    step.osculating = true;
+  } else if (degree == 3) {
+    step.polynomial = optimal_cubic(lo, u);
+  } else {
+    step.polynomial = remez(degree, lo, u, bits).polynomial;
+  }
+  if (lo > l) {
+    const Interval range = image(step.polynomial, {l, u});
+    step.polynomial = step.polynomial.scaled(2 / (range.lower + range.upper));
+  }
+  return step;
+}
+
+void apply_safety(ScheduleStep& step, const Real& safety, unsigned bits) {
+  step.polynomial = rounded(step.polynomial.with_argument_scaled_by(1 + safety), bits);
+}
+
+}  // namespace
+
+std::string to_string(SafetyMode mode) { return mode == SafetyMode::kInLoop ? "inloop" : "posthoc"; }
+
+SafetyMode parse_safety_mode(const std::string& text) {
+  if (text == "inloop") return SafetyMode::kInLoop;
+  if (text == "posthoc") return SafetyMode::kPostHoc;
+  throw std::invalid_argument("unknown safety mode '" + text + "' (expected inloop or posthoc)");
+}
+
+void validate(const DesignOptions& o) {
+  if (o.degrees.empty()) throw std::invalid_argument("no degree given");
+  for (int d : o.degrees) {
+    if (d < 3 || d % 2 == 0 || d > 255) {
+      throw std::invalid_argument("degree " + std::to_string(d) + " is not an odd integer in [3, 255]");
+    }
+  }
+  if (o.precision_bits < kMinPrecisionBits || o.precision_bits > kMaxPrecisionBits) {
+    throw std::invalid_argument("precision " + std::to_string(o.precision_bits) + " bits is outside [" +
+                                std::to_string(kMinPrecisionBits) + ", " + std::to_string(kMaxPrecisionBits) + "]");
+  }
+  auto finite = [](const Real& v) { return boost::multiprecision::isfinite(v); };
+  if (!finite(o.lower) || o.lower <= 0) throw std::invalid_argument("lower bound " + text_of(o.lower) + " is not a positive finite number");
+  if (!finite(o.upper) || o.upper <= o.lower) {
+    throw std::invalid_argument("upper bound " + text_of(o.upper) + " is not a finite number above the lower bound " + text_of(o.lower));
+  }
+  if (!finite(o.cushion) || o.cushion < 0 || o.cushion >= 1) throw std::invalid_argument("cushion " + text_of(o.cushion) + " is outside [0, 1)");
+  if (!finite(o.safety) || o.safety < 0) throw std::invalid_argument("safety " + text_of(o.safety) + " is not a finite number >= 0");
+  if (o.steps.has_value() == o.target_error.has_value()) throw std::invalid_argument("give exactly one of --steps and --target-error");
+  if (o.steps && (*o.steps <= 0 || *o.steps > kMaxDesignSteps)) {
+    throw std::invalid_argument("steps " + std::to_string(*o.steps) + " is outside [1, " + std::to_string(kMaxDesignSteps) + "]");
+  }
+  if (o.target_error && !(finite(*o.target_error) && *o.target_error > 0 && *o.target_error < 1)) {
+    throw std::invalid_argument("target error " + text_of(*o.target_error) + " is outside (0, 1)");
+  }
+}
+
+void certify(std::vector<ScheduleStep>& steps, const Interval& input, unsigned precision_bits) {
+  const unsigned bits = image_bits(precision_bits);
+  PrecisionScope scope(bits);
+  Interval current{at_precision(input.lower, bits), at_precision(input.upper, bits)};
+  for (ScheduleStep& step : steps) {
+    step.interval = current;
+    current = image(step.polynomial, current);
+    step.error_after = distance_from_one(current);
+  }
+}
+
+Schedule design_schedule(const DesignOptions& options) {
+  validate(options);
+  const unsigned bits = options.precision_bits;
+  const unsigned work = image_bits(bits);
+  PrecisionScope scope(work);
+  const bool in_loop = options.safety_mode == SafetyMode::kInLoop;
+
+  Schedule schedule;
+  schedule.name = "polar-express-d";
+  for (std::size_t i = 0; i < options.degrees.size(); ++i) {
+    schedule.name += (i ? "-" : "") + std::to_string(options.degrees[i]);
+  }
+  // The normalisation conventions of the two published implementations: the
+  // paper's X / (1.01 ||X||_F + 1e-7) and nanochat's X / (1.02 ||X||_F + 1e-6),
+  // the factor following the safety margin.
+  const double safety = static_cast<double>(options.safety);
+  schedule.normalization.factor = safety > 0 ? 1 + safety : 1.01;
+  schedule.normalization.eps = in_loop ? 1e-6 : 1e-7;
+  schedule.normalization.text = "X / (" + to_decimal(Real(schedule.normalization.factor), 17) + " * ||X||_F + " +
+                                (in_loop ? "1e-6" : "1e-7") + ")";
+  schedule.source = "designed by polar-express (greedy minimax chain, Amsel et al. 2025)";
+  schedule.design = options;
+  schedule.precision_bits = bits;
+  schedule.input = {at_precision(options.lower, work), at_precision(options.upper, work)};
+
+  // The greedy chain is prefix-stable, so steps are added one at a time.  The
+  // safety factor scales every step of a candidate but its last (in both
+  // modes, as the paper's list and nanochat's show); in the inloop mode the
+  // chain continues from the scaled step, in the posthoc mode from the raw one.
+  std::vector<ScheduleStep> raw;
+  std::vector<ScheduleStep> safe;
+  Real l = schedule.input.lower;
+  Real u = schedule.input.upper;
+  std::vector<Real> history;
+  const int limit = options.steps.value_or(kMaxDesignSteps);
+  for (int t = 0; t < limit; ++t) {
+    ScheduleStep step = greedy_step(degree_at(options.degrees, static_cast<std::size_t>(t)), l, u, options);
+    step.polynomial = rounded(step.polynomial, bits);
+    ScheduleStep scaled = step;
+    if (options.safety > 0) apply_safety(scaled, options.safety, bits);
+    const Interval range = image(in_loop ? scaled.polynomial : step.polynomial, {l, u});
+    l = range.lower;
+    u = 2 - l;
+    if (range.upper > u) u = range.upper;
+    raw.push_back(std::move(step));
+    safe.push_back(std::move(scaled));
+    if (options.steps && t + 1 < *options.steps) continue;
+
+    std::vector<ScheduleStep> candidate(safe.begin(), safe.end() - 1);
+    candidate.push_back(raw.back());
+    certify(candidate, schedule.input, bits);
+    const Real& error = candidate.back().error_after;
+    if (options.steps || error <= *options.target_error) {
+      schedule.steps = std::move(candidate);
+      schedule.final_error = schedule.steps.back().error_after;
+      return schedule;
+    }
+    // Stop early once the error no longer falls (a safety factor sets a floor).
+    history.push_back(error);
+    const std::size_t n = history.size();
+    if (n >= 4 && !(history[n - 1] < history[n - 4] * Real(0.999))) {
+      throw SolverError("the schedule cannot reach target error " + text_of(*options.target_error) +
+                        ": its error stalls at " + text_of(error) + " after " + std::to_string(t + 1) + " steps");
+    }
+  }
+  throw SolverError("the schedule does not reach target error " + text_of(*options.target_error) + " within " +
+                    std::to_string(kMaxDesignSteps) + " steps");
+}
+
+}  // namespace polar_express
