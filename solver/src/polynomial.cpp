@@ -24,34 +24,36 @@ Dense differentiate(const Dense& c) {
 int sign(const Real& v) { return v > 0 ? 1 : (v < 0 ? -1 : 0); }
 
 // The root of f in [lo, hi], where f is monotone and f(lo), f(hi) have
-// opposite signs.  Newton steps from the better end, bisection whenever a
-// step would leave the bracket or fails to halve it; stops when the bracket
-// is as narrow as the precision allows.
-Real refine_root(const Dense& f, const Dense& df, Real lo, Real hi) {
+// opposite signs.  Newton steps, kept inside the shrinking bracket; a step
+// that would leave it, or that fails to halve the step before it, is replaced
+// by bisection.  Stops once a Newton step is below `tiny` relative: the
+// precision of the data, below which f's values are rounding noise.
+Real refine_root(const Dense& f, const Dense& df, Real lo, Real hi, const Real& tiny) {
   const int sign_lo = sign(evaluate(f, lo));
   Real x = (lo + hi) / 2;
-  Real previous_width = hi - lo;
-  const Real tiny = boost::multiprecision::ldexp(Real(1), -static_cast<int>(precision_bits(lo)));
+  Real previous_step = hi - lo;
   for (int iteration = 0; iteration < 100000; ++iteration) {
     const Real fx = evaluate(f, x);
     const int s = sign(fx);
     if (s == 0) return x;
     if (s == sign_lo) lo = x; else hi = x;
-    const Real width = hi - lo;
-    if (width <= tiny * (abs(lo) + abs(hi))) break;
     const Real slope = evaluate(df, x);
-    Real next = slope != 0 ? Real(x - fx / slope) : Real(lo);
-    const bool outside = !(next > lo && next < hi);
-    if (outside || width > previous_width / 2) next = (lo + hi) / 2;
-    previous_width = width;
-    if (next == x) break;
+    Real step = slope != 0 ? Real(fx / slope) : Real(hi - lo);
+    if (abs(step) <= tiny * abs(x)) return x;
+    Real next = x - step;
+    if (!(next > lo && next < hi) || abs(step) * 2 > abs(previous_step)) {
+      next = (lo + hi) / 2;
+      step = x - next;
+    }
+    if (next == x || hi - lo <= tiny * abs(x)) return next;
+    previous_step = step;
     x = next;
   }
   return x;
 }
 
 // Roots of f in (a, b) at which f changes sign, increasing.
-std::vector<Real> sign_changing_roots(const Dense& f, const Real& a, const Real& b) {
+std::vector<Real> sign_changing_roots(const Dense& f, const Real& a, const Real& b, const Real& tiny) {
   std::size_t degree = f.size() - 1;
   while (degree > 0 && f[degree] == 0) --degree;
   if (degree == 0) return {};
@@ -60,14 +62,14 @@ std::vector<Real> sign_changing_roots(const Dense& f, const Real& a, const Real&
   // f is monotone between consecutive extrema, so each such piece holds at
   // most one sign change.
   std::vector<Real> breaks{a};
-  for (Real& e : sign_changing_roots(dg, a, b)) breaks.push_back(std::move(e));
+  for (Real& e : sign_changing_roots(dg, a, b, tiny)) breaks.push_back(std::move(e));
   breaks.push_back(b);
   std::vector<Real> roots;
   for (std::size_t i = 0; i + 1 < breaks.size(); ++i) {
     const int s0 = sign(evaluate(g, breaks[i]));
     const int s1 = sign(evaluate(g, breaks[i + 1]));
     if (s0 * s1 < 0) {
-      roots.push_back(refine_root(g, dg, breaks[i], breaks[i + 1]));
+      roots.push_back(refine_root(g, dg, breaks[i], breaks[i + 1], tiny));
     } else if (s0 == 0 && i > 0) {
       // An extremum of f exactly at a root: a sign change iff the neighbours differ.
       const int before = sign(evaluate(g, (breaks[i - 1] + breaks[i]) / 2));
@@ -118,8 +120,14 @@ std::vector<Real> critical_points(const OddPolynomial& p, const Real& a, const R
   for (std::size_t k = 0; k < p.coefficients.size(); ++k) {
     derivative_in_y.push_back(p.coefficients[k] * static_cast<unsigned>(2 * k + 1));
   }
+  // Resolve roots to the precision of the data (a few bits short of it), not
+  // to that of the working scope, where Newton would chase rounding noise.
+  unsigned data_bits = std::min(precision_bits(a), precision_bits(b));
+  for (const Real& c : p.coefficients) data_bits = std::min(data_bits, precision_bits(c));
+  data_bits = std::min(data_bits, precision_bits(Real(0)));
+  const Real tiny = boost::multiprecision::ldexp(Real(1), 8 - static_cast<int>(data_bits));
   std::vector<Real> points;
-  for (const Real& y : sign_changing_roots(derivative_in_y, a * a, b * b)) {
+  for (const Real& y : sign_changing_roots(derivative_in_y, a * a, b * b, tiny)) {
     Real x = sqrt(y);
     if (x > a && x < b) points.push_back(std::move(x));
   }

@@ -36,7 +36,9 @@ ScheduleStep greedy_step(int degree, const Real& l, const Real& u, const DesignO
   ScheduleStep step;
   const Real resolution = boost::multiprecision::ldexp(Real(1), -static_cast<int>(bits));
   OddPolynomial limit = osculating_polynomial(degree, (lo + u) / 2);
-  if (distance_from_one(image(limit, {lo, u})) < resolution) {
+  // The limit's derivative is c (x^2 - m^2)^(q-1): it is monotone on x > 0,
+  // so its image of [lo, u] is [limit(lo), limit(u)].
+  if (distance_from_one({limit(lo), limit(u)}) < resolution) {
     step.polynomial = std::move(limit);
     step.osculating = true;
   } else if (degree == 3) {
