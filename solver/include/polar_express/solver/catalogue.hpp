@@ -17,4 +17,8 @@ const std::vector<std::string>& builtin_names();
 // certify().  Throws std::invalid_argument listing the known names.
 Schedule builtin_schedule(const std::string& name, unsigned precision_bits = 256);
 
+// The embedded published-list file, byte for byte as
+// tests/data/published_schedules.json (a test checks that they agree).
+const std::string& builtin_catalogue_json();
+
 }  // namespace polar_express
