@@ -1,0 +1,130 @@
+// Target cpp: <ident>.hpp, constexpr tables of the schedule for C++17.
+#include "emitters.hpp"
+#include "text.hpp"
+
+#include <algorithm>
+
+namespace polar_express::codegen::detail {
+namespace {
+
+std::string literal_of(const Real& value, bool as_float) {
+  return as_float ? hex_literal(nearest_float(value)) : hex_literal(nearest_double(value));
+}
+
+// One table row per step: a comment naming the step, then one coefficient
+// per line with its decimal value alongside, padded to `q` with zeros.
+std::string step_rows(const Schedule& schedule, int q, bool as_float) {
+  struct Line {
+    std::string code;
+    std::string comment;
+  };
+  std::vector<std::vector<Line>> rows;
+  std::size_t width = 0;
+  for (const ScheduleStep& step : schedule.steps) {
+    const std::string lead = "    {" + std::to_string(step.degree()) + ", {";
+    std::vector<Line> lines;
+    for (int k = 0; k < q; ++k) {
+      const auto used = static_cast<int>(step.polynomial.coefficients.size());
+      Line line;
+      line.code = k == 0 ? lead : std::string(lead.size(), ' ');
+      if (k < used) {
+        const Real& c = step.polynomial.coefficients[static_cast<std::size_t>(k)];
+        line.code += literal_of(c, as_float);
+        line.comment = comment_decimal(c);
+      } else {
+        line.code += as_float ? "0x0p+0f" : "0x0p+0";
+        line.comment = "unused by degree " + std::to_string(step.degree());
+      }
+      line.code += k + 1 < q ? "," : "}},";
+      width = std::max(width, line.code.size());
+      lines.push_back(line);
+    }
+    rows.push_back(lines);
+  }
+  std::string out;
+  for (std::size_t t = 0; t < rows.size(); ++t) {
+    const ScheduleStep& step = schedule.steps[t];
+    out += "    // Step " + std::to_string(t + 1) + ": degree " + std::to_string(step.degree()) + " on [" +
+           to_decimal(step.interval.lower, 6) + ", " + to_decimal(step.interval.upper, 6) +
+           "], certified error after it " + to_decimal(step.error_after, 6) + ".\n";
+    for (const Line& line : rows[t]) {
+      out += line.code + std::string(width - line.code.size() + 2, ' ') + "// " + line.comment + "\n";
+    }
+  }
+  return out;
+}
+
+std::string double_literal(const Real& value) { return hex_literal(nearest_double(value)); }
+
+std::string certificate_rows(const Schedule& schedule) {
+  const unsigned bits = schedule.precision_bits;
+  std::string out;
+  for (const ScheduleStep& step : schedule.steps) {
+    out += "        {\"" + full_decimal(step.interval.lower, bits) + "\",\n         \"" +
+           full_decimal(step.interval.upper, bits) + "\",\n         \"" + full_decimal(step.error_after, bits) +
+           "\",\n         " + double_literal(step.interval.lower) + ", " + double_literal(step.interval.upper) +
+           ", " + double_literal(step.error_after) + "},\n";
+  }
+  return out;
+}
+
+std::string design_inputs(const Schedule& schedule) {
+  if (!schedule.design) return "{false, \"\", \"\", \"\", 0, \"\", \"\", \"\", \"\", 0}";
+  const DesignOptions& d = *schedule.design;
+  const unsigned bits = d.precision_bits;
+  auto text = [&](const std::string& given, const Real& value) {
+    return c_string_literal(given.empty() ? full_decimal(value, bits) : given);
+  };
+  return "{true, \"" + degree_list(d.degrees) + "\", " + text(d.lower_text, d.lower) + ", " +
+         text(d.upper_text, d.upper) + ", " + std::to_string(d.steps.value_or(0)) + ", " +
+         (d.target_error ? c_string_literal(to_decimal(*d.target_error, 17)) : std::string("\"\"")) + ", " +
+         text(d.cushion_text, d.cushion) + ", " + text(d.safety_text, d.safety) + ", \"" +
+         to_string(d.safety_mode) + "\", " + std::to_string(bits) + "}";
+}
+
+std::string degrees_of(const Schedule& schedule) {
+  std::vector<int> degrees;
+  for (const ScheduleStep& step : schedule.steps) degrees.push_back(step.degree());
+  std::string out = degree_list(degrees);
+  std::replace(out.begin(), out.end(), ',', ' ');
+  return out;
+}
+
+}  // namespace
+
+std::string cpp_header(const Schedule& schedule, const std::string& id) {
+  const int q = max_coefficients(schedule);
+  const unsigned bits = schedule.precision_bits;
+  const Normalization& norm = schedule.normalization;
+  return substitute(
+      kCppHeaderTemplate,
+      {{"FILE", id + ".hpp"},
+       {"NAME", comment_text(schedule.name)},
+       {"IDENT", id},
+       {"GUARD", "POLAR_EXPRESS_SCHEDULES_" + id + "_HPP"},
+       {"SOURCE_COMMENT", comment_text(schedule.source)},
+       {"NORMALIZATION_COMMENT", comment_text(norm.text)},
+       {"AFTER_LIST_COMMENT", after_list_comment(schedule.after_list)},
+       {"PRECISION", std::to_string(bits)},
+       {"STEPS", std::to_string(schedule.steps.size())},
+       {"DEGREES", degrees_of(schedule)},
+       {"MAX_COEFFICIENTS", std::to_string(q)},
+       {"DOUBLE_ROWS", step_rows(schedule, q, false)},
+       {"FLOAT_ROWS", step_rows(schedule, q, true)},
+       {"NAME_LITERAL", c_string_literal(schedule.name)},
+       {"SOURCE_LITERAL", c_string_literal(schedule.source)},
+       {"NORMALIZATION_LITERAL", c_string_literal(norm.text)},
+       {"NORM_FACTOR", hex_literal(norm.factor)},
+       {"NORM_FACTOR_DECIMAL", shortest_decimal(norm.factor)},
+       {"NORM_EPS", hex_literal(norm.eps)},
+       {"NORM_EPS_DECIMAL", shortest_decimal(norm.eps)},
+       {"AFTER_LIST", after_list_name(schedule.after_list)},
+       {"DESIGN", design_inputs(schedule)},
+       {"INPUT_LOWER", full_decimal(schedule.input.lower, bits)},
+       {"INPUT_UPPER", full_decimal(schedule.input.upper, bits)},
+       {"FINAL_ERROR", full_decimal(schedule.final_error, bits)},
+       {"FINAL_ERROR_VALUE", double_literal(schedule.final_error)},
+       {"CERTIFICATE_ROWS", certificate_rows(schedule)}});
+}
+
+}  // namespace polar_express::codegen::detail
