@@ -1,0 +1,53 @@
+#pragma once
+// The batch layout every backend takes and the per-plan options.  C++17.
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+namespace polar_express::runtime {
+
+// B matrices of rows x cols, each row-major (the PyTorch layout), matrix b
+// starting at element b * stride.  A stride of 0 means rows * cols (packed).
+struct BatchShape {
+  std::int64_t batch = 1;
+  std::int64_t rows = 0;
+  std::int64_t cols = 0;
+  std::int64_t input_stride = 0;
+  std::int64_t output_stride = 0;
+
+  std::int64_t matrix_size() const { return rows * cols; }
+  std::int64_t input_step() const { return input_stride == 0 ? matrix_size() : input_stride; }
+  std::int64_t output_step() const { return output_stride == 0 ? matrix_size() : output_stride; }
+};
+
+// Throws std::invalid_argument unless batch, rows, cols >= 1 and each
+// stride is 0 or at least rows * cols (matrices must not overlap).
+inline void validate(const BatchShape& shape) {
+  if (shape.batch < 1 || shape.rows < 1 || shape.cols < 1) {
+    throw std::invalid_argument("batch shape " + std::to_string(shape.batch) + "x" + std::to_string(shape.rows) +
+                                "x" + std::to_string(shape.cols) + " has a dimension below 1");
+  }
+  if ((shape.input_stride != 0 && shape.input_stride < shape.matrix_size()) ||
+      (shape.output_stride != 0 && shape.output_stride < shape.matrix_size())) {
+    throw std::invalid_argument("a batch stride is smaller than rows * cols = " + std::to_string(shape.matrix_size()));
+  }
+}
+
+struct PlanOptions {
+  // Steps to run; 0 runs the schedule's own list once.
+  int steps = 0;
+  // Also compute <G, U> = sum(G .* U) per matrix, the nuclear-norm estimate
+  // PolarGrad uses (exact when U is the exact polar factor of G).
+  bool nuclear_norm = false;
+  // The schedule's certified worst case max |1 - f(x)| over [lower, 1] for
+  // this number of steps (from `polar-express verify`).  When given, the
+  // plan reports it as the bound on max |1 - sigma_i| of the outputs when
+  // every matrix is kOk; it holds for matrices whose normalised smallest singular
+  // value is at least that lower end.
+  std::optional<double> certified_error;
+  // CPU: worker threads over the batch (0: the hardware's count).
+  int threads = 0;
+};
+
+}  // namespace polar_express::runtime

@@ -1,0 +1,82 @@
+#pragma once
+// The CUDA backend's host-side vocabulary: element types, the per-matrix
+// statistics the kernels leave on the device, errors, and the interface a
+// schedule-specialised kernel set (what `polar-express emit --target cuda`
+// writes) implements.  Compiles with a plain C++17 compiler: no CUDA header.
+#include "polar_express/runtime/schedule.hpp"
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+// Exactly the CUDA runtime's own declaration, so that host code can name
+// streams without including CUDA headers.
+typedef struct CUstream_st* cudaStream_t;
+
+namespace polar_express::cuda {
+
+// Element type of the input and output (and of the iterate between GEMMs);
+// products always accumulate in fp32.
+enum class DType { kF32, kF16, kBF16 };
+
+// "f32", "f16", "bf16"; parse throws std::invalid_argument naming the text.
+const char* to_string(DType dtype);
+DType parse_dtype(const std::string& text);
+inline std::size_t element_size(DType dtype) { return dtype == DType::kF32 ? 4 : 2; }
+
+// A failed CUDA or cuBLAS call: the message names the call and the error.
+class CudaError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// What the kernels record per matrix (zeroed at the start of each execute).
+struct MatrixStats {
+  std::uint32_t max_bits;  // bits of max |g| as a float (ordered like the value: it is >= 0)
+  std::uint32_t flags;     // kNonFiniteInput | kDivergedOutput
+  float sum_squares;       // sum (g / max|g|)^2, reduced in fp32
+  float unused;
+  double nuclear;          // <G, U> when requested
+};
+inline constexpr std::uint32_t kNonFiniteInput = 1u;
+inline constexpr std::uint32_t kDivergedOutput = 2u;
+
+// The status a finished matrix's statistics mean.
+inline runtime::MatrixStatus status_of(const MatrixStats& stats) {
+  if (stats.flags & kNonFiniteInput) return runtime::MatrixStatus::kNonFinite;
+  if (stats.max_bits == 0) return runtime::MatrixStatus::kZero;
+  if (stats.flags & kDivergedOutput) return runtime::MatrixStatus::kDiverged;
+  return runtime::MatrixStatus::kOk;
+}
+
+// One batch for a fused kernel: B matrices rows x cols, row-major, strides in
+// elements; `stats` is device memory with `batch` zeroed entries.
+struct FusedArguments {
+  const void* input = nullptr;
+  void* output = nullptr;
+  DType dtype = DType::kF32;
+  int batch = 0, rows = 0, cols = 0;
+  std::int64_t input_stride = 0, output_stride = 0;
+  int steps = 0;  // steps past the table's end repeat its last step
+  bool nuclear_norm = false;
+  MatrixStats* stats = nullptr;
+};
+
+// A kernel set specialised to one schedule (coefficients compiled in).
+// Plans take it through a shared_ptr; it must outlive no plan.
+class ScheduleKernels {
+ public:
+  virtual ~ScheduleKernels() = default;
+  // The schedule its constants encode (steps, normalisation); shapes the
+  // fused kernel cannot hold run the cuBLASLt path with these numbers.
+  virtual runtime::Schedule schedule() const = 0;
+  // Whether the fused kernel takes rows x cols of `dtype` on the current
+  // device; also makes the launch ready (shared-memory opt-in), so call it
+  // once at plan time, not while capturing a graph.
+  virtual bool prepare_fused(int rows, int cols, DType dtype) const = 0;
+  // Enqueues the whole iteration (normalise, steps, write out, statistics)
+  // on `stream`; no host synchronisation.  Throws CudaError.
+  virtual void launch_fused(const FusedArguments& arguments, cudaStream_t stream) const = 0;
+};
+
+}  // namespace polar_express::cuda

@@ -1,0 +1,97 @@
+#pragma once
+// CUDA backend: bf16, fp16 or fp32 batches, fp32 accumulation, cuBLASLt
+// strided-batched GEMMs with the polynomial folded into their beta epilogue.
+//
+//   polar_express::cuda::Plan plan({B, M, N}, DType::kBF16, schedule);
+//   plan.execute(d_grad, d_update, stream);   // async; graph-capturable
+//   auto report = plan.report(stream);        // synchronises: statuses etc.
+//
+// Per matrix: max |g| and sum (g / max|g|)^2 reduced in fp32 (so 1e-30 and
+// 1e30 neither under- nor overflow), X = g / (factor ||G||_F + eps) written in
+// the element type (|x| <= 1 / factor: fp16 cannot overflow), then each step
+//   A = X X^T (rows <= cols) or X^T X (rows > cols, no transpose copy),
+//   P = alpha A P + beta A (Horner in A: one GEMM per coefficient past c1),
+//   X = alpha P X + c0 X   (or X P^T + c0 X),
+// then non-finite outputs are flagged and the result written (NaN for a
+// non-finite input or a diverged run, zero for a zero input).
+#include "polar_express/runtime/batch.hpp"
+#include "polar_express/runtime/cuda/kernels.hpp"
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace polar_express::cuda {
+
+// Number of usable CUDA devices; 0 when there is none or no driver.
+int device_count();
+
+// Blocks until all work on `stream` is done.  Throws CudaError.
+void synchronize(cudaStream_t stream = nullptr);
+
+// Device memory owned by the object (cudaMalloc / cudaFree).
+class DeviceBuffer {
+ public:
+  DeviceBuffer() = default;
+  explicit DeviceBuffer(std::size_t bytes);
+  ~DeviceBuffer();
+  DeviceBuffer(DeviceBuffer&& other) noexcept;
+  DeviceBuffer& operator=(DeviceBuffer&& other) noexcept;
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  void* data() const { return data_; }
+  std::size_t bytes() const { return bytes_; }
+
+ private:
+  void* data_ = nullptr;
+  std::size_t bytes_ = 0;
+};
+
+// Synchronous copies with conversion (round to nearest even) between host
+// floats and `count` device elements of `dtype`.  Throws CudaError.
+void upload(const float* host, void* device, std::size_t count, DType dtype);
+void download(const void* device, float* host, std::size_t count, DType dtype);
+
+struct Report {
+  std::vector<runtime::MatrixStatus> status;
+  std::vector<double> nuclear_norms;  // empty unless options.nuclear_norm
+  bool all_succeeded = false;
+  std::optional<double> sigma_error_bound;  // options.certified_error when every status is kOk
+};
+
+class Plan {
+ public:
+  // The generic path: cuBLASLt with the schedule's coefficients as scalars.
+  Plan(const runtime::BatchShape& shape, DType dtype, runtime::Schedule schedule,
+       const runtime::PlanOptions& options = {});
+  // A specialised kernel set: its fused kernel when it takes the shape, else
+  // the cuBLASLt path with its schedule.
+  Plan(const runtime::BatchShape& shape, DType dtype, std::shared_ptr<const ScheduleKernels> kernels,
+       const runtime::PlanOptions& options = {});
+  ~Plan();
+  Plan(Plan&&) noexcept;
+  Plan& operator=(Plan&&) noexcept;
+  Plan(const Plan&) = delete;
+  Plan& operator=(const Plan&) = delete;
+
+  // Enqueues the polar factors of the device batch `input` into `output`
+  // (equal to `input` for in place) on `stream`: no allocation, no host
+  // synchronisation, capturable in a CUDA graph.  Throws CudaError when a
+  // launch fails.  One execute in flight per plan (it owns the workspace).
+  void execute(const void* input, void* output, cudaStream_t stream);
+
+  // The statistics of the last execute; synchronises `stream`.
+  Report report(cudaStream_t stream) const;
+
+  bool uses_fused_kernel() const;
+  const runtime::BatchShape& shape() const;
+  DType dtype() const;
+  const runtime::Schedule& schedule() const;
+  int steps() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace polar_express::cuda

@@ -1,0 +1,164 @@
+#include "generic_kernels.hpp"
+
+#include "polar_express/runtime/cuda/device.cuh"
+
+#include <algorithm>
+
+namespace polar_express::cuda::detail {
+namespace {
+
+using device::block_reduce;
+using device::from_float;
+using device::to_float;
+
+constexpr int kThreads = 256;
+// Blocks per matrix: enough to fill the GPU for a single large matrix, few
+// enough that the atomics that merge them stay cheap.
+constexpr std::int64_t kMaxBlocksPerMatrix = 1024;
+
+dim3 grid_for(std::int64_t size, int batch) {
+  const std::int64_t blocks = std::min<std::int64_t>((size + kThreads - 1) / kThreads, kMaxBlocksPerMatrix);
+  return dim3(static_cast<unsigned>(batch), static_cast<unsigned>(blocks));
+}
+
+__device__ inline std::int64_t first_index() {
+  return static_cast<std::int64_t>(blockIdx.y) * blockDim.x + threadIdx.x;
+}
+__device__ inline std::int64_t index_step() { return static_cast<std::int64_t>(gridDim.y) * blockDim.x; }
+
+template <class T>
+__global__ void scan_max_kernel(const T* input, std::int64_t stride, std::int64_t size, MatrixStats* stats) {
+  __shared__ float float_scratch[device::kMaxWarps];
+  __shared__ unsigned flag_scratch[device::kMaxWarps];
+  const T* g = input + static_cast<std::int64_t>(blockIdx.x) * stride;
+  float largest = 0;
+  unsigned bad = 0;
+  for (std::int64_t i = first_index(); i < size; i += index_step()) {
+    const float v = fabsf(to_float(g[i]));
+    if (isfinite(v)) largest = fmaxf(largest, v);
+    else bad = 1;
+  }
+  largest = block_reduce(largest, device::Max{}, float_scratch);
+  bad = block_reduce(bad, device::Or{}, flag_scratch);
+  if (threadIdx.x == 0) {
+    MatrixStats& s = stats[blockIdx.x];
+    // Non-negative floats order like their bit patterns.
+    if (largest > 0) atomicMax(&s.max_bits, __float_as_uint(largest));
+    if (bad) atomicOr(&s.flags, kNonFiniteInput);
+  }
+}
+
+template <class T>
+__global__ void scan_sum_kernel(const T* input, std::int64_t stride, std::int64_t size, MatrixStats* stats) {
+  __shared__ float scratch[device::kMaxWarps];
+  MatrixStats& s = stats[blockIdx.x];
+  if ((s.flags & kNonFiniteInput) || s.max_bits == 0) return;  // uniform over the block
+  const float largest = __uint_as_float(s.max_bits);
+  const T* g = input + static_cast<std::int64_t>(blockIdx.x) * stride;
+  float sum = 0;
+  for (std::int64_t i = first_index(); i < size; i += index_step()) {
+    const float r = to_float(g[i]) / largest;
+    sum += r * r;
+  }
+  sum = block_reduce(sum, device::Sum{}, scratch);
+  if (threadIdx.x == 0) atomicAdd(&s.sum_squares, sum);
+}
+
+template <class T>
+__global__ void normalise_kernel(const T* input, std::int64_t stride, std::int64_t size, const MatrixStats* stats,
+                                 double factor, double eps, T* x) {
+  const MatrixStats s = stats[blockIdx.x];
+  const T* g = input + static_cast<std::int64_t>(blockIdx.x) * stride;
+  T* out = x + static_cast<std::int64_t>(blockIdx.x) * size;
+  const bool keep = !(s.flags & kNonFiniteInput) && s.max_bits != 0;
+  const float largest = __uint_as_float(s.max_bits);
+  const float ratio = keep ? device::normalisation_ratio(largest, s.sum_squares, factor, eps) : 0.0f;
+  for (std::int64_t i = first_index(); i < size; i += index_step()) {
+    out[i] = from_float<T>(keep ? to_float(g[i]) / largest * ratio : 0.0f);
+  }
+}
+
+template <class T>
+__global__ void check_kernel(const T* x, std::int64_t size, MatrixStats* stats) {
+  __shared__ unsigned scratch[device::kMaxWarps];
+  const T* u = x + static_cast<std::int64_t>(blockIdx.x) * size;
+  unsigned bad = 0;
+  for (std::int64_t i = first_index(); i < size; i += index_step()) {
+    if (!isfinite(to_float(u[i]))) bad = 1;
+  }
+  bad = block_reduce(bad, device::Or{}, scratch);
+  if (threadIdx.x == 0 && bad) atomicOr(&stats[blockIdx.x].flags, kDivergedOutput);
+}
+
+template <class T>
+__global__ void finish_kernel(const T* x, const T* input, std::int64_t input_stride, T* output,
+                              std::int64_t output_stride, std::int64_t size, MatrixStats* stats, bool nuclear_norm) {
+  __shared__ double scratch[device::kMaxWarps];
+  MatrixStats& s = stats[blockIdx.x];
+  const bool failed = (s.flags & (kNonFiniteInput | kDivergedOutput)) != 0;
+  const T* u = x + static_cast<std::int64_t>(blockIdx.x) * size;
+  const T* g = input + static_cast<std::int64_t>(blockIdx.x) * input_stride;
+  T* out = output + static_cast<std::int64_t>(blockIdx.x) * output_stride;
+  double inner = 0;
+  for (std::int64_t i = first_index(); i < size; i += index_step()) {
+    const float v = failed ? device::quiet_nan() : to_float(u[i]);
+    // Read g[i] before out[i] is written: in place they are the same element.
+    if (nuclear_norm && !failed) inner += static_cast<double>(to_float(g[i])) * v;
+    out[i] = from_float<T>(v);
+  }
+  if (nuclear_norm && !failed) {
+    inner = block_reduce(inner, device::Sum{}, scratch);
+    if (threadIdx.x == 0) atomicAdd(&s.nuclear, inner);
+  }
+}
+
+template <class Launch>
+void dispatch(DType dtype, Launch&& launch) {
+  switch (dtype) {
+    case DType::kF32: launch(float{}); return;
+    case DType::kF16: launch(__half{}); return;
+    case DType::kBF16: launch(__nv_bfloat16{}); return;
+  }
+  throw std::invalid_argument("unknown dtype");
+}
+
+}  // namespace
+
+void launch_input_scan(DType dtype, const void* input, std::int64_t stride, std::int64_t size, int batch,
+                       MatrixStats* stats, cudaStream_t stream) {
+  dispatch(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T* in = static_cast<const T*>(input);
+    scan_max_kernel<T><<<grid_for(size, batch), kThreads, 0, stream>>>(in, stride, size, stats);
+    check_cuda(cudaGetLastError(), "launching the input scan (max)");
+    scan_sum_kernel<T><<<grid_for(size, batch), kThreads, 0, stream>>>(in, stride, size, stats);
+    check_cuda(cudaGetLastError(), "launching the input scan (sum of squares)");
+  });
+}
+
+void launch_normalise(DType dtype, const void* input, std::int64_t stride, std::int64_t size, int batch,
+                      const MatrixStats* stats, double factor, double eps, void* x, cudaStream_t stream) {
+  dispatch(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    normalise_kernel<T><<<grid_for(size, batch), kThreads, 0, stream>>>(static_cast<const T*>(input), stride, size,
+                                                                       stats, factor, eps, static_cast<T*>(x));
+    check_cuda(cudaGetLastError(), "launching the normalisation");
+  });
+}
+
+void launch_finish(DType dtype, const void* x, const void* input, std::int64_t input_stride, void* output,
+                   std::int64_t output_stride, std::int64_t size, int batch, MatrixStats* stats, bool nuclear_norm,
+                   cudaStream_t stream) {
+  dispatch(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T* u = static_cast<const T*>(x);
+    check_kernel<T><<<grid_for(size, batch), kThreads, 0, stream>>>(u, size, stats);
+    check_cuda(cudaGetLastError(), "launching the finiteness check");
+    finish_kernel<T><<<grid_for(size, batch), kThreads, 0, stream>>>(
+        u, static_cast<const T*>(input), input_stride, static_cast<T*>(output), output_stride, size, stats,
+        nuclear_norm);
+    check_cuda(cudaGetLastError(), "launching the output write");
+  });
+}
+
+}  // namespace polar_express::cuda::detail
