@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The main job on a fresh machine: install what is missing, build, design the
+# default schedule (the paper's degree-5 list from l = 1e-3), verify it
+# independently of the designer, and print its table.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build --target polar-express
+
+cli=build/bin/polar-express
+design=(design --degree 5 --lower 1e-3 --steps 8 --cushion 0.02407327424182761 --safety 0.01 --safety-mode posthoc)
+"$cli" "${design[@]}" --format json --output build/default-schedule.json
+echo "== verify build/default-schedule.json on [1e-3, 1]"
+"$cli" verify build/default-schedule.json --lower 1e-3 --upper 1
+echo "== polar-express ${design[*]}"
+"$cli" "${design[@]}"
