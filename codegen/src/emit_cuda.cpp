@@ -3,6 +3,8 @@
 #include "emitters.hpp"
 #include "text.hpp"
 
+#include <stdexcept>
+
 namespace polar_express::codegen::detail {
 namespace {
 
@@ -33,6 +35,11 @@ std::string float_of(double value) { return hex_literal(static_cast<float>(value
 }  // namespace
 
 std::vector<GeneratedFile> cuda_sources(const Schedule& schedule, const std::string& id) {
+  // SpecializedKernels repeats the table's last step past its end.
+  if (schedule.after_list != AfterList::kRepeatLast) {
+    throw std::invalid_argument("schedule '" + schedule.name + "' cycles through its list; the cuda target " +
+                                "supports only schedules that repeat their last step");
+  }
   const int q = max_coefficients(schedule);
   const Normalization& norm = schedule.normalization;
   std::string degrees;
@@ -40,6 +47,7 @@ std::vector<GeneratedFile> cuda_sources(const Schedule& schedule, const std::str
     if (t) degrees += ", ";
     degrees += std::to_string(schedule.steps[t].degree());
   }
+  const std::string factory = id + "_cuda.hpp";
   return {{id + ".cu",
            substitute(kCudaSourceTemplate,
                       {{"FILE", id + ".cu"},
@@ -56,7 +64,11 @@ std::vector<GeneratedFile> cuda_sources(const Schedule& schedule, const std::str
                        {"NORM_FACTOR", float_of(norm.factor)},
                        {"NORM_FACTOR_DECIMAL", shortest_decimal(norm.factor)},
                        {"NORM_EPS", float_of(norm.eps)},
-                       {"NORM_EPS_DECIMAL", shortest_decimal(norm.eps)}})}};
+                       {"NORM_EPS_DECIMAL", shortest_decimal(norm.eps)}})},
+          {factory, substitute(kCudaFactoryTemplate, {{"FILE", factory},
+                                                      {"NAME", schedule.name},
+                                                      {"IDENT", id},
+                                                      {"GUARD", "POLAR_EXPRESS_SCHEDULES_" + id + "_CUDA_HPP"}})}};
 }
 
 }  // namespace polar_express::codegen::detail

@@ -10,6 +10,7 @@ namespace polar_express::codegen::detail {
 // The templates of codegen/templates/, embedded at configure time.
 extern const char* const kCppHeaderTemplate;
 extern const char* const kCudaSourceTemplate;
+extern const char* const kCudaFactoryTemplate;
 extern const char* const kTorchTemplate;
 
 // `text` with every @KEY@ (KEY in [A-Z0-9_], starting with a letter)

@@ -11,7 +11,7 @@ namespace polar_express::codegen {
 
 enum class Target {
   kCpp,    // <ident>.hpp: C++17 constexpr tables, standard library only
-  kCuda,   // <ident>.cu + <ident>.cuh: kernels specialised to the schedule
+  kCuda,   // <ident>.cu (kernels specialised to the schedule) + <ident>_cuda.hpp (its factory)
   kJson,   // <ident>.json: schema polar-express/schedule/v1
   kTorch,  // <ident>.py: a self-contained PyTorch function
 };
