@@ -9,9 +9,13 @@ namespace {
 // A dense polynomial in y, coefficients in increasing power.
 using Dense = std::vector<Real>;
 
+// Horner with in-place operations: no MPFR temporaries in the loop.
 Real evaluate(const Dense& c, const Real& y) {
   Real result = c.back();
-  for (std::size_t k = c.size() - 1; k-- > 0;) result = result * y + c[k];
+  for (std::size_t k = c.size() - 1; k-- > 0;) {
+    result *= y;
+    result += c[k];
+  }
   return result;
 }
 
@@ -84,8 +88,12 @@ std::vector<Real> sign_changing_roots(const Dense& f, const Real& a, const Real&
 Real OddPolynomial::operator()(const Real& x) const {
   const Real y = x * x;
   Real result = coefficients.back();
-  for (std::size_t k = coefficients.size() - 1; k-- > 0;) result = result * y + coefficients[k];
-  return result * x;
+  for (std::size_t k = coefficients.size() - 1; k-- > 0;) {
+    result *= y;
+    result += coefficients[k];
+  }
+  result *= x;
+  return result;
 }
 
 Real OddPolynomial::derivative(const Real& x) const {

@@ -33,7 +33,7 @@ void solve_reference(const std::vector<Real>& points, const Real& upper, OddPoly
     system(i, q) = (i % 2 == 0) ? 1 : -1;
     rhs(i) = 1;
   }
-  const Vector solution = system.fullPivLu().solve(rhs);
+  const Vector solution = system.partialPivLu().solve(rhs);
   p.coefficients.assign(static_cast<std::size_t>(q), Real());
   const Real u2 = upper * upper;
   Real scale = upper;
