@@ -1,10 +1,226 @@
+// polar-express verify: the certified worst-case error of any schedule, the
+// published catalogue side by side, diagnostics and plots.
 #include "common.hpp"
+#include "format.hpp"
+#include "plot.hpp"
+
+#include "polar_express/solver/catalogue.hpp"
+#include "polar_express/solver/schedule_io.hpp"
+#include "polar_express/solver/verify.hpp"
+
+#include <fmt/format.h>
+
+#include <iostream>
+#include <memory>
 
 namespace polar_express::cli {
+namespace {
+
+struct VerifyArguments {
+  std::string file;
+  std::string builtin;
+  std::string lower;
+  std::string upper;
+  std::optional<int> steps;
+  std::string expect_error;
+  std::string target_error;
+  std::string margin = "0.01";
+  unsigned precision = 256;
+  std::string format = "table";
+  std::string plot;
+};
+
+Real parse_number(const std::string& flag, const std::string& text, unsigned bits) {
+  try {
+    return parse_real(text, bits);
+  } catch (const std::invalid_argument&) {
+    throw UsageError(flag + " '" + text + "' is not a number");
+  }
+}
+
+std::optional<Real> optional_number(const std::string& flag, const std::string& text, unsigned bits) {
+  if (text.empty()) return std::nullopt;
+  return parse_number(flag, text, bits);
+}
+
+std::string list_line(const Verification& v) {
+  const std::size_t n = v.list_length;
+  return fmt::format("list of {} step{}; past its end: {}", n, n == 1 ? "" : "s",
+                     v.schedule.after_list == AfterList::kCycle ? "cycle" : "repeat_last");
+}
+
+std::string single_table(const Verification& v) {
+  const Schedule& s = v.schedule;
+  std::string out = fmt::format("schedule {}", s.name);
+  if (!s.source.empty()) out += " (" + s.source + ")";
+  out += "\n";
+  out += fmt::format("normalization {}; {}\n", s.normalization.text.empty() ? "-" : s.normalization.text, list_line(v));
+  out += fmt::format("certified on [{}, {}] over {} steps, {}-bit MPFR\n\n", short_decimal(s.input.lower),
+                     short_decimal(s.input.upper), s.steps.size(), s.precision_bits);
+  out += schedule_table(s);
+
+  const LowerSearch& l = v.smallest_lower;
+  const std::string target = short_decimal(l.target_error, 6);
+  switch (l.outcome) {
+    case LowerSearch::Outcome::kFound:
+      out += fmt::format("smallest lower bound reaching error {} in {} steps: l in ({}, {}] (error {} at {})\n", target,
+                         s.steps.size(), short_decimal(l.failing), short_decimal(l.lower), short_decimal(l.lower_error),
+                         short_decimal(l.lower));
+      break;
+    case LowerSearch::Outcome::kBelowRange:
+      out += fmt::format("error {} in {} steps holds for every l >= {} (the bottom of the search)\n", target,
+                         s.steps.size(), short_decimal(l.lower));
+      break;
+    case LowerSearch::Outcome::kUnreachable:
+      out += fmt::format("error {} is out of reach in {} steps for any l: at x = {} alone the error is {}\n", target,
+                         s.steps.size(), short_decimal(s.input.upper), short_decimal(l.failing_error));
+      break;
+  }
+  out += "if the input interval is off (certified final error):\n";
+  for (const Perturbation& p : v.perturbations) {
+    out += fmt::format("  {:<13} [{}, {}]: {}\n", p.label, short_decimal(p.input.lower), short_decimal(p.input.upper),
+                       short_decimal(p.final_error));
+  }
+  if (v.diagnostics.empty()) {
+    out += fmt::format("no diagnostics (band margin {})\n", short_decimal(v.band_margin));
+  } else {
+    out += fmt::format("diagnostics (band margin {}):\n", short_decimal(v.band_margin));
+    for (const Diagnostic& d : v.diagnostics) out += fmt::format("  {}: {}\n", to_string(d.severity), d.message);
+  }
+  return out;
+}
+
+std::string comparison_table(const std::vector<Verification>& all) {
+  std::size_t longest = 0;
+  std::size_t name_width = 8;
+  for (const Verification& v : all) {
+    longest = std::max(longest, v.schedule.steps.size());
+    name_width = std::max(name_width, v.schedule.name.size());
+  }
+  const Schedule& first = all.front().schedule;
+  std::string out = fmt::format("certified worst-case error max |1 - f_t(x)| over [{}, {}] after step t\n",
+                                short_decimal(first.input.lower), short_decimal(first.input.upper));
+  out += fmt::format("{:<{}}", "schedule", name_width);
+  for (std::size_t t = 1; t <= longest; ++t) out += fmt::format(" {:>10}", t);
+  out += fmt::format("  {:>8}\n", "warnings");
+  for (const Verification& v : all) {
+    out += fmt::format("{:<{}}", v.schedule.name, name_width);
+    for (const ScheduleStep& step : v.schedule.steps) out += fmt::format(" {:>10}", short_decimal(step.error_after, 4));
+    std::size_t warnings = 0;
+    for (const Diagnostic& d : v.diagnostics) warnings += d.severity == Severity::kWarning;
+    out += fmt::format("  {:>8}\n", warnings);
+  }
+  return out;
+}
+
+int run_verify(const VerifyArguments& args) {
+  if (args.format != "table" && args.format != "json") {
+    throw UsageError("unknown format '" + args.format + "' (expected table or json)");
+  }
+  if (args.precision < kMinPrecisionBits || args.precision > kMaxPrecisionBits) {
+    throw UsageError("--precision " + std::to_string(args.precision) + " is outside [" +
+                     std::to_string(kMinPrecisionBits) + ", " + std::to_string(kMaxPrecisionBits) + "] bits");
+  }
+  if (args.file.empty() == args.builtin.empty()) {
+    throw UsageError("give a schedule file or --builtin NAME (one of them)");
+  }
+  if (args.steps && (*args.steps < 1 || *args.steps > kMaxVerifySteps)) {
+    throw UsageError("--steps " + std::to_string(*args.steps) + " is outside [1, " + std::to_string(kMaxVerifySteps) + "]");
+  }
+  if (!args.plot.empty()) check_plot_prefix(args.plot);
+
+  const bool all = args.builtin == "all";
+  std::vector<Schedule> schedules;
+  if (!args.file.empty()) {
+    schedules.push_back(read_schedule_file(args.file, args.precision));
+  } else if (all) {
+    for (const std::string& name : builtin_names()) schedules.push_back(builtin_schedule(name, args.precision));
+  } else {
+    schedules.push_back(builtin_schedule(args.builtin, args.precision));
+  }
+
+  const unsigned bits = 2 * args.precision + 64;
+  VerifyOptions options;
+  options.lower = optional_number("--lower", args.lower, bits);
+  options.upper = optional_number("--upper", args.upper, bits);
+  options.steps = args.steps;
+  options.target_error = optional_number("--target-error", args.target_error, bits);
+  options.band_margin = parse_number("--margin", args.margin, bits);
+  const std::optional<Real> expect = optional_number("--expect-error", args.expect_error, bits);
+  if (expect && !(boost::multiprecision::isfinite(*expect) && *expect >= 0)) {
+    throw UsageError("--expect-error '" + args.expect_error + "' is not a finite number >= 0");
+  }
+  if (all) {
+    // One table compares the lists on a common interval and step count.
+    if (!options.lower) options.lower = parse_real("1e-3", bits);
+    if (!options.upper) options.upper = Real(1);
+    if (!options.steps) options.steps = 10;
+  }
+
+  std::vector<Verification> results;
+  for (const Schedule& s : schedules) results.push_back(verify_schedule(s, options));
+
+  std::string text;
+  if (args.format == "json") {
+    text = all ? to_json(results, expect) : to_json(results.front(), expect);
+  } else {
+    text = all ? comparison_table(results) : single_table(results.front());
+  }
+  if (!args.plot.empty()) write_plots(args.plot, results);
+  write_output("", text);
+
+  int status = kExitOk;
+  for (const Verification& v : results) {
+    if (expect && !(v.schedule.final_error <= *expect)) {
+      std::cerr << "polar-express: check failed: " << v.schedule.name << " ends at error "
+                << short_decimal(v.schedule.final_error, 10) << " > --expect-error " << args.expect_error << '\n';
+      status = kExitCheckFailed;
+    }
+  }
+  return status;
+}
+
+}  // namespace
 
 Command add_verify_command(CLI::App& root) {
-  CLI::App* app = root.add_subcommand("verify", "(being written)");
-  return {app, [] () -> int { throw UsageError("verify is not built yet"); }};
+  auto args = std::make_shared<VerifyArguments>();
+  CLI::App* app = root.add_subcommand(
+      "verify",
+      "Certify a schedule: the exact image of [lower, upper] after each step (endpoints plus the\n"
+      "critical points inside, by root isolation in MPFR) and so the worst-case error\n"
+      "max |1 - f_t(x)| after every step, with diagnostics for finite precision: steps that leave\n"
+      "the safe band (an input a relative --margin above a step's interval must come back within\n"
+      "--margin of the next interval's top and never change sign), steps not monotone on their\n"
+      "interval, stalls, the smallest lower bound reaching --target-error, and the final error when\n"
+      "the top singular value is over-estimated by 1% or 2% or the lower bound is 10x or 100x too high.\n"
+      "Steps past the end of a list follow its after_list rule (repeat_last or cycle).\n"
+      "Exit 1 when --expect-error fails (the report and plots are still written).");
+  app->add_option("schedule", args->file,
+                  "Schedule JSON: polar-express/schedule/v1 (design --format json) or one published list\n"
+                  "(an object of shared/reference/published_schedules.json, or such a file holding one)");
+  app->add_option("--builtin", args->builtin,
+                  "A compiled-in published list by name, or 'all' for one table of every list\n"
+                  "(defaults there: --lower 1e-3 --upper 1 --steps 10)");
+  app->add_option("--lower", args->lower, "Lower bound l > 0 (default: the schedule's design lower bound, else 1e-3)");
+  app->add_option("--upper", args->upper, "Upper bound u > l, may exceed 1 (default: the schedule's, else 1)");
+  app->add_option("--steps", args->steps, "Steps T (default: the list length)");
+  app->add_option("--expect-error", args->expect_error, "Exit 1 unless the certified final error is at most E");
+  app->add_option("--target-error", args->target_error,
+                  "Error E for the smallest-lower-bound search (default: --expect-error, else the final error)");
+  app->add_option("--margin", args->margin, "Relative band margin s for the safe-band check, 0 < s < 1")
+      ->capture_default_str();
+  app->add_option("--precision", args->precision, "MPFR precision in bits (64..65536)")->capture_default_str();
+  app->add_option("--format", args->format, "table or json (schema polar-express/verification/v1)")
+      ->capture_default_str();
+  app->add_option("--plot", args->plot,
+                  "Also write PREFIX-composite.dat (f_T(x) on log-spaced x in [l, max(u, 1)]), PREFIX-errors.dat\n"
+                  "(error after each step) and PREFIX.gp, and run gnuplot on it for PREFIX-composite.svg/.png\n"
+                  "and PREFIX-errors.svg/.png (log y); without gnuplot, says so and keeps the data");
+  return {app, [args] {
+            VerifyArguments effective = *args;
+            if (effective.target_error.empty()) effective.target_error = effective.expect_error;
+            return run_verify(effective);
+          }};
 }
 
 }  // namespace polar_express::cli

@@ -52,35 +52,50 @@ std::string interval_text(const Interval& i) {
   return text;
 }
 
-// Each step maps its certified interval [a, b]; in finite precision the
-// values reaching it may exceed b by a relative s.  The step is inside the
-// safe band when it maps [0, b(1+s)] into [0, b'(1+s)], b' the top of the
-// next certified interval: the excess does not grow and nothing changes sign.
+// Each step maps its certified interval [a, b] onto the next, [a', b'].  In
+// finite precision the values reaching it may exceed b by a relative s
+// (rounding, an under-estimated norm) or lie below a (a too optimistic l).
+// The step keeps the safe band when it maps [0, b(1+s)] into [0, b'(1+s)]:
+// [a, b] lands in [a', b'] by construction, so the parts to check are the
+// excess [b, b(1+s)] and the part [0, a] below the interval.
 void check_band(const std::vector<ScheduleStep>& steps, const Interval& final_image, const Real& s,
                 std::vector<Diagnostic>& out) {
   for (std::size_t i = 0; i < steps.size(); ++i) {
     const ScheduleStep& step = steps[i];
+    const Real& a = step.interval.lower;
     const Real& b = step.interval.upper;
     if (b <= 0) continue;
     const Real next_top = i + 1 < steps.size() ? steps[i + 1].interval.upper : final_image.upper;
     const Real widened = b * (1 + s);
-    const Interval band = image(step.polynomial, {Real(0), widened});
-    const int t = static_cast<int>(i + 1);
-    if (band.lower < 0) {
-      out.push_back({Severity::kWarning, "sign_flip", t,
-                     step_label(i, step) + " maps part of [0, " + shown(widened) + "] below zero (down to " +
-                         shown(band.lower) + "): singular values up to " + shown(s) +
-                         " above its interval's top would change sign"});
-    }
     const Real bound = next_top * (1 + s);
-    if (next_top > 0 && band.upper > bound) {
-      const Real growth = (band.upper / next_top - 1) / s;
+    const Interval excess = image(step.polynomial, {b, widened});
+    const std::optional<Interval> below =
+        a > 0 ? std::optional<Interval>(image(step.polynomial, {Real(0), a})) : std::nullopt;
+    const int t = static_cast<int>(i + 1);
+    const std::string label = step_label(i, step);
+    const std::string limit = shown(bound) + " (the next top " + shown(next_top) + " times 1+" + shown(s) + ")";
+    if (excess.lower < 0) {
+      out.push_back({Severity::kWarning, "sign_flip", t,
+                     label + " maps [" + shown(b) + ", " + shown(widened) + "], up to " + shown(s) +
+                         " above its interval's top, down to " + shown(excess.lower) +
+                         ": such singular values would change sign"});
+    }
+    if (below && below->lower < 0) {
+      out.push_back({Severity::kWarning, "sign_flip", t,
+                     label + " maps [0, " + shown(a) + "], below its interval, down to " + shown(below->lower) +
+                         ": singular values under the assumed lower bound would change sign"});
+    }
+    if (next_top > 0 && excess.upper > bound) {
+      const Real growth = (excess.upper / next_top - 1) / s;
       out.push_back({Severity::kWarning, "band_overshoot", t,
-                     step_label(i, step) + " maps [0, " + shown(widened) + "] (its top " + shown(b) + " times 1+" +
-                         shown(s) + ") up to " + shown(band.upper) + ", above " + shown(bound) +
-                         " (the next top " + shown(next_top) + " times 1+" + shown(s) +
-                         "): an excess above the top is not pulled back (it grows " + to_decimal(growth, 3) +
-                         "x)"});
+                     label + " maps [" + shown(b) + ", " + shown(widened) + "] (its interval's top times 1+" +
+                         shown(s) + ") up to " + shown(excess.upper) + ", above " + limit +
+                         ": an excess above the top is not pulled back (it grows " + to_decimal(growth, 3) + "x)"});
+    }
+    if (next_top > 0 && below && below->upper > bound) {
+      out.push_back({Severity::kWarning, "band_below", t,
+                     label + " maps [0, " + shown(a) + "], below its interval, up to " + shown(below->upper) +
+                         ", above " + limit + ": singular values under the assumed lower bound overshoot"});
     }
   }
 }

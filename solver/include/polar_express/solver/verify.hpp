@@ -36,7 +36,7 @@ enum class Severity { kNote, kWarning };
 
 struct Diagnostic {
   Severity severity = Severity::kNote;
-  // "sign_flip", "band_overshoot", "non_monotone", "stall", "error_increase".
+  // "sign_flip", "band_overshoot", "band_below", "non_monotone", "stall", "error_increase".
   std::string kind;
   int step = 0;          // 1-based; 0 for the schedule as a whole
   std::string message;   // one line
