@@ -1,0 +1,112 @@
+// `polar-express emit` end to end: every target, byte equality with
+// generated/, and bad input (one line on stderr, exit 2, nothing written).
+#include "cli_runner.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+using polar_express::test::CliResult;
+using polar_express::test::line_count;
+using polar_express::test::read_text;
+using polar_express::test::run_cli;
+using polar_express::test::TempDir;
+
+namespace {
+
+std::size_t entries(const std::filesystem::path& dir) {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir)) ++n;
+  return n;
+}
+
+void check_bad_input(const CliResult& r, const std::string& needle) {
+  INFO(r.err);
+  CHECK(r.exit_code == 2);
+  CHECK(r.out.empty());
+  CHECK(line_count(r.err) == 1);
+  CHECK_THAT(r.err, Catch::Contains(needle));
+}
+
+}  // namespace
+
+TEST_CASE("emit --target cpp and cuda write exactly the committed generated/ files", "[cli][emit]") {
+  TempDir dir;
+  for (const char* target : {"cpp", "cuda"}) {
+    const CliResult r = run_cli(std::string("emit --builtin polar-express-paper-d5 --target ") + target +
+                                " --output " + dir.path().string());
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.out.empty());
+    CHECK(r.err.empty());
+  }
+  CHECK(entries(dir.path()) == 3);
+  for (const char* name : {"polar_express_paper_d5.hpp", "polar_express_paper_d5.cu", "polar_express_paper_d5_cuda.hpp"}) {
+    INFO(name);
+    CHECK(read_text(dir.file(name)) == read_text(std::string(POLAR_EXPRESS_SOURCE_DIR "/generated/") + name));
+  }
+}
+
+TEST_CASE("emit --target json round-trips a designed schedule", "[cli][emit]") {
+  TempDir dir;
+  REQUIRE(run_cli("design --degree 7 --lower 1e-3 --steps 4 --format json --name my-d7 --output " +
+                  dir.file("in.json")).exit_code == 0);
+  const CliResult r = run_cli("emit " + dir.file("in.json") + " --target json --output " + dir.path().string());
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const nlohmann::json in = nlohmann::json::parse(read_text(dir.file("in.json")));
+  const nlohmann::json out = nlohmann::json::parse(read_text(dir.file("my_d7.json")));
+  CHECK(out["schema"] == "polar-express/schedule/v1");
+  CHECK(out["name"] == "my-d7");
+  CHECK(out["input"] == in["input"]);
+  REQUIRE(out["steps"].size() == 4);
+  for (std::size_t t = 0; t < 4; ++t) {
+    CHECK(out["steps"][t]["coefficients"] == in["steps"][t]["coefficients"]);
+    CHECK(out["steps"][t]["error_after"] == in["steps"][t]["error_after"]);
+  }
+}
+
+TEST_CASE("emit --target torch writes the Python function", "[cli][emit]") {
+  TempDir dir;
+  const CliResult r = run_cli("emit --builtin polar-express-nanochat-d5 --target torch --output " + dir.path().string());
+  REQUIRE(r.exit_code == 0);
+  const std::string py = read_text(dir.file("polar_express_nanochat_d5.py"));
+  CHECK_THAT(py, Catch::Contains("def polar_express_nanochat_d5(G: torch.Tensor, steps: int = 5)"));
+  CHECK_THAT(py, Catch::Contains("(8.156554524902461, -22.48329292557795, 15.878769915207462)"));
+}
+
+TEST_CASE("emit refuses bad input with one line, exit 2, nothing written", "[cli][emit]") {
+  TempDir dir;
+  const std::string out = " --output " + dir.path().string();
+  check_bad_input(run_cli("emit --builtin polar-express-paper-d5 --target rust" + out), "unknown target 'rust'");
+  check_bad_input(run_cli("emit --builtin no-such-schedule --target cpp" + out), "no-such-schedule");
+  check_bad_input(run_cli("emit --target cpp" + out), "exactly one of");
+  check_bad_input(run_cli("emit " + dir.file("x.json") + " --builtin polar-express-paper-d5 --target cpp" + out),
+                  "exactly one of");
+  check_bad_input(run_cli("emit " + dir.file("missing.json") + " --target cpp" + out), "missing.json");
+  check_bad_input(run_cli("emit --builtin polar-express-paper-d5 --target cpp --output " + dir.file("absent")),
+                  std::string("'") + dir.file("absent") + "' does not exist");
+
+  // A schedule whose name makes no identifier.
+  REQUIRE(run_cli("design --lower 1e-3 --steps 2 --format json --name 'bad name!' --output " + dir.file("bad.json"))
+              .exit_code == 0);
+  check_bad_input(run_cli("emit " + dir.file("bad.json") + " --target cpp" + out), "'bad name!'");
+  CHECK(entries(dir.path()) == 1);  // bad.json only
+}
+
+TEST_CASE("emit into an unwritable directory leaves no file behind", "[cli][emit]") {
+  TempDir parent;
+  const std::string locked = parent.file("locked");
+  std::filesystem::create_directory(locked);
+  ::chmod(locked.c_str(), 0555);
+  // root writes through a 0555 mode; /proc refuses new files to everyone.
+  const std::string target = ::geteuid() == 0 ? std::string("/proc") : locked;
+  const CliResult r = run_cli("emit --builtin polar-express-paper-d5 --target cuda --output " + target);
+  check_bad_input(r, "cannot write");
+  CHECK_FALSE(std::filesystem::exists(target + "/polar_express_paper_d5.cu"));
+  CHECK_FALSE(std::filesystem::exists(target + "/polar_express_paper_d5_cuda.hpp"));
+  CHECK(entries(locked) == 0);
+  ::chmod(locked.c_str(), 0755);
+}
