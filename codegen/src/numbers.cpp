@@ -18,7 +18,7 @@ namespace {
 
 void require_finite(bool finite, const Real& value, const char* format) {
   if (!finite) {
-    throw std::invalid_argument("coefficient " + to_decimal(value, 17) + " is not finite as a " + format);
+    throw std::invalid_argument("value " + to_decimal(value, 17) + " is not finite as a " + format);
   }
 }
 
