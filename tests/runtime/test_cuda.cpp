@@ -1,0 +1,289 @@
+// CUDA backend.  Every test needs a GPU and says "SKIPPED: no CUDA device"
+// without one; what can be checked without a device (the plan refuses to be
+// made) is checked.
+#include "support.hpp"
+
+#include "polar_express/runtime/cpu.hpp"
+
+#include <catch2/catch.hpp>
+
+#if POLAR_EXPRESS_RUNTIME_CUDA
+
+#include "polar_express/runtime/cuda/plan.hpp"
+
+#include <cuda_runtime_api.h>
+
+#include <limits>
+#include <memory>
+
+namespace polar_express::schedules {
+// tests/runtime/nanochat_specialized.cu: the hand-written specialised set.
+std::unique_ptr<polar_express::cuda::ScheduleKernels> make_nanochat_test_cuda();
+}  // namespace polar_express::schedules
+
+namespace rt = polar_express::runtime;
+namespace pc = polar_express::cuda;
+using rt::test::Matrix;
+
+#define SKIP_WITHOUT_CUDA_DEVICE()          \
+  if (pc::device_count() == 0) {            \
+    WARN("SKIPPED: no CUDA device");        \
+    return;                                 \
+  }
+
+namespace {
+
+struct Batch {
+  rt::BatchShape shape;
+  std::vector<float> values;  // as the device holds them (rounded to the dtype)
+};
+
+// A batch with log-spaced spectra down to `lowest`, scaled by `scale`,
+// rounded to `dtype` the way upload() does.
+Batch make_batch(const rt::BatchShape& shape, pc::DType dtype, double lowest, std::uint64_t seed, double scale = 1) {
+  std::mt19937_64 rng(seed);
+  Batch batch{shape, std::vector<float>(static_cast<std::size_t>(shape.batch * shape.matrix_size()))};
+  for (std::int64_t b = 0; b < shape.batch; ++b) {
+    const Matrix g = rt::test::with_spectrum(shape.rows, shape.cols,
+                                             rt::test::logspace(lowest, std::min(shape.rows, shape.cols)), rng);
+    rt::test::pack(Matrix(g * scale), batch.values, b);
+  }
+  pc::DeviceBuffer device(batch.values.size() * pc::element_size(dtype));
+  pc::upload(batch.values.data(), device.data(), batch.values.size(), dtype);
+  pc::download(device.data(), batch.values.data(), batch.values.size(), dtype);
+  return batch;
+}
+
+// Runs `plan` on the batch; in place when asked.
+std::vector<float> run(pc::Plan& plan, const std::vector<float>& input, bool in_place = false) {
+  const pc::DType dtype = plan.dtype();
+  pc::DeviceBuffer in(input.size() * pc::element_size(dtype)), out(input.size() * pc::element_size(dtype));
+  pc::upload(input.data(), in.data(), input.size(), dtype);
+  plan.execute(in.data(), in_place ? in.data() : out.data(), nullptr);
+  pc::synchronize();
+  std::vector<float> result(input.size());
+  pc::download(in_place ? in.data() : out.data(), result.data(), result.size(), dtype);
+  return result;
+}
+
+// The CPU f64 plan's result on the same (rounded) values.
+std::vector<double> cpu_reference(const Batch& batch, const rt::Schedule& schedule, int steps) {
+  const std::vector<double> input(batch.values.begin(), batch.values.end());
+  std::vector<double> output(input.size());
+  rt::PlanOptions options;
+  options.steps = steps;
+  rt::CpuPlan<double> plan(batch.shape, schedule, options);
+  plan.execute(input.data(), output.data());
+  return output;
+}
+
+double worst_relative_error(const std::vector<float>& got, const std::vector<double>& expected,
+                            const rt::BatchShape& s) {
+  double worst = 0;
+  for (std::int64_t b = 0; b < s.batch; ++b) {
+    worst = std::max(worst, rt::test::relative_error(rt::test::unpack(got, b, s.rows, s.cols),
+                                                     rt::test::unpack(expected, b, s.rows, s.cols)));
+  }
+  return worst;
+}
+
+}  // namespace
+
+TEST_CASE("CUDA: fp32 reaches 1e-5 with 12 steps of the paper's list", "[cuda][accuracy]") {
+  SKIP_WITHOUT_CUDA_DEVICE();
+  rt::PlanOptions options;
+  options.steps = 12;
+  for (const rt::BatchShape& s : {rt::BatchShape{1, 37, 53}, rt::BatchShape{1, 53, 37}, rt::BatchShape{3, 20, 31},
+                                  rt::BatchShape{2, 130, 70}}) {
+    const Batch batch = make_batch(s, pc::DType::kF32, 1e-3, 1);
+    pc::Plan plan(s, pc::DType::kF32, rt::test::paper_schedule(), options);
+    const std::vector<float> out = run(plan, batch.values);
+    REQUIRE(plan.report(nullptr).all_succeeded);
+    CAPTURE(s.batch, s.rows, s.cols);
+    for (std::int64_t b = 0; b < s.batch; ++b) {
+      CHECK(rt::test::max_sigma_error(rt::test::unpack(out, b, s.rows, s.cols)) < 1e-5);
+    }
+    CHECK(worst_relative_error(out, cpu_reference(batch, rt::test::paper_schedule(), 12), s) < 1e-4);
+  }
+}
+
+// bf16 keeps 8 bits: every stored product is off by up to 2^-9 relative, and
+// five steps of nanochat's list amplify that by their slopes near 0 (~8)
+// only for the smallest singular values.  2e-2 relative Frobenius distance
+// to the f64 result is a few bf16 units; a wrong term would be O(1).  fp16
+// keeps 11 bits: 4e-3.
+TEST_CASE("CUDA: bf16 and fp16 within their tolerance of the CPU f64 result", "[cuda][accuracy]") {
+  SKIP_WITHOUT_CUDA_DEVICE();
+  for (const auto& [dtype, tolerance] : {std::pair{pc::DType::kBF16, 2e-2}, std::pair{pc::DType::kF16, 4e-3}}) {
+    for (const rt::BatchShape& s : {rt::BatchShape{2, 64, 96}, rt::BatchShape{1, 96, 64}, rt::BatchShape{3, 33, 47}}) {
+      const Batch batch = make_batch(s, dtype, 1e-2, 2);
+      pc::Plan plan(s, dtype, rt::test::nanochat_schedule());
+      const std::vector<float> out = run(plan, batch.values);
+      REQUIRE(plan.report(nullptr).all_succeeded);
+      CAPTURE(pc::to_string(dtype), s.batch, s.rows, s.cols);
+      CHECK(worst_relative_error(out, cpu_reference(batch, rt::test::nanochat_schedule(), 5), s) < tolerance);
+    }
+  }
+}
+
+TEST_CASE("CUDA: edge inputs in every dtype", "[cuda][edge]") {
+  SKIP_WITHOUT_CUDA_DEVICE();
+  const rt::BatchShape s{4, 13, 21};
+  for (pc::DType dtype : {pc::DType::kF32, pc::DType::kBF16, pc::DType::kF16}) {
+    CAPTURE(pc::to_string(dtype));
+    // fp16 holds neither 1e-30 nor 1e30: its extremes stand in.
+    const bool half = dtype == pc::DType::kF16;
+    const double tiny = half ? 1e-4 : 1e-30, huge = half ? 3e4 : 1e30;
+    Batch batch = make_batch(s, dtype, 1e-2, 3);
+    const std::size_t size = static_cast<std::size_t>(s.matrix_size());
+    std::fill_n(batch.values.begin(), size, 0.0f);                                           // matrix 0: zero
+    batch.values[size + 3] = std::numeric_limits<float>::quiet_NaN();                         // matrix 1: NaN
+    batch.values[2 * size + 7] = std::numeric_limits<float>::infinity();                      // matrix 2: Inf
+    Batch scaled_tiny = make_batch({1, 13, 21}, dtype, 1e-2, 4, tiny);
+    Batch scaled_huge = make_batch({1, 13, 21}, dtype, 1e-2, 4, huge);
+
+    rt::Schedule schedule = rt::test::paper_schedule();
+    schedule.normalization.eps = 0;  // so that the tiny matrix is scaled up to the unit ball
+    rt::PlanOptions options;
+    options.steps = 12;
+    pc::Plan plan(s, dtype, schedule, options);
+    const std::vector<float> out = run(plan, batch.values);
+    const pc::Report report = plan.report(nullptr);
+    CHECK_FALSE(report.all_succeeded);
+    CHECK(report.status[0] == rt::MatrixStatus::kZero);
+    CHECK(report.status[1] == rt::MatrixStatus::kNonFinite);
+    CHECK(report.status[2] == rt::MatrixStatus::kNonFinite);
+    CHECK(report.status[3] == rt::MatrixStatus::kOk);
+    CHECK(rt::test::unpack(out, 0, 13, 21).isZero(0));
+    CHECK(rt::test::unpack(out, 1, 13, 21).array().isNaN().all());
+    CHECK(rt::test::unpack(out, 2, 13, 21).array().isNaN().all());
+    CHECK(rt::test::unpack(out, 3, 13, 21).allFinite());
+
+    const double tolerance = dtype == pc::DType::kF32 ? 1e-4 : 5e-2;
+    for (const Batch* b : {&scaled_tiny, &scaled_huge}) {
+      pc::Plan single(b->shape, dtype, schedule, options);
+      const std::vector<float> u = run(single, b->values);
+      CHECK(single.report(nullptr).status[0] == rt::MatrixStatus::kOk);
+      CHECK(worst_relative_error(u, cpu_reference(*b, schedule, 12), b->shape) < tolerance);
+    }
+  }
+}
+
+TEST_CASE("CUDA: vectors, B = 1 and B = 1000, sizes off multiples of 8", "[cuda][batch]") {
+  SKIP_WITHOUT_CUDA_DEVICE();
+  rt::PlanOptions options;
+  options.steps = 12;
+  for (const rt::BatchShape& s : {rt::BatchShape{1, 1, 37}, rt::BatchShape{1, 37, 1}, rt::BatchShape{1, 1, 1},
+                                  rt::BatchShape{1, 77, 45}, rt::BatchShape{1000, 5, 7}, rt::BatchShape{1000, 7, 5}}) {
+    CAPTURE(s.batch, s.rows, s.cols);
+    const Batch batch = make_batch(s, pc::DType::kF32, 1e-2, 5);
+    pc::Plan plan(s, pc::DType::kF32, rt::test::paper_schedule(), options);
+    const std::vector<float> out = run(plan, batch.values);
+    CHECK(plan.report(nullptr).all_succeeded);
+    CHECK(worst_relative_error(out, cpu_reference(batch, rt::test::paper_schedule(), 12), s) < 1e-5);
+  }
+}
+
+TEST_CASE("CUDA: in place, repeated and graph-captured runs agree", "[cuda][layout]") {
+  SKIP_WITHOUT_CUDA_DEVICE();
+  const rt::BatchShape s{3, 45, 29};
+  const Batch batch = make_batch(s, pc::DType::kBF16, 1e-3, 6);
+  pc::Plan plan(s, pc::DType::kBF16, rt::test::nanochat_schedule());
+  const std::vector<float> first = run(plan, batch.values);
+  CHECK(run(plan, batch.values) == first);
+  CHECK(run(plan, batch.values, true) == first);
+
+  const std::size_t bytes = batch.values.size() * 2;
+  pc::DeviceBuffer in(bytes), out(bytes);
+  pc::upload(batch.values.data(), in.data(), batch.values.size(), pc::DType::kBF16);
+  cudaStream_t stream = nullptr;
+  REQUIRE(cudaStreamCreate(&stream) == cudaSuccess);
+  cudaGraph_t graph = nullptr;
+  cudaGraphExec_t exec = nullptr;
+  REQUIRE(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal) == cudaSuccess);
+  plan.execute(in.data(), out.data(), stream);
+  REQUIRE(cudaStreamEndCapture(stream, &graph) == cudaSuccess);
+  REQUIRE(cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess);
+  REQUIRE(cudaGraphLaunch(exec, stream) == cudaSuccess);
+  const pc::Report report = plan.report(stream);
+  std::vector<float> captured(batch.values.size());
+  pc::download(out.data(), captured.data(), captured.size(), pc::DType::kBF16);
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
+  cudaStreamDestroy(stream);
+  CHECK(report.all_succeeded);
+  CHECK(captured == first);
+}
+
+TEST_CASE("CUDA: the specialised kernel set matches the generic path", "[cuda][specialised]") {
+  SKIP_WITHOUT_CUDA_DEVICE();
+  std::shared_ptr<const pc::ScheduleKernels> kernels = polar_express::schedules::make_nanochat_test_cuda();
+  const rt::Schedule schedule = kernels->schedule();
+  REQUIRE(schedule.steps.size() == 5);
+  CHECK(schedule.normalization.factor == Approx(1.02));
+  rt::PlanOptions options;
+  options.nuclear_norm = true;
+  for (const rt::BatchShape& s : {rt::BatchShape{8, 32, 64}, rt::BatchShape{5, 64, 33}, rt::BatchShape{1, 1, 40},
+                                  rt::BatchShape{1000, 6, 9}}) {
+    CAPTURE(s.batch, s.rows, s.cols);
+    const Batch batch = make_batch(s, pc::DType::kF32, 1e-2, 7);
+    pc::Plan fused(s, pc::DType::kF32, kernels, options);
+    pc::Plan generic(s, pc::DType::kF32, schedule, options);
+    CHECK(fused.uses_fused_kernel());
+    CHECK_FALSE(generic.uses_fused_kernel());
+    const std::vector<float> a = run(fused, batch.values), b = run(generic, batch.values);
+    const pc::Report ra = fused.report(nullptr), rb = generic.report(nullptr);
+    CHECK(ra.all_succeeded);
+    CHECK(rb.all_succeeded);
+    const std::vector<double> b64(b.begin(), b.end());
+    CHECK(worst_relative_error(a, b64, s) < 1e-5);
+    for (std::size_t i = 0; i < ra.nuclear_norms.size(); ++i) {
+      CHECK(ra.nuclear_norms[i] == Approx(rb.nuclear_norms[i]).epsilon(1e-5));
+    }
+    // bf16 in and out, fp32 inside: within bf16 rounding of the f64 result.
+    const Batch narrow = make_batch(s, pc::DType::kBF16, 1e-2, 7);
+    pc::Plan fused_bf16(s, pc::DType::kBF16, kernels);
+    CHECK(worst_relative_error(run(fused_bf16, narrow.values), cpu_reference(narrow, schedule, 5), s) < 1e-2);
+  }
+  SECTION("edge inputs through the fused kernel") {
+    const rt::BatchShape s{3, 16, 24};
+    Batch batch = make_batch(s, pc::DType::kF32, 1e-2, 8);
+    std::fill_n(batch.values.begin(), 16 * 24, 0.0f);
+    batch.values[16 * 24 + 1] = std::numeric_limits<float>::quiet_NaN();
+    pc::Plan fused(s, pc::DType::kF32, kernels);
+    REQUIRE(fused.uses_fused_kernel());
+    const std::vector<float> out = run(fused, batch.values);
+    const pc::Report report = fused.report(nullptr);
+    CHECK(report.status[0] == rt::MatrixStatus::kZero);
+    CHECK(report.status[1] == rt::MatrixStatus::kNonFinite);
+    CHECK(report.status[2] == rt::MatrixStatus::kOk);
+    CHECK(rt::test::unpack(out, 0, 16, 24).isZero(0));
+    CHECK(rt::test::unpack(out, 1, 16, 24).array().isNaN().all());
+  }
+  SECTION("shapes past shared memory take the cuBLASLt path with the table's numbers") {
+    const rt::BatchShape s{1, 300, 700};
+    const Batch batch = make_batch(s, pc::DType::kF32, 1e-2, 9);
+    pc::Plan large(s, pc::DType::kF32, kernels);
+    pc::Plan generic(s, pc::DType::kF32, schedule);
+    CHECK_FALSE(large.uses_fused_kernel());
+    CHECK(run(large, batch.values) == run(generic, batch.values));
+  }
+}
+
+#endif  // POLAR_EXPRESS_RUNTIME_CUDA
+
+TEST_CASE("CUDA: without a device the backend refuses clearly", "[cuda]") {
+#if POLAR_EXPRESS_RUNTIME_CUDA
+  if (polar_express::cuda::device_count() > 0) return;  // covered by the tests above
+  WARN("SKIPPED: no CUDA device (checking only that plans refuse to be made)");
+  CHECK_THROWS_WITH(polar_express::cuda::Plan({1, 8, 8}, polar_express::cuda::DType::kBF16,
+                                              polar_express::runtime::test::nanochat_schedule()),
+                    Catch::Contains("no CUDA device"));
+  CHECK_THROWS_AS(polar_express::cuda::Plan({1, 8, 8}, polar_express::cuda::DType::kF32,
+                                            polar_express::schedules::make_nanochat_test_cuda()),
+                  polar_express::cuda::CudaError);
+#else
+  WARN("SKIPPED: the CUDA backend is not built (nvcc was not found)");
+  CHECK(polar_express::runtime::test::nanochat_schedule().steps.size() == 5);
+#endif
+}
