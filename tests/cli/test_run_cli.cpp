@@ -1,0 +1,106 @@
+// polar-express run: the runtime on random matrices against an SVD reference.
+#include "cli_runner.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+
+using polar_express::test::line_count;
+using polar_express::test::run_cli;
+
+TEST_CASE("run --format json reports the errors and the time", "[cli][run]") {
+  const auto r = run_cli(
+      "run --backend cpu --shape 3x20x31 --builtin polar-express-paper-d5 --steps 12 --spectrum logspace:1e-3 "
+      "--seed 4 --repeats 3 --format json");
+  REQUIRE(r.exit_code == 0);
+  const nlohmann::json doc = nlohmann::json::parse(r.out);
+  CHECK(doc["backend"] == "cpu");
+  CHECK(doc["dtype"] == "f64");
+  CHECK(doc["shape"]["batch"] == 3);
+  CHECK(doc["shape"]["rows"] == 20);
+  CHECK(doc["shape"]["cols"] == 31);
+  CHECK(doc["steps"] == 12);
+  CHECK(doc["rel_fro_error"].get<double>() < 1e-10);
+  CHECK(doc["max_sigma_error"].get<double>() < 1e-12);
+  CHECK(doc["median_ms"].get<double>() >= 0);
+  CHECK(doc["times_ms"].size() == 3);
+  CHECK(doc["failed_matrices"] == 0);
+}
+
+TEST_CASE("run: tall shapes, f32, a schedule file, a table", "[cli][run]") {
+  SECTION("f32 on a tall Gaussian matrix") {
+    const auto r = run_cli("run --backend cpu --shape 45x17 --dtype f32 --builtin polar-express-paper-d5 --steps 12 "
+                           "--format json");
+    REQUIRE(r.exit_code == 0);
+    const nlohmann::json doc = nlohmann::json::parse(r.out);
+    CHECK(doc["dtype"] == "f32");
+    CHECK(doc["max_sigma_error"].get<double>() < 1e-5);
+  }
+  SECTION("five steps of nanochat's list stop short of 1, as designed") {
+    const auto r = run_cli("run --backend cpu --shape 40x40 --builtin polar-express-nanochat-d5 "
+                           "--spectrum logspace:1e-3 --format json");
+    REQUIRE(r.exit_code == 0);
+    const double error = nlohmann::json::parse(r.out)["max_sigma_error"].get<double>();
+    CHECK(error > 1e-3);
+    CHECK(error < 0.5);
+  }
+  SECTION("a schedule file") {
+    polar_express::test::TempDir dir;
+    std::ofstream(dir.file("ns.json")) << R"({"name": "newton-schulz-3", "normalization": "X / ||X||_F",
+      "after_list": "repeat_last", "steps": [[1.5, -0.5]]})";
+    const auto r = run_cli("run " + dir.file("ns.json") +
+                           " --backend cpu --shape 2x9x9 --steps 40 --spectrum logspace:0.1 --format json");
+    REQUIRE(r.exit_code == 0);
+    CHECK(nlohmann::json::parse(r.out)["max_sigma_error"].get<double>() < 1e-12);
+  }
+  SECTION("the table names every figure") {
+    const auto r = run_cli("run --backend cpu --shape 8x12 --builtin polar-express-paper-d5");
+    REQUIRE(r.exit_code == 0);
+    for (const char* key : {"rel_fro_error", "max_sigma_error", "median_ms", "1x8x12"}) {
+      CHECK(r.out.find(key) != std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("run rejects bad input: one line, exit 2", "[cli][run][errors]") {
+  const std::string schedule = " --builtin polar-express-paper-d5";
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"run --backend cpu --shape 4y5" + schedule, "4y5"},
+      {"run --backend cpu --shape 0x5" + schedule, "0x5"},
+      {"run --backend cpu --shape 2x3x4x5" + schedule, "2x3x4x5"},
+      {"run --backend cpu --shape x5" + schedule, "x5"},
+      {"run --backend tpu --shape 4x5" + schedule, "tpu"},
+      {"run --backend cpu --shape 4x5 --dtype f8" + schedule, "f8"},
+      {"run --backend cpu --shape 4x5 --dtype bf16" + schedule, "bf16"},
+      {"run --backend cpu --shape 4x5 --spectrum flat" + schedule, "flat"},
+      {"run --backend cpu --shape 4x5 --spectrum logspace:2" + schedule, "logspace:2"},
+      {"run --backend cpu --shape 4x5 --steps 0" + schedule, "--steps 0"},
+      {"run --backend cpu --shape 4x5 --format csv" + schedule, "csv"},
+      {"run --backend cpu --shape 4x5 --builtin no-such-list", "no-such-list"},
+      {"run --backend cpu --shape 4x5 --builtin turbo-muon-aol-4step", "AOL"},
+      {"run --backend cpu --shape 4x5", "--builtin"},
+      {"run --backend cpu --shape 4x5 /no/such/file.json", "/no/such/file.json"},
+      {"run --backend cuda --shape 4x5 --dtype f64" + schedule, "f64"},
+  };
+  for (const auto& [arguments, named] : cases) {
+    CAPTURE(arguments);
+    const auto r = run_cli(arguments);
+    CHECK(r.exit_code == 2);
+    CHECK(line_count(r.err) == 1);
+    CHECK(r.err.find(named) != std::string::npos);
+    CHECK(r.out.empty());
+  }
+}
+
+TEST_CASE("run --backend cuda without a GPU is a clear usage error", "[cli][run][errors]") {
+  const auto probe = run_cli("run --backend cuda --shape 4x5 --dtype f32 --builtin polar-express-paper-d5");
+  if (probe.exit_code == 0) {
+    WARN("SKIPPED: a CUDA device is present, so the no-GPU error cannot be shown");
+    CHECK(probe.out.find("max_sigma_error") != std::string::npos);
+    return;
+  }
+  CHECK(probe.exit_code == 2);
+  CHECK(line_count(probe.err) == 1);
+  CHECK(probe.err.find("--backend cuda") != std::string::npos);
+}
