@@ -1,0 +1,104 @@
+// Times the CUDA runtime on a batch that bench/gpu/run.py wrote, and writes
+// the result back for it to score against the PyTorch formulation.
+//
+//   bench_gpu_runtime B M N DTYPE INPUT OUTPUT REPEATS
+//
+// INPUT/OUTPUT are raw row-major elements of DTYPE (bf16, f16 or f32).
+// Prints one JSON object: median_ms, times_ms, statuses.  The schedule is
+// nanochat's 5-step list from the generated constexpr table.
+#include "polar_express_nanochat_d5.hpp"
+
+#include "polar_express/runtime/cuda/plan.hpp"
+
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace pc = polar_express::cuda;
+namespace rt = polar_express::runtime;
+
+void check(cudaError_t status, const char* what) {
+  if (status != cudaSuccess) throw pc::CudaError(std::string(what) + ": " + cudaGetErrorString(status));
+}
+
+std::vector<char> read_file(const std::string& path, std::size_t bytes) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<char> data(bytes);
+  if (!in.read(data.data(), static_cast<std::streamsize>(bytes))) throw std::runtime_error("cannot read " + path);
+  return data;
+}
+
+int run(int argc, char** argv) {
+  if (argc != 8) {
+    std::cerr << "usage: bench_gpu_runtime B M N DTYPE INPUT OUTPUT REPEATS\n";
+    return 2;
+  }
+  const rt::BatchShape shape{std::stoll(argv[1]), std::stoll(argv[2]), std::stoll(argv[3])};
+  const pc::DType dtype = pc::parse_dtype(argv[4]);
+  const int repeats = std::stoi(argv[7]);
+  const std::size_t bytes = static_cast<std::size_t>(shape.batch * shape.matrix_size()) * pc::element_size(dtype);
+
+  const auto& info = polar_express::schedules::polar_express_nanochat_d5_info;
+  const rt::Schedule schedule =
+      rt::schedule_from_table(polar_express::schedules::polar_express_nanochat_d5,
+                              {info.normalization_factor, info.normalization_eps}, rt::AfterList::kRepeatLast, info.name);
+
+  const std::vector<char> host = read_file(argv[5], bytes);
+  pc::DeviceBuffer input(bytes), output(bytes);
+  check(cudaMemcpy(input.data(), host.data(), bytes, cudaMemcpyHostToDevice), "cudaMemcpy");
+  cudaStream_t stream = nullptr;
+  check(cudaStreamCreate(&stream), "cudaStreamCreate");
+  pc::Plan plan(shape, dtype, schedule);
+  cudaEvent_t start = nullptr, stop = nullptr;
+  check(cudaEventCreate(&start), "cudaEventCreate");
+  check(cudaEventCreate(&stop), "cudaEventCreate");
+  for (int w = 0; w < 3; ++w) plan.execute(input.data(), output.data(), stream);  // warm-up
+  std::vector<float> times;
+  for (int r = 0; r < repeats; ++r) {
+    check(cudaEventRecord(start, stream), "cudaEventRecord");
+    plan.execute(input.data(), output.data(), stream);
+    check(cudaEventRecord(stop, stream), "cudaEventRecord");
+    check(cudaEventSynchronize(stop), "cudaEventSynchronize");
+    float ms = 0;
+    check(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
+    times.push_back(ms);
+  }
+  const pc::Report report = plan.report(stream);
+  std::vector<char> result(bytes);
+  check(cudaMemcpy(result.data(), output.data(), bytes, cudaMemcpyDeviceToHost), "cudaMemcpy");
+  std::ofstream(argv[6], std::ios::binary).write(result.data(), static_cast<std::streamsize>(bytes));
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  cudaStreamDestroy(stream);
+
+  std::vector<float> sorted = times;
+  std::sort(sorted.begin(), sorted.end());
+  const double median = sorted.size() % 2 ? sorted[sorted.size() / 2]
+                                          : 0.5 * (sorted[sorted.size() / 2 - 1] + sorted[sorted.size() / 2]);
+  std::printf("{\"median_ms\": %.6f, \"times_ms\": [", median);
+  for (std::size_t i = 0; i < times.size(); ++i) std::printf("%s%.6f", i ? ", " : "", static_cast<double>(times[i]));
+  std::printf("], \"statuses\": [");
+  for (std::size_t i = 0; i < report.status.size(); ++i) {
+    std::printf("%s\"%s\"", i ? ", " : "", rt::to_string(report.status[i]));
+  }
+  std::printf("]}\n");
+  return report.all_succeeded ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "bench_gpu_runtime: " << e.what() << '\n';
+    return 1;
+  }
+}
