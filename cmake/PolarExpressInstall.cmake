@@ -22,7 +22,8 @@ install(EXPORT PolarExpressTargets NAMESPACE PolarExpress::
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/PolarExpress)
 configure_package_config_file(cmake/PolarExpressConfig.cmake.in
   ${PROJECT_BINARY_DIR}/PolarExpressConfig.cmake
-  INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/PolarExpress)
+  INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/PolarExpress
+  PATH_VARS CMAKE_INSTALL_DATADIR)
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/PolarExpressConfigVersion.cmake
   COMPATIBILITY SameMinorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/PolarExpressConfig.cmake

@@ -9,7 +9,7 @@ packages=(
   libeigen3-dev                          # linear algebra (solver and CPU runtime)
   libfmt-dev libcli11-dev nlohmann-json3-dev
   catch2                                 # tests (v2)
-  clang                                  # generated-header check and the fuzz target
+  clang libclang-rt-14-dev               # generated-header check; libFuzzer for the fuzz target
   gnuplot-nox                            # verify --plot
   python3                                # generated torch snippet syntax check
 )

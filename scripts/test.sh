@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds and runs the whole test suite, as CI does (.ci/run calls this):
 #   1. the Release build (CUDA backend compiled when nvcc is found) and ctest;
-#   2. the same tests under AddressSanitizer + UndefinedBehaviorSanitizer;
-#   3. the schedule-reader fuzz target for a few seconds (clang/libFuzzer);
-#   4. the consumer project of examples/, against an installed package.
+#   2. the consumer project of examples/, against an installed package;
+#   3. the schedule-reader fuzz target for 30 s (clang/libFuzzer);
+#   4. the tests again under AddressSanitizer + UndefinedBehaviorSanitizer
+#      (last, so that ctest's summary closes the output).
 # --quick runs step 1 only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,17 @@ cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j "$jobs"
 ctest --test-dir build --output-on-failure -j "$jobs"
 ((quick)) && exit 0
+
+echo "== examples/consumer against the installed package"
+examples/build-and-run.sh --build-dir build --jobs "$jobs"
+
+echo "== schedule-reader fuzzing (30 s)"
+CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPOLAR_EXPRESS_FUZZ=ON \
+  -DPOLAR_EXPRESS_CUDA=OFF -DPOLAR_EXPRESS_BUILD_TESTS=OFF -DPOLAR_EXPRESS_BUILD_BENCH=OFF >/dev/null
+cmake --build build-fuzz -j "$jobs" --target schedule_reader_fuzzer
+mkdir -p build-fuzz/corpus && cp fuzz/corpus/* build-fuzz/corpus/
+(cd build-fuzz && bin/schedule_reader_fuzzer -max_total_time=30 -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
+  -print_final_stats=1 corpus 2>&1 | tail -n 3)
 
 echo "== ASan+UBSan build and tests"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPOLAR_EXPRESS_SANITIZE=ON \
