@@ -1,5 +1,7 @@
 #include "polar_express/runtime/cpu.hpp"
 
+#include "polar_express/runtime/gram.hpp"
+
 #include <Eigen/Core>
 
 #include <algorithm>
@@ -21,12 +23,43 @@ using ConstMap = Eigen::Map<const RowMatrix<T>>;
 template <class T>
 using Map = Eigen::Map<RowMatrix<T>>;
 
+// Symmetric products pay off once the triangular GEMM's bookkeeping is small
+// next to the k^3 work (Eigen's blocking is 64-256 wide).
+constexpr std::int64_t kSymmetricFromK = 256;
+
 // One worker's buffers, sized once by the plan.
 template <class T>
 struct Workspace {
   RowMatrix<T> x, y;        // the iterate and the next one, rows x cols
   RowMatrix<T> a, p, next;  // the Gram matrix and the Horner accumulators, k x k
+  RowMatrix<T> q, scratch;  // the Gram iteration's Q_t and a product buffer, k x k
 };
+
+// The polynomial part P = c1 A + ... of a step as `scale * *matrix` (no copy
+// when it is c1 A).
+template <class T>
+struct Polynomial {
+  const RowMatrix<T>* matrix;
+  T scale;
+};
+
+// dst = alpha lhs rhs + beta addend for k x k operands whose product is
+// symmetric in exact arithmetic (polynomials in one matrix): with `lower`,
+// only the lower triangle is multiplied (Eigen's triangular GEMM, about half
+// the work) and then mirrored, so the result is exactly symmetric.
+template <class T>
+void symmetric_product(RowMatrix<T>& dst, T alpha, const RowMatrix<T>& lhs, const RowMatrix<T>& rhs, T beta,
+                       const RowMatrix<T>& addend, bool lower) {
+  if (!lower) {
+    dst.noalias() = (alpha * lhs) * rhs;
+    dst += beta * addend;
+    return;
+  }
+  dst.template triangularView<Eigen::Lower>() = (alpha * lhs) * rhs;
+  dst.template triangularView<Eigen::Lower>() += beta * addend;
+  for (Eigen::Index i = 0; i < dst.rows(); ++i)
+    for (Eigen::Index j = i + 1; j < dst.cols(); ++j) dst(i, j) = dst(j, i);
+}
 
 }  // namespace
 
@@ -37,6 +70,8 @@ struct CpuPlan<T>::Impl {
   PlanOptions options;
   int steps = 0;
   bool wide = true;  // rows <= cols: A = X X^T, else A = X^T X
+  ProductPlan products;
+  std::vector<char> restart_before;  // per step: the Gram iteration restarts there
   std::vector<Workspace<T>> workspaces;
   std::vector<MatrixStatus> status;
   std::vector<double> nuclear;
@@ -65,6 +100,9 @@ struct CpuPlan<T>::Impl {
     if (options.threads < 0) throw std::invalid_argument("threads " + std::to_string(options.threads) + " is negative");
     steps = options.steps == 0 ? static_cast<int>(schedule.steps.size()) : options.steps;
     wide = shape.rows <= shape.cols;
+    products = plan_products(shape, schedule, steps, options, std::numeric_limits<T>::digits, kSymmetricFromK);
+    restart_before.assign(static_cast<std::size_t>(steps), 0);
+    for (int t : products.restarts) restart_before[static_cast<std::size_t>(t)] = 1;
     const auto k = static_cast<Eigen::Index>(std::min(shape.rows, shape.cols));
     const auto rows = static_cast<Eigen::Index>(shape.rows);
     const auto cols = static_cast<Eigen::Index>(shape.cols);
@@ -79,6 +117,10 @@ struct CpuPlan<T>::Impl {
       w.a.resize(k, k);
       w.p.resize(k, k);
       w.next.resize(k, k);
+      if (products.gram) {
+        w.q.resize(k, k);
+        w.scratch.resize(k, k);
+      }
     }
     status.assign(static_cast<std::size_t>(shape.batch), MatrixStatus::kOk);
     if (options.nuclear_norm) nuclear.assign(static_cast<std::size_t>(shape.batch), 0.0);
@@ -192,7 +234,9 @@ struct CpuPlan<T>::Impl {
       }
     }
 
-    for (int t = 0; t < steps; ++t) apply_step(schedule.step(t), w);
+    if (products.gram) run_gram(w);
+    else
+      for (int t = 0; t < steps; ++t) apply_step(schedule.step(t), w);
 
     if (!w.x.allFinite()) {
       u.setConstant(static_cast<T>(kNaN));
@@ -206,27 +250,76 @@ struct CpuPlan<T>::Impl {
     status[index] = MatrixStatus::kOk;
   }
 
-  // X <- c0 X + P X (wide) or c0 X + X P (tall), P = c1 A + ... + c_{q-1} A^{q-1}.
-  void apply_step(const Step& step, Workspace<T>& w) const {
+  // A = X X^T (wide) or X^T X (tall); by lower triangle (SYRK) when symmetric.
+  void gram_matrix(const RowMatrix<T>& x, RowMatrix<T>& a) const {
+    if (!products.symmetric) {
+      if (wide) a.noalias() = x * x.transpose();
+      else a.noalias() = x.transpose() * x;
+      return;
+    }
+    a.setZero();
+    if (wide) a.template selfadjointView<Eigen::Lower>().rankUpdate(x);
+    else a.template selfadjointView<Eigen::Lower>().rankUpdate(x.transpose());
+    for (Eigen::Index i = 0; i < a.rows(); ++i)
+      for (Eigen::Index j = i + 1; j < a.cols(); ++j) a(i, j) = a(j, i);
+  }
+
+  // P = c1 A + ... + c_{q-1} A^{q-1} from w.a by Horner, one GEMM per
+  // coefficient past c1, each of the shape D = alpha A P + beta A the CUDA
+  // backend fuses.
+  Polynomial<T> horner(const Step& step, Workspace<T>& w) const {
     const std::vector<double>& c = step.coefficients;
     const std::size_t q = c.size();
-    if (wide) w.a.noalias() = w.x * w.x.transpose();
-    else w.a.noalias() = w.x.transpose() * w.x;
-    // Horner in A: P = A (alpha A^{q-2} + ...) folded one GEMM at a time,
-    // each of the shape D = alpha A P + beta A the CUDA backend fuses.
     const RowMatrix<T>* poly = &w.a;
     T alpha = static_cast<T>(c[q - 1]);
     for (std::size_t j = q - 1; j-- > 1;) {
-      w.next.noalias() = alpha * (w.a * *poly);
-      w.next += static_cast<T>(c[j]) * w.a;
+      symmetric_product(w.next, alpha, w.a, *poly, static_cast<T>(c[j]), w.a, products.symmetric);
       w.p.swap(w.next);
       poly = &w.p;
       alpha = T(1);
     }
-    w.y = static_cast<T>(c[0]) * w.x;
-    if (wide) w.y.noalias() += alpha * (*poly * w.x);
-    else w.y.noalias() += alpha * (w.x * *poly);
+    return {poly, alpha};
+  }
+
+  // X <- c0 X + P X (wide) or c0 X + X P (tall).
+  void apply_step(const Step& step, Workspace<T>& w) const {
+    gram_matrix(w.x, w.a);
+    const Polynomial<T> p = horner(step, w);
+    w.y = static_cast<T>(step.coefficients[0]) * w.x;
+    if (wide) w.y.noalias() += p.scale * (*p.matrix * w.x);
+    else w.y.noalias() += p.scale * (w.x * *p.matrix);
     w.x.swap(w.y);
+  }
+
+  // The Gram iteration (gram.hpp): per segment, A = X0 X0^T, then for each
+  // step H = c0 I + P(A), Q <- H Q (Q = H on the segment's first step) and,
+  // unless the segment ends, A <- H A H; at its end X0 <- Q X0 (X0 Q tall).
+  void run_gram(Workspace<T>& w) const {
+    for (int t = 0; t < steps; ++t) {
+      const bool first = t == 0 || restart_before[static_cast<std::size_t>(t)];
+      const bool last = t + 1 == steps || restart_before[static_cast<std::size_t>(t + 1)];
+      const Step& step = schedule.step(t);
+      const T c0 = static_cast<T>(step.coefficients[0]);
+      if (first) gram_matrix(w.x, w.a);
+      const Polynomial<T> p = horner(step, w);
+      if (first) {
+        w.q = p.scale * *p.matrix;
+        w.q.diagonal().array() += c0;
+      } else {
+        symmetric_product(w.scratch, p.scale, *p.matrix, w.q, c0, w.q, products.symmetric);
+        w.q.swap(w.scratch);
+      }
+      if (!last) {
+        // A H = c0 A + P A into `next` (free after Horner), then H (A H).
+        symmetric_product(w.next, p.scale, *p.matrix, w.a, c0, w.a, products.symmetric);
+        symmetric_product(w.scratch, p.scale, *p.matrix, w.next, c0, w.next, products.symmetric);
+        w.a.swap(w.scratch);
+      } else {
+        if (wide) w.y.noalias() = w.q * w.x;
+        else w.y.noalias() = w.x * w.q;
+        w.x.swap(w.y);
+      }
+    }
   }
 };
 
@@ -278,6 +371,11 @@ int CpuPlan<T>::steps() const {
 template <class T>
 int CpuPlan<T>::threads() const {
   return static_cast<int>(impl_->workspaces.size());
+}
+
+template <class T>
+const ProductPlan& CpuPlan<T>::products() const {
+  return impl_->products;
 }
 
 template class CpuPlan<float>;

@@ -34,6 +34,10 @@ inline void validate(const BatchShape& shape) {
   }
 }
 
+// Whether a plan uses an optional product structure: kAuto decides by
+// shape (see PlanOptions), kOff never, kOn whenever the shape allows it.
+enum class ProductMode { kAuto, kOff, kOn };
+
 struct PlanOptions {
   // Steps to run; 0 runs the schedule's own list once.
   int steps = 0;
@@ -48,6 +52,20 @@ struct PlanOptions {
   std::optional<double> certified_error;
   // CPU: worker threads over the batch (0: the hardware's count).
   int threads = 0;
+  // The Gram iteration (gram.hpp): iterate on the k x k side, k = min(rows,
+  // cols), and touch the k x K iterate only at restarts and at the end.  Same
+  // polynomial map in exact arithmetic, so the certified bound is unchanged.
+  // kAuto: on when max(rows, cols) >= 2 min(rows, cols) and the restart plan
+  // leaves at least one segment of two or more steps.  kOn also forces it on
+  // square matrices (for testing; it is slower there).
+  ProductMode gram = ProductMode::kAuto;
+  // Steps between restarts (X0 <- Q X0, R recomputed); 0 places them from the
+  // schedule and the precision (gram_restart_steps).
+  int gram_restart_interval = 0;
+  // Compute only the lower triangle of the symmetric k x k products (X X^T,
+  // the polynomial in A, and in the Gram iteration all k x k products), then
+  // mirror.  kAuto: on from k >= 256 on the CPU and k >= 2048 on CUDA.
+  ProductMode symmetric = ProductMode::kAuto;
 };
 
 }  // namespace polar_express::runtime

@@ -12,6 +12,7 @@
 // rows <= cols, or X <- X (c0 I + c1 A + ...) with A = X^T X when rows > cols
 // (no transpose copy), the polynomial in A by Horner.
 #include "polar_express/runtime/batch.hpp"
+#include "polar_express/runtime/gram.hpp"
 #include "polar_express/runtime/schedule.hpp"
 
 #include <memory>
@@ -54,6 +55,9 @@ class CpuPlan {
   const Schedule& schedule() const;
   int steps() const;
   int threads() const;
+  // Whether the Gram iteration runs, where it restarts, and whether the
+  // k x k products go by lower triangle (options resolved for this shape).
+  const ProductPlan& products() const;
 
  private:
   struct Impl;
