@@ -1,11 +1,16 @@
 // Times the CUDA runtime on a batch that bench/gpu/run.py wrote, and writes
 // the result back for it to score against the PyTorch formulation.
 //
-//   bench_gpu_runtime B M N DTYPE INPUT OUTPUT REPEATS
+//   bench_gpu_runtime B M N DTYPE INPUT OUTPUT REPEATS [VARIANT]
 //
 // INPUT/OUTPUT are raw row-major elements of DTYPE (bf16, f16 or f32).
-// Prints one JSON object: median_ms, times_ms, statuses.  The schedule is
-// nanochat's 5-step list from the generated constexpr table.
+// VARIANT picks the plan options: generic (standard path, full GEMMs),
+// symmetric (lower-triangle products), gram (Gram iteration, automatic
+// restarts, full GEMMs), auto (every option kAuto: the library's default),
+// graph (auto, replayed as one captured CUDA graph).  Default: auto.
+// Prints one JSON object: variant, median_ms, times_ms, statuses, gram,
+// restarts, symmetric.  The schedule is nanochat's 5-step list from the
+// generated constexpr table.
 #include "polar_express_nanochat_d5.hpp"
 
 #include "polar_express/runtime/cuda/plan.hpp"
@@ -36,8 +41,23 @@ std::vector<char> read_file(const std::string& path, std::size_t bytes) {
 }
 
 int run(int argc, char** argv) {
-  if (argc != 8) {
-    std::cerr << "usage: bench_gpu_runtime B M N DTYPE INPUT OUTPUT REPEATS\n";
+  if (argc != 8 && argc != 9) {
+    std::cerr << "usage: bench_gpu_runtime B M N DTYPE INPUT OUTPUT REPEATS [generic|symmetric|gram|auto|graph]\n";
+    return 2;
+  }
+  const std::string variant = argc == 9 ? argv[8] : "auto";
+  rt::PlanOptions options;
+  if (variant == "generic") {
+    options.gram = rt::ProductMode::kOff;
+    options.symmetric = rt::ProductMode::kOff;
+  } else if (variant == "symmetric") {
+    options.gram = rt::ProductMode::kOff;
+    options.symmetric = rt::ProductMode::kOn;
+  } else if (variant == "gram") {
+    options.gram = rt::ProductMode::kOn;
+    options.symmetric = rt::ProductMode::kOff;
+  } else if (variant != "auto" && variant != "graph") {
+    std::cerr << "bench_gpu_runtime: unknown variant '" << variant << "'\n";
     return 2;
   }
   const rt::BatchShape shape{std::stoll(argv[1]), std::stoll(argv[2]), std::stoll(argv[3])};
@@ -55,15 +75,21 @@ int run(int argc, char** argv) {
   check(cudaMemcpy(input.data(), host.data(), bytes, cudaMemcpyHostToDevice), "cudaMemcpy");
   cudaStream_t stream = nullptr;
   check(cudaStreamCreate(&stream), "cudaStreamCreate");
-  pc::Plan plan(shape, dtype, schedule);
+  pc::Plan plan(shape, dtype, schedule, options);
+  pc::Graph graph;
+  if (variant == "graph") graph = plan.capture(input.data(), output.data(), stream);
+  auto once = [&] {
+    if (variant == "graph") graph.launch(stream);
+    else plan.execute(input.data(), output.data(), stream);
+  };
   cudaEvent_t start = nullptr, stop = nullptr;
   check(cudaEventCreate(&start), "cudaEventCreate");
   check(cudaEventCreate(&stop), "cudaEventCreate");
-  for (int w = 0; w < 3; ++w) plan.execute(input.data(), output.data(), stream);  // warm-up
+  for (int w = 0; w < 3; ++w) once();  // warm-up
   std::vector<float> times;
   for (int r = 0; r < repeats; ++r) {
     check(cudaEventRecord(start, stream), "cudaEventRecord");
-    plan.execute(input.data(), output.data(), stream);
+    once();
     check(cudaEventRecord(stop, stream), "cudaEventRecord");
     check(cudaEventSynchronize(stop), "cudaEventSynchronize");
     float ms = 0;
@@ -82,7 +108,11 @@ int run(int argc, char** argv) {
   std::sort(sorted.begin(), sorted.end());
   const double median = sorted.size() % 2 ? sorted[sorted.size() / 2]
                                           : 0.5 * (sorted[sorted.size() / 2 - 1] + sorted[sorted.size() / 2]);
-  std::printf("{\"median_ms\": %.6f, \"times_ms\": [", median);
+  const rt::ProductPlan& products = plan.products();
+  std::printf("{\"variant\": \"%s\", \"gram\": %s, \"symmetric\": %s, \"restarts\": [", variant.c_str(),
+              products.gram ? "true" : "false", products.symmetric ? "true" : "false");
+  for (std::size_t i = 0; i < products.restarts.size(); ++i) std::printf("%s%d", i ? ", " : "", products.restarts[i]);
+  std::printf("], \"median_ms\": %.6f, \"times_ms\": [", median);
   for (std::size_t i = 0; i < times.size(); ++i) std::printf("%s%.6f", i ? ", " : "", static_cast<double>(times[i]));
   std::printf("], \"statuses\": [");
   for (std::size_t i = 0; i < report.status.size(); ++i) {

@@ -3,14 +3,16 @@
 formulation of nanochat's 5-step schedule on the same bf16 inputs.
 
 Per shape and spectrum (Gaussian entries; singular values log-spaced from
-1e-3 to 1): median ms of each, dense-equivalent TFLOP/s, the reference's time
-over ours, and max |1 - sigma_i| of both outputs (singular values in fp32 of
-up to four matrices of the batch).  JSON to $OUT/bench_gpu.json when OUT is
+1e-3 to 1): median ms of the reference and of each variant of ours (generic,
+symmetric, gram on aspect >= 2, auto, graph: see bench_runtime.cpp),
+dense-equivalent TFLOP/s, the reference's time over ours, and max |1 - sigma_i|
+of every output (singular values in fp32 of up to four matrices of the batch).  JSON to $OUT/bench_gpu.json when OUT is
 set; a table last.
 """
 import argparse
 import ctypes
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -82,16 +84,19 @@ def dense_flops(shape, steps):
     return b * steps * (4 * k * k * big + 2 * k ** 3)
 
 
-def run_ours(binary, x_bf16, repeats, workdir):
+VARIANTS = ("generic", "symmetric", "gram", "auto", "graph")
+
+
+def run_ours(binary, x_bf16, repeats, workdir, variant):
     b, m, n = x_bf16.shape
     src, dst = os.path.join(workdir, "in.bin"), os.path.join(workdir, "out.bin")
     host = x_bf16.contiguous().view(torch.int16).cpu()
     with open(src, "wb") as f:
         f.write(ctypes.string_at(host.data_ptr(), host.numel() * host.element_size()))
-    done = subprocess.run([binary, str(b), str(m), str(n), "bf16", src, dst, str(repeats)],
+    done = subprocess.run([binary, str(b), str(m), str(n), "bf16", src, dst, str(repeats), variant],
                           capture_output=True, text=True)
     if done.returncode not in (0, 1):
-        raise RuntimeError(f"bench_gpu_runtime failed: {done.stderr.strip()}")
+        raise RuntimeError(f"bench_gpu_runtime {variant} failed: {done.stderr.strip()}")
     result = json.loads(done.stdout)
     with open(dst, "rb") as f:
         raw = bytearray(f.read())
@@ -99,10 +104,15 @@ def run_ours(binary, x_bf16, repeats, workdir):
     return result, out
 
 
+def geometric_mean(values):
+    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else float("nan")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--binary", required=True)
     parser.add_argument("--shapes", default=SHAPES)
+    parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -111,39 +121,60 @@ def main():
     torch._dynamo.config.cache_size_limit = 64  # one compiled graph per shape
     compiled = torch.compile(reference)
     generator = torch.Generator(device="cuda").manual_seed(args.seed)
+    variants = args.variants.split(",")
 
     rows = []
     with tempfile.TemporaryDirectory() as workdir:
         for text in args.shapes.split(","):
             shape = tuple(int(d) for d in text.split("x"))
+            rectangular = max(shape[1:]) >= 2 * min(shape[1:])
             for spectrum in ("gaussian", "logspace:1e-3"):
                 x = make_input(shape, spectrum, generator).bfloat16()
-                ours, ours_out = run_ours(args.binary, x, args.repeats, workdir)
                 torch_ms, torch_out = time_torch(compiled, x, args.repeats)
                 flops = dense_flops(shape, len(COEFFS))
-                rows.append({
-                    "shape": text, "spectrum": spectrum, "dtype": "bf16", "steps": len(COEFFS),
-                    "ours_ms": ours["median_ms"], "torch_ms": torch_ms,
-                    "ours_tflops": flops / ours["median_ms"] / 1e9, "torch_tflops": flops / torch_ms / 1e9,
-                    "speedup_vs_torch": torch_ms / ours["median_ms"],
-                    "ours_max_sigma_error": sigma_error(ours_out), "torch_max_sigma_error": sigma_error(torch_out),
-                    "ours_statuses_ok": all(s in ("ok", "zero") for s in ours["statuses"]),
-                })
-                print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+                row = {"shape": text, "spectrum": spectrum, "dtype": "bf16", "steps": len(COEFFS),
+                       "dense_flops": flops, "torch_ms": torch_ms, "torch_tflops": flops / torch_ms / 1e9,
+                       "torch_max_sigma_error": sigma_error(torch_out), "variants": {}}
+                for variant in variants:
+                    if variant == "gram" and not rectangular:
+                        continue  # the Gram iteration is for aspect >= 2
+                    ours, ours_out = run_ours(args.binary, x, args.repeats, workdir, variant)
+                    row["variants"][variant] = {
+                        "ms": ours["median_ms"], "tflops": flops / ours["median_ms"] / 1e9,
+                        "speedup_vs_torch": torch_ms / ours["median_ms"],
+                        "max_sigma_error": sigma_error(ours_out),
+                        "statuses_ok": all(s in ("ok", "zero") for s in ours["statuses"]),
+                        "gram": ours["gram"], "restarts": ours["restarts"], "symmetric": ours["symmetric"],
+                        "times_ms": ours["times_ms"]}
+                rows.append(row)
+                print(json.dumps(row), file=sys.stderr, flush=True)
 
     doc = {"benchmark": "polar-express bench/gpu", "device": torch.cuda.get_device_name(),
-           "torch": torch.__version__, "cuda": torch.version.cuda, "repeats": args.repeats, "results": rows}
+           "torch": torch.__version__, "cuda": torch.version.cuda, "repeats": args.repeats,
+           "flops_note": "dense-equivalent: steps * (4 k^2 K + 2 k^3) per matrix, k = min(M, N), K = max(M, N) "
+                         "(= 6 m^2 n per step for square-ish degree-5 counting, no symmetry discount)",
+           "results": rows}
     if os.environ.get("OUT"):
         with open(os.path.join(os.environ["OUT"], "bench_gpu.json"), "w") as f:
             json.dump(doc, f, indent=2)
     print(f"device: {doc['device']}  torch {doc['torch']}  cuda {doc['cuda']}  repeats {args.repeats}")
-    header = f"{'shape':>14} {'spectrum':>13} {'ours ms':>9} {'torch ms':>9} {'ours TF/s':>9} {'torch TF/s':>10} " \
-             f"{'speedup':>7} {'ours |1-s|':>10} {'torch |1-s|':>11}"
+    print("ms (median) and speedup = torch ms / ours ms; |1-s| = max |1 - sigma_i|")
+    header = f"{'shape':>14} {'spectrum':>13} {'torch':>8} " + " ".join(f"{v:>16}" for v in variants) + \
+             f" {'torch |1-s|':>11} {'best |1-s|':>10}"
     print(header)
+    best_by_shape = {}
     for r in rows:
-        print(f"{r['shape']:>14} {r['spectrum']:>13} {r['ours_ms']:9.3f} {r['torch_ms']:9.3f} "
-              f"{r['ours_tflops']:9.1f} {r['torch_tflops']:10.1f} {r['speedup_vs_torch']:7.2f} "
-              f"{r['ours_max_sigma_error']:10.4f} {r['torch_max_sigma_error']:11.4f}")
+        cells = []
+        for v in variants:
+            res = r["variants"].get(v)
+            cells.append(f"{res['ms']:8.3f} {res['speedup_vs_torch']:5.2f}x  " if res else f"{'-':>16}")
+        best = min(r["variants"].values(), key=lambda res: res["ms"])
+        if r["spectrum"] == "gaussian":
+            best_by_shape[r["shape"]] = best["speedup_vs_torch"]
+        print(f"{r['shape']:>14} {r['spectrum']:>13} {r['torch_ms']:8.3f} " + " ".join(cells) +
+              f" {r['torch_max_sigma_error']:11.4f} {best['max_sigma_error']:10.4f}")
+    print(f"geometric mean over shapes of the best variant's speedup (gaussian): "
+          f"{geometric_mean(list(best_by_shape.values())):.2f}x")
 
 
 if __name__ == "__main__":

@@ -270,6 +270,81 @@ TEST_CASE("CUDA: the specialised kernel set matches the generic path", "[cuda][s
   }
 }
 
+// The Gram iteration, symmetric products and graph capture against the
+// standard path and the CPU plan running the same options (the CPU backend
+// is their tested reference: tests/runtime/test_gram.cpp).
+TEST_CASE("CUDA: Gram iteration and symmetric products match the standard path", "[cuda][gram]") {
+  SKIP_WITHOUT_CUDA_DEVICE();
+  auto options = [](rt::ProductMode gram, rt::ProductMode symmetric, int interval) {
+    rt::PlanOptions o;
+    o.gram = gram;
+    o.symmetric = symmetric;
+    o.gram_restart_interval = interval;
+    return o;
+  };
+  const rt::Schedule schedule = rt::test::nanochat_schedule();
+  for (const rt::BatchShape& s : {rt::BatchShape{1, 64, 1024}, rt::BatchShape{1, 1024, 64}, rt::BatchShape{3, 100, 300},
+                                  rt::BatchShape{1, 700, 1500}}) {
+    for (const auto& [dtype, tolerance] : {std::pair{pc::DType::kF32, 2e-3}, std::pair{pc::DType::kBF16, 3e-2}}) {
+      CAPTURE(s.batch, s.rows, s.cols, pc::to_string(dtype));
+      const Batch batch = make_batch(s, dtype, 1e-3, 21);
+      const std::vector<double> exact = cpu_reference(batch, schedule, 5);
+      pc::Plan standard(s, dtype, schedule, options(rt::ProductMode::kOff, rt::ProductMode::kOff, 0));
+      const std::vector<float> base = run(standard, batch.values);
+      const double base_error = worst_relative_error(base, exact, s);
+      for (const int interval : {0, 2}) {
+        for (const rt::ProductMode symmetric : {rt::ProductMode::kOff, rt::ProductMode::kOn}) {
+          CAPTURE(interval, symmetric == rt::ProductMode::kOn);
+          pc::Plan gram(s, dtype, schedule, options(rt::ProductMode::kOn, symmetric, interval));
+          REQUIRE(gram.products().gram);
+          const std::vector<float> out = run(gram, batch.values);
+          CHECK(gram.report(nullptr).all_succeeded);
+          CHECK(worst_relative_error(out, exact, s) < std::max(tolerance, 1.25 * base_error));
+          double worst_gram = 0, worst_base = 0;
+          for (std::int64_t b = 0; b < s.batch; ++b) {
+            worst_gram = std::max(worst_gram, rt::test::max_sigma_error(rt::test::unpack(out, b, s.rows, s.cols)));
+            worst_base = std::max(worst_base, rt::test::max_sigma_error(rt::test::unpack(base, b, s.rows, s.cols)));
+          }
+          CHECK(worst_gram <= 1.25 * worst_base + 1e-2);
+        }
+      }
+      pc::Plan symmetric(s, dtype, schedule, options(rt::ProductMode::kOff, rt::ProductMode::kOn, 0));
+      REQUIRE(symmetric.products().symmetric);
+      CHECK(worst_relative_error(run(symmetric, batch.values), exact, s) < std::max(tolerance, 1.25 * base_error));
+    }
+  }
+}
+
+TEST_CASE("CUDA: a captured graph replays execute", "[cuda][graph]") {
+  SKIP_WITHOUT_CUDA_DEVICE();
+  for (const rt::ProductMode gram : {rt::ProductMode::kOff, rt::ProductMode::kOn}) {
+    const rt::BatchShape s{2, 48, 160};
+    const Batch batch = make_batch(s, pc::DType::kBF16, 1e-3, 22);
+    rt::PlanOptions options;
+    options.gram = gram;
+    pc::Plan plan(s, pc::DType::kBF16, rt::test::nanochat_schedule(), options);
+    const std::vector<float> direct = run(plan, batch.values);
+    const std::size_t bytes = batch.values.size() * 2;
+    pc::DeviceBuffer in(bytes), out(bytes);
+    pc::upload(batch.values.data(), in.data(), batch.values.size(), pc::DType::kBF16);
+    cudaStream_t stream = nullptr;
+    REQUIRE(cudaStreamCreate(&stream) == cudaSuccess);
+    {
+      const pc::Graph graph = plan.capture(in.data(), out.data(), stream);
+      for (int replay = 0; replay < 3; ++replay) {
+        REQUIRE(cudaMemsetAsync(out.data(), 0xff, bytes, stream) == cudaSuccess);  // NaN bits: must be overwritten
+        graph.launch(stream);
+        CHECK(plan.report(stream).all_succeeded);
+        std::vector<float> replayed(batch.values.size());
+        pc::download(out.data(), replayed.data(), replayed.size(), pc::DType::kBF16);
+        CHECK(replayed == direct);
+      }
+    }
+    CHECK_THROWS_AS(plan.capture(in.data(), out.data(), nullptr), std::invalid_argument);
+    cudaStreamDestroy(stream);
+  }
+}
+
 #endif  // POLAR_EXPRESS_RUNTIME_CUDA
 
 TEST_CASE("CUDA: without a device the backend refuses clearly", "[cuda]") {

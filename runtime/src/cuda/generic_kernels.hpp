@@ -25,4 +25,17 @@ void launch_finish(DType dtype, const void* x, const void* input, std::int64_t i
                    std::int64_t output_stride, std::int64_t size, int batch, MatrixStats* stats, bool nuclear_norm,
                    cudaStream_t stream);
 
+// Gram path, fp32 k x k matrices packed per matrix (stride k * k):
+// q = alpha p + c0 I (a segment's first Q, H = c0 I + P).
+void launch_scaled_plus_identity(const float* p, float alpha, float c0, float* q, std::int64_t k, int batch,
+                                 cudaStream_t stream);
+
+// narrow = q rounded to the element type, for the k x K product Q X0.
+void launch_narrow(DType dtype, const float* q, void* narrow, std::int64_t size, int batch, cudaStream_t stream);
+
+// Copies the lower triangle of each column-major k x k matrix onto its upper
+// triangle (the symmetric products compute only the lower blocks).
+// `elem_bytes` is 4 (fp32) or 2 (bf16 / fp16: copied as raw bits).
+void launch_mirror_lower(void* d, std::size_t elem_bytes, std::int64_t k, int batch, cudaStream_t stream);
+
 }  // namespace polar_express::cuda::detail

@@ -112,6 +112,32 @@ __global__ void finish_kernel(const T* x, const T* input, std::int64_t input_str
   }
 }
 
+__global__ void scaled_plus_identity_kernel(const float* p, float alpha, float c0, float* q, std::int64_t k) {
+  const std::int64_t size = k * k;
+  const float* src = p + static_cast<std::int64_t>(blockIdx.x) * size;
+  float* dst = q + static_cast<std::int64_t>(blockIdx.x) * size;
+  for (std::int64_t i = first_index(); i < size; i += index_step()) {
+    dst[i] = alpha * src[i] + (i / k == i % k ? c0 : 0.0f);
+  }
+}
+
+template <class T>
+__global__ void narrow_kernel(const float* q, T* narrow, std::int64_t size) {
+  const std::int64_t offset = static_cast<std::int64_t>(blockIdx.x) * size;
+  for (std::int64_t i = first_index(); i < size; i += index_step()) narrow[offset + i] = from_float<T>(q[offset + i]);
+}
+
+// Element (row r, column c) of a column-major matrix is at r + c k; the lower
+// triangle is r > c.  Each thread writes one upper element from its mirror.
+template <class Bits>
+__global__ void mirror_lower_kernel(Bits* d, std::int64_t k) {
+  Bits* m = d + static_cast<std::int64_t>(blockIdx.x) * k * k;
+  for (std::int64_t i = first_index(); i < k * k; i += index_step()) {
+    const std::int64_t r = i % k, c = i / k;
+    if (r < c) m[i] = m[c + r * k];
+  }
+}
+
 template <class Launch>
 void dispatch(DType dtype, Launch&& launch) {
   switch (dtype) {
@@ -159,6 +185,29 @@ void launch_finish(DType dtype, const void* x, const void* input, std::int64_t i
         nuclear_norm);
     check_cuda(cudaGetLastError(), "launching the output write");
   });
+}
+
+void launch_scaled_plus_identity(const float* p, float alpha, float c0, float* q, std::int64_t k, int batch,
+                                 cudaStream_t stream) {
+  scaled_plus_identity_kernel<<<grid_for(k * k, batch), kThreads, 0, stream>>>(p, alpha, c0, q, k);
+  check_cuda(cudaGetLastError(), "launching the Gram path's first Q");
+}
+
+void launch_narrow(DType dtype, const float* q, void* narrow, std::int64_t size, int batch, cudaStream_t stream) {
+  dispatch(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    narrow_kernel<T><<<grid_for(size, batch), kThreads, 0, stream>>>(q, static_cast<T*>(narrow), size);
+    check_cuda(cudaGetLastError(), "launching the rounding of Q");
+  });
+}
+
+void launch_mirror_lower(void* d, std::size_t elem_bytes, std::int64_t k, int batch, cudaStream_t stream) {
+  if (elem_bytes == 4) {
+    mirror_lower_kernel<<<grid_for(k * k, batch), kThreads, 0, stream>>>(static_cast<std::uint32_t*>(d), k);
+  } else {
+    mirror_lower_kernel<<<grid_for(k * k, batch), kThreads, 0, stream>>>(static_cast<std::uint16_t*>(d), k);
+  }
+  check_cuda(cudaGetLastError(), "launching the mirror of a symmetric product");
 }
 
 }  // namespace polar_express::cuda::detail

@@ -4,11 +4,13 @@
 
 #include "polar_express/runtime/cuda/device.cuh"
 #include "polar_express/runtime/cuda/plan.hpp"
+#include "polar_express/runtime/gram.hpp"
 
 #include <cublasLt.h>
 
 #include <algorithm>
 #include <climits>
+#include <utility>
 #include <cmath>
 #include <limits>
 
@@ -76,10 +78,11 @@ struct Gemm {
   cublasLtMatmulAlgo_t algo{};
 
   Gemm(cublasLtHandle_t handle, cublasLtMatmulPreference_t preference, cublasOperation_t trans_a,
-       cublasOperation_t trans_b, Layout layout_a, Layout layout_b, Layout layout_cd, const char* name)
+       cublasOperation_t trans_b, Layout layout_a, Layout layout_b, Layout layout_cd, const char* name,
+       cublasComputeType_t compute = CUBLAS_COMPUTE_32F)
       : a(std::move(layout_a)), b(std::move(layout_b)), cd(std::move(layout_cd)) {
     cublasLtMatmulDesc_t raw = nullptr;
-    check_lt(cublasLtMatmulDescCreate(&raw, CUBLAS_COMPUTE_32F, CUDA_R_32F), "cublasLtMatmulDescCreate");
+    check_lt(cublasLtMatmulDescCreate(&raw, compute, CUDA_R_32F), "cublasLtMatmulDescCreate");
     desc.reset(raw);
     check_lt(cublasLtMatmulDescSetAttribute(raw, CUBLASLT_MATMUL_DESC_TRANSA, &trans_a, sizeof trans_a),
              "cublasLtMatmulDescSetAttribute(TRANSA)");
@@ -102,6 +105,93 @@ struct Gemm {
   }
 };
 
+// A column-major matrix as stored: rows x cols, leading dimension ld, and
+// `stride` elements between the matrices of the batch.
+struct Operand {
+  cudaDataType_t type;
+  std::int64_t rows, cols, ld, stride;
+};
+
+std::size_t type_bytes(cudaDataType_t type) { return type == CUDA_R_32F ? 4 : 2; }
+
+// D = alpha op(A) op(B) + beta C for a k x k column-major D that is symmetric
+// in exact arithmetic (X X^T, polynomials in one matrix).  Either one GEMM,
+// or, `symmetric`, the lower block triangle only: D is cut into T block rows
+// [r0, r1), and block row i computes D[r0:r1, 0:r1] = op(A)[r0:r1, :] op(B)[:, 0:r1]
+// with one GEMM (about (T + 1) / 2T of the work), then the upper triangle is
+// mirrored from the lower one, which also makes D exactly symmetric.
+class Product {
+ public:
+  Product(cublasLtHandle_t handle, cublasLtMatmulPreference_t preference, cublasOperation_t op_a,
+          cublasOperation_t op_b, const Operand& a, const Operand& b, cudaDataType_t cd_type, std::int64_t k,
+          int batch, bool symmetric, cublasComputeType_t compute, const char* name)
+      : ab_bytes_(type_bytes(a.type)), cd_bytes_(type_bytes(cd_type)), k_(k), batch_(batch), symmetric_(symmetric) {
+    const std::int64_t inner = op_a == CUBLAS_OP_N ? a.cols : a.rows;
+    auto layout = [&](const Operand& o, std::int64_t rows, std::int64_t cols) {
+      return make_layout(o.type, rows, cols, o.ld, batch, o.stride);
+    };
+    const Operand d{cd_type, k, k, k, k * k};
+    if (!symmetric) {
+      blocks_.push_back({std::make_unique<Gemm>(handle, preference, op_a, op_b, layout(a, a.rows, a.cols),
+                                                layout(b, b.rows, b.cols), layout(d, k, k), name, compute),
+                         0, 0});
+      return;
+    }
+    // Block rows of ~k / T, T = 2..8 by size, on 64-element boundaries so
+    // that tiles line up; the first rows' GEMMs are small, so T stays low.
+    const std::int64_t parts = std::clamp<std::int64_t>(k / 512, 2, 8);
+    const std::int64_t step = std::max<std::int64_t>(64, (k + parts * 64 - 1) / (parts * 64) * 64);
+    for (std::int64_t r0 = 0; r0 < k; r0 += step) {
+      const std::int64_t r1 = std::min(k, r0 + step), h = r1 - r0;
+      // op(A)[r0:r1, :]: rows r0.. of A (N), or columns r0.. of A (T).
+      Layout la = op_a == CUBLAS_OP_N ? layout(a, h, inner) : layout(a, inner, h);
+      const std::int64_t a_offset = op_a == CUBLAS_OP_N ? r0 : r0 * a.ld;
+      // op(B)[:, 0:r1]: the first r1 columns of B (N) or rows of B (T).
+      Layout lb = op_b == CUBLAS_OP_N ? layout(b, inner, r1) : layout(b, r1, inner);
+      blocks_.push_back({std::make_unique<Gemm>(handle, preference, op_a, op_b, std::move(la), std::move(lb),
+                                                make_layout(cd_type, h, r1, k, batch, k * k), name, compute),
+                         a_offset, r0});
+    }
+  }
+
+  // C may equal D (each block reads C only where it writes D).
+  void run(cublasLtHandle_t handle, float alpha, const void* pa, const void* pb, float beta, const void* pc, void* pd,
+           void* workspace, cudaStream_t stream, const char* what) const {
+    for (const Block& block : blocks_) {
+      const char* a = static_cast<const char*>(pa) + block.a_offset * static_cast<std::int64_t>(ab_bytes_);
+      const std::int64_t d_offset = block.d_offset * static_cast<std::int64_t>(cd_bytes_);
+      block.gemm->run(handle, alpha, a, pb, beta, static_cast<const char*>(pc) + d_offset,
+                      static_cast<char*>(pd) + d_offset, workspace, stream, what);
+    }
+    if (symmetric_) detail::launch_mirror_lower(pd, cd_bytes_, k_, batch_, stream);
+  }
+
+ private:
+  struct Block {
+    std::unique_ptr<Gemm> gemm;
+    std::int64_t a_offset, d_offset;  // elements
+  };
+  std::vector<Block> blocks_;
+  std::size_t ab_bytes_, cd_bytes_;
+  std::int64_t k_;
+  int batch_;
+  bool symmetric_;
+};
+
+// Significand bits of the element type, for the Gram restart budget.
+int significand_bits(DType dtype) {
+  switch (dtype) {
+    case DType::kF32: return 24;
+    case DType::kF16: return 11;
+    case DType::kBF16: return 8;
+  }
+  throw std::invalid_argument("unknown dtype");
+}
+
+// Symmetric products pay once the saved half of a k x k x K GEMM outweighs
+// the extra launches and the smaller tiles of the first block rows.
+constexpr std::int64_t kSymmetricFromK = 2048;
+
 }  // namespace
 
 struct Plan::Impl {
@@ -117,7 +207,14 @@ struct Plan::Impl {
   std::int64_t k = 0;  // min(rows, cols): the Gram matrices are k x k
   DeviceBuffer x[2], gram, poly[2], workspace;
   Handle handle;
-  std::unique_ptr<Gemm> gram_gemm, poly_gemm, update_gemm;
+  std::unique_ptr<Product> gram_gemm, poly_gemm;
+  std::unique_ptr<Gemm> update_gemm;
+  runtime::ProductPlan products;
+  std::vector<char> restart_before;  // per step: the Gram iteration restarts there
+  // The Gram path's k x k side in fp32 (A, Horner pair, Q, two scratch) and
+  // Q rounded to the element type for the k x K product.
+  DeviceBuffer side[6], narrow_q;
+  std::unique_ptr<Product> side_gemm;
 
   Impl(const runtime::BatchShape& s, DType d, runtime::Schedule sched, const runtime::PlanOptions& o)
       : shape(s), dtype(d), schedule(std::move(sched)), options(o) {
@@ -129,6 +226,9 @@ struct Plan::Impl {
     if (options.steps < 0) throw std::invalid_argument("steps " + std::to_string(options.steps) + " is negative");
     steps = options.steps == 0 ? static_cast<int>(schedule.steps.size()) : options.steps;
     if (device_count() == 0) throw CudaError("no CUDA device is available");
+    products = runtime::plan_products(shape, schedule, steps, options, significand_bits(dtype), kSymmetricFromK);
+    restart_before.assign(static_cast<std::size_t>(steps), 0);
+    for (int t : products.restarts) restart_before[static_cast<std::size_t>(t)] = 1;
     stats = DeviceBuffer(static_cast<std::size_t>(shape.batch) * sizeof(MatrixStats));
   }
 
@@ -138,12 +238,18 @@ struct Plan::Impl {
     k = std::min(m, n);
     const std::size_t elem = element_size(dtype);
     for (DeviceBuffer& b : x) b = DeviceBuffer(static_cast<std::size_t>(shape.batch * m * n) * elem);
-    gram = DeviceBuffer(static_cast<std::size_t>(shape.batch * k * k) * elem);
+    const std::size_t square_count = static_cast<std::size_t>(shape.batch * k * k);
     // Horner needs the ping-pong pair only from degree 5 up.
     const bool horner = std::any_of(schedule.steps.begin(), schedule.steps.end(),
                                     [](const runtime::Step& st) { return st.coefficients.size() > 2; });
-    if (horner) {
-      for (DeviceBuffer& b : poly) b = DeviceBuffer(static_cast<std::size_t>(shape.batch * k * k) * elem);
+    if (products.gram) {
+      for (DeviceBuffer& b : side) b = DeviceBuffer(square_count * sizeof(float));
+      narrow_q = DeviceBuffer(square_count * elem);
+    } else {
+      gram = DeviceBuffer(square_count * elem);
+      if (horner) {
+        for (DeviceBuffer& b : poly) b = DeviceBuffer(square_count * elem);
+      }
     }
     workspace = DeviceBuffer(kLtWorkspaceBytes);
 
@@ -161,14 +267,27 @@ struct Plan::Impl {
     const cudaDataType_t type = data_type(dtype);
     auto xc = [&] { return make_layout(type, n, m, n, batch, m * n); };
     auto square = [&] { return make_layout(type, k, k, k, batch, k * k); };
+    const Operand x_operand{type, n, m, n, m * n};
     const bool wide = m <= n;
+    const bool sym = products.symmetric;
     // Wide: A = X X^T = Xc^T Xc and Xc' = Xc P^T + c0 Xc (X' = P X + c0 X).
     // Tall: A = X^T X = Xc Xc^T and Xc' = P^T Xc + c0 Xc (X' = X P + c0 X).
-    gram_gemm = std::make_unique<Gemm>(handle.get(), pref_raw, wide ? CUBLAS_OP_T : CUBLAS_OP_N,
-                                       wide ? CUBLAS_OP_N : CUBLAS_OP_T, xc(), xc(), square(), "Gram");
-    if (horner) {
-      poly_gemm = std::make_unique<Gemm>(handle.get(), pref_raw, CUBLAS_OP_N, CUBLAS_OP_N, square(), square(),
-                                         square(), "polynomial");
+    // The Gram path forms A in fp32 (R: its small eigenvalues are the squares
+    // of X's) and keeps the k x k side there: TF32 tensor cores for 16-bit
+    // elements (10 bits, more than the element type keeps), plain fp32 for f32.
+    const cudaDataType_t gram_type = products.gram ? CUDA_R_32F : type;
+    gram_gemm = std::make_unique<Product>(handle.get(), pref_raw, wide ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                          wide ? CUBLAS_OP_N : CUBLAS_OP_T, x_operand, x_operand, gram_type, k, batch,
+                                          sym, CUBLAS_COMPUTE_32F, "Gram");
+    const Operand square_operand{gram_type, k, k, k, k * k};
+    if (products.gram) {
+      const cublasComputeType_t side_compute =
+          dtype == DType::kF32 ? CUBLAS_COMPUTE_32F : CUBLAS_COMPUTE_32F_FAST_TF32;
+      side_gemm = std::make_unique<Product>(handle.get(), pref_raw, CUBLAS_OP_N, CUBLAS_OP_N, square_operand,
+                                            square_operand, CUDA_R_32F, k, batch, sym, side_compute, "Gram-side");
+    } else if (horner) {
+      poly_gemm = std::make_unique<Product>(handle.get(), pref_raw, CUBLAS_OP_N, CUBLAS_OP_N, square_operand,
+                                            square_operand, type, k, batch, sym, CUBLAS_COMPUTE_32F, "polynomial");
     }
     if (wide) {
       update_gemm = std::make_unique<Gemm>(handle.get(), pref_raw, CUBLAS_OP_N, CUBLAS_OP_T, xc(), square(), xc(),
@@ -207,6 +326,13 @@ struct Plan::Impl {
     detail::launch_input_scan(dtype, input, shape.input_step(), size, batch, st, stream);
     detail::launch_normalise(dtype, input, shape.input_step(), size, batch, st, schedule.normalization.factor,
                              schedule.normalization.eps, x[0].data(), stream);
+    const int current = products.gram ? run_gram(stream) : run_standard(stream);
+    detail::launch_finish(dtype, x[current].data(), input, shape.input_step(), output, shape.output_step(), size, batch,
+                          st, options.nuclear_norm, stream);
+  }
+
+  // The standard path; returns the index of the x buffer holding the result.
+  int run_standard(cudaStream_t stream) {
     int current = 0;
     for (int t = 0; t < steps; ++t) {
       const std::vector<double>& c = schedule.step(t).coefficients;
@@ -232,8 +358,60 @@ struct Plan::Impl {
       gemm_update(wide, alpha, p, xs, static_cast<float>(c[0]), next, stream);
       current ^= 1;
     }
-    detail::launch_finish(dtype, x[current].data(), input, shape.input_step(), output, shape.output_step(), size, batch,
-                          st, options.nuclear_norm, stream);
+    return current;
+  }
+
+  // The Gram iteration (runtime/gram.hpp), as the CPU plan runs it: per
+  // segment A = X0 X0^T (fp32), per step H = c0 I + P(A), Q <- H Q (Q = H on
+  // the segment's first step), A <- H (A H) unless the segment ends, and at
+  // its end X0 <- Q X0 with Q rounded to the element type.  Returns the x
+  // buffer holding the result.
+  int run_gram(cudaStream_t stream) {
+    const int batch = static_cast<int>(shape.batch);
+    const bool wide = shape.rows <= shape.cols;
+    float* a = static_cast<float*>(side[0].data());
+    float* horner_buffers[2] = {static_cast<float*>(side[1].data()), static_cast<float*>(side[2].data())};
+    float* q = static_cast<float*>(side[3].data());
+    float* s1 = static_cast<float*>(side[4].data());
+    float* s2 = static_cast<float*>(side[5].data());
+    void* ws = workspace.data();
+    int current = 0;
+    for (int t = 0; t < steps; ++t) {
+      const bool first = t == 0 || restart_before[static_cast<std::size_t>(t)];
+      const bool last = t + 1 == steps || restart_before[static_cast<std::size_t>(t + 1)];
+      const std::vector<double>& c = schedule.step(t).coefficients;
+      const std::size_t count = c.size();
+      const float c0 = static_cast<float>(c[0]);
+      void* xs = x[current].data();
+      if (first) gram_gemm->run(handle.get(), 1.0f, xs, xs, 0.0f, a, a, ws, stream, "cublasLtMatmul (Gram, fp32)");
+      // P = alpha * *p by Horner, as in the standard path.
+      const float* p = a;
+      float alpha = static_cast<float>(c[count - 1]);
+      int slot = 0;
+      for (std::size_t j = count - 1; j-- > 1;) {
+        side_gemm->run(handle.get(), alpha, a, p, static_cast<float>(c[j]), a, horner_buffers[slot], ws, stream,
+                       "cublasLtMatmul (Gram-side polynomial)");
+        p = horner_buffers[slot];
+        slot ^= 1;
+        alpha = 1.0f;
+      }
+      if (first) {
+        detail::launch_scaled_plus_identity(p, alpha, c0, q, k, batch, stream);
+      } else {
+        side_gemm->run(handle.get(), alpha, p, q, c0, q, s1, ws, stream, "cublasLtMatmul (Gram-side Q)");
+        std::swap(q, s1);
+      }
+      if (!last) {
+        side_gemm->run(handle.get(), alpha, p, a, c0, a, s1, ws, stream, "cublasLtMatmul (Gram-side A H)");
+        side_gemm->run(handle.get(), alpha, p, s1, c0, s1, s2, ws, stream, "cublasLtMatmul (Gram-side H A H)");
+        std::swap(a, s2);
+      } else {
+        detail::launch_narrow(dtype, q, narrow_q.data(), k * k, batch, stream);
+        gemm_update(wide, 1.0f, narrow_q.data(), xs, 0.0f, x[current ^ 1].data(), stream);
+        current ^= 1;
+      }
+    }
+    return current;
   }
 
   void gemm_update(bool wide, float alpha, const void* p, const void* xs, float c0, void* next,
@@ -290,6 +468,45 @@ Plan::Plan(Plan&&) noexcept = default;
 Plan& Plan::operator=(Plan&&) noexcept = default;
 
 void Plan::execute(const void* input, void* output, cudaStream_t stream) { impl_->execute(input, output, stream); }
+
+Graph Plan::capture(const void* input, void* output, cudaStream_t stream) {
+  if (stream == nullptr) throw std::invalid_argument("capture needs a created stream (the legacy default stream cannot be captured)");
+  check_cuda(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
+  cudaGraph_t graph = nullptr;
+  try {
+    impl_->execute(input, output, stream);
+  } catch (...) {
+    // End the capture so the stream is usable again, then report the first error.
+    if (cudaStreamEndCapture(stream, &graph) == cudaSuccess && graph != nullptr) cudaGraphDestroy(graph);
+    throw;
+  }
+  check_cuda(cudaStreamEndCapture(stream, &graph), "cudaStreamEndCapture");
+  Graph result;
+  result.graph_ = graph;
+  check_cuda(cudaGraphInstantiate(&result.exec_, graph, 0), "cudaGraphInstantiate");
+  return result;
+}
+
+Graph::~Graph() {
+  // A destructor cannot throw; failed destroys leave nothing to do.
+  if (exec_ != nullptr) cudaGraphExecDestroy(exec_);
+  if (graph_ != nullptr) cudaGraphDestroy(graph_);
+}
+Graph::Graph(Graph&& other) noexcept
+    : graph_(std::exchange(other.graph_, nullptr)), exec_(std::exchange(other.exec_, nullptr)) {}
+Graph& Graph::operator=(Graph&& other) noexcept {
+  if (this != &other) {
+    Graph old(std::move(*this));
+    graph_ = std::exchange(other.graph_, nullptr);
+    exec_ = std::exchange(other.exec_, nullptr);
+  }
+  return *this;
+}
+void Graph::launch(cudaStream_t stream) const {
+  if (exec_ == nullptr) throw std::logic_error("launch of an empty graph");
+  check_cuda(cudaGraphLaunch(exec_, stream), "cudaGraphLaunch");
+}
+const runtime::ProductPlan& Plan::products() const { return impl_->products; }
 Report Plan::report(cudaStream_t stream) const { return impl_->report(stream); }
 bool Plan::uses_fused_kernel() const { return impl_->kernels != nullptr; }
 const runtime::BatchShape& Plan::shape() const { return impl_->shape; }

@@ -16,6 +16,7 @@
 // non-finite input or a diverged run, zero for a zero input).
 #include "polar_express/runtime/batch.hpp"
 #include "polar_express/runtime/cuda/kernels.hpp"
+#include "polar_express/runtime/gram.hpp"
 
 #include <memory>
 #include <optional>
@@ -59,6 +60,30 @@ struct Report {
   std::optional<double> sigma_error_bound;  // options.certified_error when every status is kOk
 };
 
+// Exactly the CUDA runtime's own declarations (see cudaStream_t).
+typedef struct CUgraph_st* cudaGraph_t;
+typedef struct CUgraphExec_st* cudaGraphExec_t;
+
+// One captured execute of a plan (its input, output and workspace fixed),
+// replayed by launch() as a single CUDA graph launch: no per-kernel launch
+// overhead, no host synchronisation.  Must not outlive its plan.
+class Graph {
+ public:
+  Graph() = default;
+  ~Graph();
+  Graph(Graph&& other) noexcept;
+  Graph& operator=(Graph&& other) noexcept;
+  Graph(const Graph&) = delete;
+  Graph& operator=(const Graph&) = delete;
+  // Enqueues the whole schedule on `stream`.  Throws CudaError.
+  void launch(cudaStream_t stream) const;
+
+ private:
+  friend class Plan;
+  cudaGraph_t graph_ = nullptr;
+  cudaGraphExec_t exec_ = nullptr;
+};
+
 class Plan {
  public:
   // The generic path: cuBLASLt with the schedule's coefficients as scalars.
@@ -80,10 +105,18 @@ class Plan {
   // launch fails.  One execute in flight per plan (it owns the workspace).
   void execute(const void* input, void* output, cudaStream_t stream);
 
+  // Captures one execute(input, output) on `stream` (a created stream, not
+  // the legacy default one) into a graph; nothing runs until launch().  The
+  // plan's report() then describes the graph's last launch.
+  Graph capture(const void* input, void* output, cudaStream_t stream);
+
   // The statistics of the last execute; synchronises `stream`.
   Report report(cudaStream_t stream) const;
 
   bool uses_fused_kernel() const;
+  // Gram iteration, its restarts and symmetric products, resolved for this
+  // shape and dtype (PlanOptions; CUDA's symmetric threshold is k >= 2048).
+  const runtime::ProductPlan& products() const;
   const runtime::BatchShape& shape() const;
   DType dtype() const;
   const runtime::Schedule& schedule() const;
