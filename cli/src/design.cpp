@@ -46,7 +46,7 @@ int run_design(const DesignArguments& args) {
   options.precision_bits = args.precision;
   // Inputs are read at the working precision of the chain so that no digit
   // the user typed is lost.
-  const unsigned bits = 2 * args.precision + 64;
+  const unsigned bits = certification_bits(args.precision);
   options.lower = parse_number("--lower", args.lower, bits);
   options.upper = parse_number("--upper", args.upper, bits);
   options.cushion = parse_number("--cushion", args.cushion, bits);

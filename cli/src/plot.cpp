@@ -44,7 +44,7 @@ std::string composite_data(const std::vector<Verification>& all, const Real& lo,
     rows[static_cast<std::size_t>(i)] = cell(std::exp(log_lo + (log_hi - log_lo) * i / (kGridPoints - 1)));
   }
   for (const Verification& v : all) {
-    PrecisionScope scope(2 * v.schedule.precision_bits + 64);
+    PrecisionScope scope(certification_bits(v.schedule.precision_bits));
     for (int i = 0; i < kGridPoints; ++i) {
       Real y = std::exp(log_lo + (log_hi - log_lo) * i / (kGridPoints - 1));
       for (const ScheduleStep& step : v.schedule.steps) y = step.polynomial(y);

@@ -139,7 +139,7 @@ int run_verify(const VerifyArguments& args) {
     schedules.push_back(builtin_schedule(args.builtin, args.precision));
   }
 
-  const unsigned bits = 2 * args.precision + 64;
+  const unsigned bits = certification_bits(args.precision);
   VerifyOptions options;
   options.lower = optional_number("--lower", args.lower, bits);
   options.upper = optional_number("--upper", args.upper, bits);

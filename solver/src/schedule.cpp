@@ -8,9 +8,6 @@
 namespace polar_express {
 namespace {
 
-// Guard bits for interval images: errors down to 2^-precision keep 64+ bits.
-unsigned image_bits(unsigned precision_bits) { return 2 * precision_bits + 64; }
-
 OddPolynomial rounded(const OddPolynomial& p, unsigned bits) {
   OddPolynomial result;
   for (const Real& c : p.coefficients) result.coefficients.push_back(at_precision(c, bits));
@@ -59,6 +56,8 @@ void apply_safety(ScheduleStep& step, const Real& safety, unsigned bits) {
 
 }  // namespace
 
+unsigned certification_bits(unsigned precision_bits) { return 2 * precision_bits + 64; }
+
 std::string to_string(SafetyMode mode) { return mode == SafetyMode::kInLoop ? "inloop" : "posthoc"; }
 
 SafetyMode parse_safety_mode(const std::string& text) {
@@ -95,7 +94,7 @@ void validate(const DesignOptions& o) {
 }
 
 void certify(std::vector<ScheduleStep>& steps, const Interval& input, unsigned precision_bits) {
-  const unsigned bits = image_bits(precision_bits);
+  const unsigned bits = certification_bits(precision_bits);
   PrecisionScope scope(bits);
   Interval current{at_precision(input.lower, bits), at_precision(input.upper, bits)};
   for (ScheduleStep& step : steps) {
@@ -108,7 +107,7 @@ void certify(std::vector<ScheduleStep>& steps, const Interval& input, unsigned p
 Schedule design_schedule(const DesignOptions& options) {
   validate(options);
   const unsigned bits = options.precision_bits;
-  const unsigned work = image_bits(bits);
+  const unsigned work = certification_bits(bits);
   PrecisionScope scope(work);
   const bool in_loop = options.safety_mode == SafetyMode::kInLoop;
 

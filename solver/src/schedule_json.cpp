@@ -1,20 +1,18 @@
 #include "polar_express/solver/schedule_io.hpp"
 
-#include <nlohmann/json.hpp>
-
-#include <algorithm>
+#include "json_support.hpp"
 
 namespace polar_express {
 namespace {
 
-using Json = nlohmann::ordered_json;
+using detail::Json;
 
 std::string after_list_text(AfterList rule) { return rule == AfterList::kCycle ? "cycle" : "repeat_last"; }
 
 }  // namespace
 
 std::string to_json(const Schedule& schedule) {
-  const int digits = std::max(40, decimal_digits_for_bits(schedule.precision_bits));
+  const int digits = detail::json_digits(schedule.precision_bits);
   auto decimal = [&](const Real& v) { return to_decimal(v, digits); };
   Json doc;
   doc["schema"] = kScheduleSchema;
@@ -43,18 +41,7 @@ std::string to_json(const Schedule& schedule) {
                           {"text", schedule.normalization.text}};
   doc["after_list"] = after_list_text(schedule.after_list);
   Json steps = Json::array();
-  for (const ScheduleStep& step : schedule.steps) {
-    Json s;
-    s["degree"] = step.degree();
-    s["lower"] = decimal(step.interval.lower);
-    s["upper"] = decimal(step.interval.upper);
-    Json coefficients = Json::array();
-    for (const Real& c : step.polynomial.coefficients) coefficients.push_back(decimal(c));
-    s["coefficients"] = coefficients;
-    s["error_after"] = decimal(step.error_after);
-    if (step.osculating) s["osculating"] = true;
-    steps.push_back(s);
-  }
+  for (const ScheduleStep& step : schedule.steps) steps.push_back(detail::step_json(step, digits));
   doc["steps"] = steps;
   doc["final_error"] = decimal(schedule.final_error);
   return doc.dump(2) + "\n";

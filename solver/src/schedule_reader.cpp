@@ -418,7 +418,7 @@ Schedule parse_own(const Json& doc, unsigned bits) {
     }
   }
   s.precision_bits = precision;
-  const unsigned work = 2 * precision + 64;
+  const unsigned work = certification_bits(precision);
   PrecisionScope scope(work);
 
   std::string method = "published";

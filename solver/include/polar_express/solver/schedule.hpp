@@ -74,8 +74,12 @@ struct Schedule {
 Schedule design_schedule(const DesignOptions& options);
 inline constexpr int kMaxDesignSteps = 64;
 
+// The working precision of certification: errors down to 2^-precision_bits
+// keep 64 or more correct bits.
+unsigned certification_bits(unsigned precision_bits);
+
 // The images of `input` through the chain and the certified error after
-// each step, at `precision_bits` (computed with guard bits above it).
+// each step, at `precision_bits` (computed at certification_bits()).
 void certify(std::vector<ScheduleStep>& steps, const Interval& input, unsigned precision_bits);
 
 }  // namespace polar_express

@@ -1,0 +1,32 @@
+#pragma once
+// JSON pieces shared by the schedule and verification writers (internal).
+#include "polar_express/solver/schedule.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+
+namespace polar_express::detail {
+
+using Json = nlohmann::ordered_json;
+
+// All the decimal digits `precision_bits` support, and never fewer than 40.
+inline int json_digits(unsigned precision_bits) { return std::max(40, decimal_digits_for_bits(precision_bits)); }
+
+// One step as design's JSON lists it: degree, the interval it maps, its
+// coefficients (increasing power) and the certified error after it.
+inline Json step_json(const ScheduleStep& step, int digits) {
+  auto decimal = [digits](const Real& v) { return to_decimal(v, digits); };
+  Json s;
+  s["degree"] = step.degree();
+  s["lower"] = decimal(step.interval.lower);
+  s["upper"] = decimal(step.interval.upper);
+  Json coefficients = Json::array();
+  for (const Real& c : step.polynomial.coefficients) coefficients.push_back(decimal(c));
+  s["coefficients"] = coefficients;
+  s["error_after"] = decimal(step.error_after);
+  if (step.osculating) s["osculating"] = true;
+  return s;
+}
+
+}  // namespace polar_express::detail
