@@ -1,6 +1,6 @@
 #include "polar_express/solver/verify.hpp"
 
-#include <nlohmann/json.hpp>
+#include "json_support.hpp"
 
 #include <algorithm>
 #include <stdexcept>
@@ -8,11 +8,8 @@
 namespace polar_express {
 namespace {
 
-using Json = nlohmann::ordered_json;
+using detail::Json;
 
-// The guard bits certify() uses, so that every interval here is computed
-// the same way as the certified errors.
-unsigned work_bits(unsigned precision_bits) { return 2 * precision_bits + 64; }
 
 std::string shown(const Real& v) { return to_decimal(v, 6); }
 
@@ -208,7 +205,7 @@ std::size_t list_index(const Verification& v, std::size_t t) {
 
 Json verification_object(const Verification& v, const std::optional<Real>& expect_error) {
   const Schedule& s = v.schedule;
-  const int digits = std::max(40, decimal_digits_for_bits(s.precision_bits));
+  const int digits = detail::json_digits(s.precision_bits);
   auto decimal = [&](const Real& x) { return to_decimal(x, digits); };
   Json doc;
   doc["schema"] = kVerificationSchema;
@@ -225,16 +222,7 @@ Json verification_object(const Verification& v, const std::optional<Real>& expec
                   {"band_margin", to_decimal(v.band_margin, 17)}};
   Json steps = Json::array();
   for (std::size_t t = 0; t < s.steps.size(); ++t) {
-    const ScheduleStep& step = s.steps[t];
-    Json j;
-    j["degree"] = step.degree();
-    j["lower"] = decimal(step.interval.lower);
-    j["upper"] = decimal(step.interval.upper);
-    Json coefficients = Json::array();
-    for (const Real& c : step.polynomial.coefficients) coefficients.push_back(decimal(c));
-    j["coefficients"] = coefficients;
-    j["error_after"] = decimal(step.error_after);
-    if (step.osculating) j["osculating"] = true;
+    Json j = detail::step_json(s.steps[t], digits);
     j["list_index"] = list_index(v, t) + 1;
     steps.push_back(j);
   }
@@ -298,7 +286,7 @@ std::vector<ScheduleStep> expand_steps(const Schedule& schedule, int steps) {
 
 Verification verify_schedule(const Schedule& schedule, const VerifyOptions& options) {
   const unsigned bits = schedule.precision_bits;
-  const unsigned work = work_bits(bits);
+  const unsigned work = certification_bits(bits);
   PrecisionScope scope(work);
   const Real lower = at_precision(options.lower.value_or(schedule.input.lower), work);
   const Real upper = at_precision(options.upper.value_or(schedule.input.upper), work);
@@ -335,9 +323,14 @@ Verification verify_schedule(const Schedule& schedule, const VerifyOptions& opti
   if (!finite(target) || target < 0) throw std::invalid_argument("target error " + shown(target) + " is not a finite number >= 0");
   v.smallest_lower = search_lower(certified, upper, at_precision(target, work), bits);
 
+  // The norm used to normalise can miss the top singular value either way:
+  // too small lets values exceed u (rounding of a bf16 norm, a stale
+  // estimate); too large shrinks the whole interval.
   const std::vector<std::pair<std::string, Interval>> perturbed{
       {"upper x 1.01", {lower, upper * Real(101) / 100}},
       {"upper x 1.02", {lower, upper * Real(102) / 100}},
+      {"all / 1.01", {lower * 100 / Real(101), upper * 100 / Real(101)}},
+      {"all / 1.02", {lower * 100 / Real(102), upper * 100 / Real(102)}},
       {"lower / 10", {lower / 10, upper}},
       {"lower / 100", {lower / 100, upper}},
   };

@@ -263,13 +263,15 @@ TEST_CASE("safe-band diagnostics", "[verify][band]") {
   for (const Diagnostic& d : jordan.diagnostics) CHECK(d.message.find('\n') == std::string::npos);
 }
 
-TEST_CASE("perturbed intervals widen the input and can only raise the error", "[verify][sensitivity]") {
+TEST_CASE("perturbed intervals are certified; widened ones can only raise the error", "[verify][sensitivity]") {
   const Verification v = verify_schedule(builtin_schedule("polar-express-nanochat-d5", 256), on("1e-3", "1", 5));
-  REQUIRE(v.perturbations.size() == 4);
-  const char* labels[] = {"upper x 1.01", "upper x 1.02", "lower / 10", "lower / 100"};
-  for (std::size_t i = 0; i < 4; ++i) {
+  REQUIRE(v.perturbations.size() == 6);
+  const char* labels[] = {"upper x 1.01", "upper x 1.02", "all / 1.01", "all / 1.02", "lower / 10", "lower / 100"};
+  for (std::size_t i = 0; i < 6; ++i) {
     CHECK(v.perturbations[i].label == labels[i]);
-    CHECK(v.perturbations[i].final_error >= v.schedule.final_error);
+    // Scaling the whole interval down is no widening: only the others bound the error from below.
+    const bool widens = i != 2 && i != 3;
+    if (widens) CHECK(v.perturbations[i].final_error >= v.schedule.final_error);
     check_against_sampling(verify_schedule(builtin_schedule("polar-express-nanochat-d5", 256),
                                            [&] {
                                              VerifyOptions o;
@@ -280,9 +282,11 @@ TEST_CASE("perturbed intervals widen the input and can only raise the error", "[
                                            }()));
   }
   CHECK(static_cast<double>(v.perturbations[1].input.upper) == Approx(1.02));
-  CHECK(static_cast<double>(v.perturbations[3].input.lower) == Approx(1e-5));
+  CHECK(static_cast<double>(v.perturbations[3].input.upper) == Approx(1 / 1.02));
+  CHECK(static_cast<double>(v.perturbations[3].input.lower) == Approx(1e-3 / 1.02));
+  CHECK(static_cast<double>(v.perturbations[5].input.lower) == Approx(1e-5));
   // l ten times too high: the list designed for 1e-3 is far from converged at 1e-4.
-  CHECK(v.perturbations[2].final_error > Real(0.5));
+  CHECK(v.perturbations[4].final_error > Real(0.5));
 }
 
 TEST_CASE("verification JSON carries the design-style steps and the analyses", "[verify][json]") {
@@ -303,7 +307,7 @@ TEST_CASE("verification JSON carries the design-style steps and the analyses", "
   CHECK(doc["final_error"] == doc["steps"][6]["error_after"]);
   CHECK(doc["passed"] == false);
   CHECK(doc["smallest_lower"]["outcome"] == "found");
-  CHECK(doc["perturbations"].size() == 4);
+  CHECK(doc["perturbations"].size() == 6);
   CHECK(doc["diagnostics"].size() == v.diagnostics.size());
   const nlohmann::json list = nlohmann::json::parse(to_json(std::vector<Verification>{v, v}));
   CHECK(list["schema"] == kVerificationListSchema);

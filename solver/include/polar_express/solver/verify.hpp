@@ -64,8 +64,9 @@ inline constexpr double kLowerSearchTolerance = 1e-4;
 inline constexpr double kLowerSearchFloor = 1e-20;
 
 // The certified final error when the input interval is off: the top
-// singular value over-estimated (inputs up to u * 1.01, u * 1.02) or the
-// lower bound too optimistic (l / 10, l / 100).
+// singular value mis-estimated by 1% or 2% (under: inputs up to u * 1.01,
+// u * 1.02; over: the whole interval divided by 1.01, 1.02) or the lower
+// bound too optimistic (l / 10, l / 100).
 struct Perturbation {
   std::string label;    // e.g. "upper x 1.01"
   Interval input;
