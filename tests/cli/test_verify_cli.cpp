@@ -15,10 +15,9 @@ using polar_express::test::line_count;
 using polar_express::test::read_text;
 using polar_express::test::run_cli;
 using polar_express::test::TempDir;
+using polar_express::test::write_text;
 
 namespace {
-
-void write_text(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
 
 // One published object of the data file, re-serialised; its numbers are
 // shortest round-trip doubles, which is how the file prints them.
@@ -135,7 +134,7 @@ TEST_CASE("--plot writes data, script and gnuplot's SVG and PNG", "[cli][verify]
   const CliResult r = run_cli("verify --builtin muon-jordan-ns5 --steps 6 --plot " + prefix);
   REQUIRE(r.exit_code == 0);
   const std::string composite = read_text(prefix + "-composite.dat");
-  CHECK(line_count(composite) == 2 + 2000);
+  CHECK(line_count(composite) == 2 + 20000);
   const std::string errors = read_text(prefix + "-errors.dat");
   CHECK(line_count(errors) == 2 + 7);  // steps 0..6
   CHECK_THAT(read_text(prefix + ".gp"), Catch::Contains("set logscale x") && Catch::Contains("set logscale y"));
