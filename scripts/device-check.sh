@@ -15,8 +15,7 @@ status=0
 
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,memory.total --format=csv | tee "$out/gpu.txt"
 cmake -S . -B build-device -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$PWD/.deps/root/usr" \
-  -DCMAKE_CUDA_ARCHITECTURES=OFF \
-  "-DCMAKE_CUDA_FLAGS=-gencode=arch=compute_90a,code=sm_90a -gencode=arch=compute_90,code=sm_90" \
+  "-DCMAKE_CUDA_ARCHITECTURES=90a;90" \
   >"$out/configure.log" 2>&1 || { tail -20 "$out/configure.log"; exit 1; }
 cmake --build build-device -j "$(nproc)" >"$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 1; }
 

@@ -1,7 +1,9 @@
 #pragma once
-// Shared by the runtime tests: the published schedules, random matrices of a
+// Shared by the runtime tests: the shipped schedules, random matrices of a
 // chosen spectrum, and the SVD reference in double.
 #include "polar_express/runtime/schedule.hpp"
+#include "polar_express_nanochat_d5.hpp"
+#include "polar_express_paper_d5.hpp"
 
 #include <Eigen/Dense>
 
@@ -14,44 +16,23 @@ namespace polar_express::runtime::test {
 
 using Matrix = Eigen::MatrixXd;
 
-// The shape codegen emits into generated/<ident>.hpp.
-template <class T, int Q>
-struct OddPolynomialStep {
-  int degree;
-  T coefficients[Q];
-};
-
-// tests/data/published_schedules.json, "polar-express-paper-d5": raw_steps,
-// every tuple but the last divided by (1.01, 1.01^3, 1.01^5).
-inline Schedule paper_schedule() {
-  constexpr std::array<std::array<double, 3>, 8> raw{{
-      {8.28721201814563, -23.595886519098837, 17.300387312530933},
-      {4.107059111542203, -2.9478499167379106, 0.5448431082926601},
-      {3.9486908534822946, -2.908902115962949, 0.5518191394370137},
-      {3.3184196573706015, -2.488488024314874, 0.51004894012372},
-      {2.300652019954817, -1.6689039845747493, 0.4188073119525673},
-      {1.891301407787398, -1.2679958271945868, 0.37680408948524835},
-      {1.8750014808534479, -1.2500016453999487, 0.3750001645474248},
-      {1.875, -1.25, 0.375},
-  }};
-  std::array<OddPolynomialStep<double, 3>, 8> table{};
-  for (std::size_t t = 0; t < raw.size(); ++t) {
-    const double s = t + 1 < raw.size() ? 1.01 : 1.0;
-    table[t] = {5, {raw[t][0] / s, raw[t][1] / (s * s * s), raw[t][2] / (s * s * s * s * s)}};
-  }
-  return schedule_from_table(table, {1.01, 1e-7}, AfterList::kRepeatLast, "polar-express-paper-d5");
+// The shipped schedules, read from the tables codegen emitted into
+// generated/ (as a user of the runtime reads them).
+inline Schedule from_generated(const auto& table, const auto& info) {
+  return schedule_from_table(table, {info.normalization_factor, info.normalization_eps},
+                             std::string(info.after_list) == "cycle" ? AfterList::kCycle : AfterList::kRepeatLast,
+                             info.name);
 }
 
-// "polar-express-nanochat-d5".
+// The paper's list: its raw steps, every tuple but the last divided by
+// (1.01, 1.01^3, 1.01^5); X / (1.01 ||X||_F + 1e-7).
+inline Schedule paper_schedule() {
+  return from_generated(schedules::polar_express_paper_d5, schedules::polar_express_paper_d5_info);
+}
+
+// nanochat's 5-step list; X / (1.02 ||X||_F + 1e-6).
 inline Schedule nanochat_schedule() {
-  constexpr std::array<OddPolynomialStep<double, 3>, 5> table{{
-      {5, {8.156554524902461, -22.48329292557795, 15.878769915207462}},
-      {5, {4.042929935166739, -2.808917465908714, 0.5000178451051316}},
-      {5, {3.8916678022926607, -2.772484153217685, 0.5060648178503393}},
-      {5, {3.285753657755655, -2.3681294933425376, 0.46449024233003106}},
-      {5, {2.3465413258596377, -1.7097828382687081, 0.42323551169305323}},
-  }};
-  return schedule_from_table(table, {1.02, 1e-6}, AfterList::kRepeatLast, "polar-express-nanochat-d5");
+  return from_generated(schedules::polar_express_nanochat_d5, schedules::polar_express_nanochat_d5_info);
 }
 
 inline Matrix gaussian(Eigen::Index rows, Eigen::Index cols, std::mt19937_64& rng) {

@@ -131,7 +131,7 @@ TEST_CASE("a cycling schedule runs its list again", "[cpu][schedule]") {
 }
 
 TEST_CASE("schedule_from_table reads the generated table shape and validates", "[cpu][schedule]") {
-  constexpr std::array<rt::test::OddPolynomialStep<double, 4>, 2> table{{
+  constexpr std::array<polar_express::schedules::OddPolynomialStep<double, 4>, 2> table{{
       {7, {2.1875, -2.1875, 1.3125, -0.3125}},
       {3, {1.5, -0.5, 99.0, 99.0}},  // slots past (degree + 1) / 2 are not read
   }};
@@ -143,7 +143,7 @@ TEST_CASE("schedule_from_table reads the generated table shape and validates", "
   CHECK(s.normalization.eps == 1e-3);
   CHECK(s.after_list == rt::AfterList::kCycle);
 
-  constexpr std::array<rt::test::OddPolynomialStep<double, 2>, 1> even{{{4, {1.0, 2.0}}}};
+  constexpr std::array<polar_express::schedules::OddPolynomialStep<double, 2>, 1> even{{{4, {1.0, 2.0}}}};
   CHECK_THROWS_WITH(rt::schedule_from_table(even, {}), Catch::Contains("degree 4"));
   rt::Schedule bad = s;
   bad.steps[1].coefficients.push_back(0.0);
