@@ -1,5 +1,7 @@
 #include "polar_express/solver/polynomial.hpp"
 
+#include "bracketed_newton.hpp"
+
 #include <algorithm>
 #include <cassert>
 
@@ -25,37 +27,6 @@ Dense differentiate(const Dense& c) {
   return result;
 }
 
-int sign(const Real& v) { return v > 0 ? 1 : (v < 0 ? -1 : 0); }
-
-// The root of f in [lo, hi], where f is monotone and f(lo), f(hi) have
-// opposite signs.  Newton steps, kept inside the shrinking bracket; a step
-// that would leave it, or that fails to halve the step before it, is replaced
-// by bisection.  Stops once a Newton step is below `tiny` relative: the
-// precision of the data, below which f's values are rounding noise.
-Real refine_root(const Dense& f, const Dense& df, Real lo, Real hi, const Real& tiny) {
-  const int sign_lo = sign(evaluate(f, lo));
-  Real x = (lo + hi) / 2;
-  Real previous_step = hi - lo;
-  for (int iteration = 0; iteration < 100000; ++iteration) {
-    const Real fx = evaluate(f, x);
-    const int s = sign(fx);
-    if (s == 0) return x;
-    if (s == sign_lo) lo = x; else hi = x;
-    const Real slope = evaluate(df, x);
-    Real step = slope != 0 ? Real(fx / slope) : Real(hi - lo);
-    if (abs(step) <= tiny * abs(x)) return x;
-    Real next = x - step;
-    if (!(next > lo && next < hi) || abs(step) * 2 > abs(previous_step)) {
-      next = (lo + hi) / 2;
-      step = x - next;
-    }
-    if (next == x || hi - lo <= tiny * abs(x)) return next;
-    previous_step = step;
-    x = next;
-  }
-  return x;
-}
-
 // Roots of f in (a, b) at which f changes sign, increasing.
 std::vector<Real> sign_changing_roots(const Dense& f, const Real& a, const Real& b, const Real& tiny) {
   std::size_t degree = f.size() - 1;
@@ -70,13 +41,15 @@ std::vector<Real> sign_changing_roots(const Dense& f, const Real& a, const Real&
   breaks.push_back(b);
   std::vector<Real> roots;
   for (std::size_t i = 0; i + 1 < breaks.size(); ++i) {
-    const int s0 = sign(evaluate(g, breaks[i]));
-    const int s1 = sign(evaluate(g, breaks[i + 1]));
+    const int s0 = detail::sign(evaluate(g, breaks[i]));
+    const int s1 = detail::sign(evaluate(g, breaks[i + 1]));
     if (s0 * s1 < 0) {
-      roots.push_back(refine_root(g, dg, breaks[i], breaks[i + 1], tiny));
+      roots.push_back(detail::bracketed_newton([&](const Real& y) { return evaluate(g, y); },
+                                               [&](const Real& y) { return evaluate(dg, y); }, breaks[i],
+                                               breaks[i + 1], tiny));
     } else if (s0 == 0 && i > 0) {
       // An extremum of f exactly at a root: a sign change iff the neighbours differ.
-      const int before = sign(evaluate(g, (breaks[i - 1] + breaks[i]) / 2));
+      const int before = detail::sign(evaluate(g, (breaks[i - 1] + breaks[i]) / 2));
       if (before * s1 < 0) roots.push_back(breaks[i]);
     }
   }
@@ -101,6 +74,20 @@ Real OddPolynomial::derivative(const Real& x) const {
   const std::size_t q = coefficients.size();
   Real result = coefficients[q - 1] * static_cast<unsigned>(2 * q - 1);
   for (std::size_t k = q - 1; k-- > 0;) result = result * y + coefficients[k] * static_cast<unsigned>(2 * k + 1);
+  return result;
+}
+
+Real OddPolynomial::second_derivative(const Real& x) const {
+  // sum (2k+1)(2k) c_k x^(2k-1) = x * sum_{k>=1} (2k+1)(2k) c_k y^(k-1).
+  const std::size_t q = coefficients.size();
+  if (q < 2) return Real(0);
+  const Real y = x * x;
+  Real result = coefficients[q - 1] * static_cast<unsigned>((2 * q - 1) * (2 * q - 2));
+  for (std::size_t k = q - 1; k-- > 1;) {
+    result *= y;
+    result += coefficients[k] * static_cast<unsigned>((2 * k + 1) * (2 * k));
+  }
+  result *= x;
   return result;
 }
 

@@ -16,6 +16,7 @@ struct OddPolynomial {
 
   Real operator()(const Real& x) const;
   Real derivative(const Real& x) const;
+  Real second_derivative(const Real& x) const;
 
   // p(x / s): coefficient k divided by s^(2k+1) (the safety factor).
   OddPolynomial with_argument_scaled_by(const Real& s) const;
