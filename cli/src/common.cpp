@@ -1,5 +1,8 @@
 #include "common.hpp"
 
+#include "polar_express/solver/catalogue.hpp"
+#include "polar_express/solver/schedule_io.hpp"
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -85,6 +88,37 @@ std::vector<int> parse_degree_list(const std::string& text) {
   }
   if (degrees.empty()) throw UsageError("--degree '" + text + "' names no degree");
   return degrees;
+}
+
+Real parse_number(const std::string& flag, const std::string& text, unsigned bits) {
+  try {
+    return parse_real(text, bits);
+  } catch (const std::invalid_argument&) {
+    throw UsageError(flag + " '" + text + "' is not a number");
+  }
+}
+
+void check_precision(unsigned bits) {
+  if (bits < kMinPrecisionBits || bits > kMaxPrecisionBits) {
+    throw UsageError("--precision " + std::to_string(bits) + " is outside [" + std::to_string(kMinPrecisionBits) +
+                     ", " + std::to_string(kMaxPrecisionBits) + "] bits (below 64 bits the certificate means little)");
+  }
+}
+
+void add_schedule_choice(CLI::App& app, ScheduleChoice& choice) {
+  app.add_option("schedule", choice.file, "Schedule file: this tool's JSON or a published-list object");
+  app.add_option("--builtin", choice.builtin, "A published schedule compiled into the tool, e.g. polar-express-paper-d5");
+}
+
+void check_schedule_choice(const ScheduleChoice& choice) {
+  if (choice.file.empty() == choice.builtin.empty()) {
+    throw UsageError("give exactly one of SCHEDULE.json and --builtin NAME");
+  }
+}
+
+Schedule load_schedule(const ScheduleChoice& choice, unsigned bits) {
+  check_schedule_choice(choice);
+  return choice.builtin.empty() ? read_schedule_file(choice.file, bits) : builtin_schedule(choice.builtin, bits);
 }
 
 }  // namespace polar_express::cli

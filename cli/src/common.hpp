@@ -1,6 +1,8 @@
 #pragma once
 // What every subcommand shares: its registration shape, the error kinds that
 // map to exit codes, and output that is written whole or not at all.
+#include "polar_express/solver/schedule.hpp"
+
 #include <CLI/CLI.hpp>
 
 #include <functional>
@@ -45,5 +47,23 @@ void write_files(const std::string& directory, const std::vector<OutputFile>& fi
 
 // Parses "A,B,C" odd degrees; throws UsageError naming the bad item.
 std::vector<int> parse_degree_list(const std::string& text);
+
+// A decimal option read at `bits` bits; UsageError "FLAG 'TEXT' is not a number".
+Real parse_number(const std::string& flag, const std::string& text, unsigned bits);
+
+// UsageError unless `bits` is a precision the solver accepts.
+void check_precision(unsigned bits);
+
+// The schedule a command works on: SCHEDULE.json or --builtin NAME.
+struct ScheduleChoice {
+  std::string file;
+  std::string builtin;
+};
+// The positional file and --builtin options, bound to `choice`.
+void add_schedule_choice(CLI::App& app, ScheduleChoice& choice);
+// UsageError unless exactly one of the two was given.
+void check_schedule_choice(const ScheduleChoice& choice);
+// The chosen schedule, read at `bits` bits.
+Schedule load_schedule(const ScheduleChoice& choice, unsigned bits);
 
 }  // namespace polar_express::cli

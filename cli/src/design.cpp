@@ -24,23 +24,11 @@ struct DesignArguments {
   std::string name;
 };
 
-Real parse_number(const std::string& flag, const std::string& text, unsigned bits) {
-  try {
-    return parse_real(text, bits);
-  } catch (const std::invalid_argument&) {
-    throw UsageError(flag + " '" + text + "' is not a number");
-  }
-}
-
 int run_design(const DesignArguments& args) {
   if (args.format != "table" && args.format != "json" && args.format != "csv") {
     throw UsageError("unknown format '" + args.format + "' (expected table, json or csv)");
   }
-  if (args.precision < kMinPrecisionBits || args.precision > kMaxPrecisionBits) {
-    throw UsageError("--precision " + std::to_string(args.precision) + " is outside [" +
-                     std::to_string(kMinPrecisionBits) + ", " + std::to_string(kMaxPrecisionBits) +
-                     "] bits (below 64 bits the certificate means little)");
-  }
+  check_precision(args.precision);
   DesignOptions options;
   options.degrees = parse_degree_list(args.degree);
   options.precision_bits = args.precision;

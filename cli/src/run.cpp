@@ -3,8 +3,6 @@
 #include "common.hpp"
 
 #include "polar_express/runtime/cpu.hpp"
-#include "polar_express/solver/catalogue.hpp"
-#include "polar_express/solver/schedule_io.hpp"
 #if POLAR_EXPRESS_RUNTIME_CUDA
 #include "polar_express/runtime/cuda/plan.hpp"
 #endif
@@ -27,8 +25,7 @@ struct RunArguments {
   std::string backend;
   std::string shape;
   std::string dtype;
-  std::string schedule_file;
-  std::string builtin;
+  ScheduleChoice schedule;
   std::optional<int> steps;
   std::string spectrum = "gaussian";
   std::uint64_t seed = 0;
@@ -230,9 +227,7 @@ int run_run(const RunArguments& args) {
   if (args.repeats < 1 || args.repeats > 10000) {
     throw UsageError("--repeats " + std::to_string(args.repeats) + " is outside [1, 10000]");
   }
-  if (args.schedule_file.empty() == args.builtin.empty()) {
-    throw UsageError("give exactly one of SCHEDULE.json and --builtin NAME");
-  }
+  check_schedule_choice(args.schedule);
 #if POLAR_EXPRESS_RUNTIME_CUDA
   if (!cpu && cuda::device_count() == 0) throw UsageError("--backend cuda: no CUDA device is available");
 #else
@@ -240,8 +235,7 @@ int run_run(const RunArguments& args) {
 #endif
   // Doubles are all the runtime takes; 64 bits read them exactly enough.
   constexpr unsigned kBits = 128;
-  const Schedule source = args.builtin.empty() ? read_schedule_file(args.schedule_file, kBits)
-                                               : builtin_schedule(args.builtin, kBits);
+  const Schedule source = load_schedule(args.schedule, kBits);
   const runtime::Schedule schedule = to_runtime(source);
   const int steps = args.steps.value_or(static_cast<int>(schedule.steps.size()));
 
@@ -320,8 +314,7 @@ Command add_run_command(CLI::App& root) {
       "Run a schedule with the runtime on random matrices of a chosen spectrum and report the\n"
       "polar error against an SVD reference in double (relative Frobenius error and\n"
       "max |1 - sigma_i| of the output) and the median time.  Exit 1 if a matrix failed.");
-  app->add_option("schedule", args->schedule_file, "Schedule file: this tool's JSON or a published-list object");
-  app->add_option("--builtin", args->builtin, "A published schedule compiled into the tool, e.g. polar-express-paper-d5");
+  add_schedule_choice(*app, args->schedule);
   app->add_option("--backend", args->backend, "cpu or cuda")->required();
   app->add_option("--shape", args->shape, "MxN or BxMxN (B matrices of M rows, N columns)")->required();
   app->add_option("--dtype", args->dtype, "f64 or f32 (cpu; default f64), f32, bf16 or f16 (cuda; default bf16)");

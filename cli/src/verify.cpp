@@ -5,7 +5,6 @@
 #include "plot.hpp"
 
 #include "polar_express/solver/catalogue.hpp"
-#include "polar_express/solver/schedule_io.hpp"
 #include "polar_express/solver/verify.hpp"
 
 #include <fmt/format.h>
@@ -17,8 +16,7 @@ namespace polar_express::cli {
 namespace {
 
 struct VerifyArguments {
-  std::string file;
-  std::string builtin;
+  ScheduleChoice schedule;  // --builtin all: every catalogued list
   std::string lower;
   std::string upper;
   std::optional<int> steps;
@@ -29,14 +27,6 @@ struct VerifyArguments {
   std::string format = "table";
   std::string plot;
 };
-
-Real parse_number(const std::string& flag, const std::string& text, unsigned bits) {
-  try {
-    return parse_real(text, bits);
-  } catch (const std::invalid_argument&) {
-    throw UsageError(flag + " '" + text + "' is not a number");
-  }
-}
 
 std::optional<Real> optional_number(const std::string& flag, const std::string& text, unsigned bits) {
   if (text.empty()) return std::nullopt;
@@ -117,26 +107,19 @@ int run_verify(const VerifyArguments& args) {
   if (args.format != "table" && args.format != "json") {
     throw UsageError("unknown format '" + args.format + "' (expected table or json)");
   }
-  if (args.precision < kMinPrecisionBits || args.precision > kMaxPrecisionBits) {
-    throw UsageError("--precision " + std::to_string(args.precision) + " is outside [" +
-                     std::to_string(kMinPrecisionBits) + ", " + std::to_string(kMaxPrecisionBits) + "] bits");
-  }
-  if (args.file.empty() == args.builtin.empty()) {
-    throw UsageError("give a schedule file or --builtin NAME (one of them)");
-  }
+  check_precision(args.precision);
+  check_schedule_choice(args.schedule);
   if (args.steps && (*args.steps < 1 || *args.steps > kMaxVerifySteps)) {
     throw UsageError("--steps " + std::to_string(*args.steps) + " is outside [1, " + std::to_string(kMaxVerifySteps) + "]");
   }
   if (!args.plot.empty()) check_plot_prefix(args.plot);
 
-  const bool all = args.builtin == "all";
+  const bool all = args.schedule.builtin == "all";
   std::vector<Schedule> schedules;
-  if (!args.file.empty()) {
-    schedules.push_back(read_schedule_file(args.file, args.precision));
-  } else if (all) {
+  if (all) {
     for (const std::string& name : builtin_names()) schedules.push_back(builtin_schedule(name, args.precision));
   } else {
-    schedules.push_back(builtin_schedule(args.builtin, args.precision));
+    schedules.push_back(load_schedule(args.schedule, args.precision));
   }
 
   const unsigned bits = certification_bits(args.precision);
@@ -195,10 +178,10 @@ Command add_verify_command(CLI::App& root) {
       "the top singular value is over-estimated by 1% or 2% or the lower bound is 10x or 100x too high.\n"
       "Steps past the end of a list follow its after_list rule (repeat_last or cycle).\n"
       "Exit 1 when --expect-error fails (the report and plots are still written).");
-  app->add_option("schedule", args->file,
+  app->add_option("schedule", args->schedule.file,
                   "Schedule JSON: polar-express/schedule/v1 (design --format json) or one published list\n"
                   "(an object of shared/reference/published_schedules.json, or such a file holding one)");
-  app->add_option("--builtin", args->builtin,
+  app->add_option("--builtin", args->schedule.builtin,
                   "A compiled-in published list by name, or 'all' for one table of every list\n"
                   "(defaults there: --lower 1e-3 --upper 1 --steps 10)");
   app->add_option("--lower", args->lower, "Lower bound l > 0 (default: the schedule's design lower bound, else 1e-3)");

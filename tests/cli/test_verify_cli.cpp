@@ -194,7 +194,7 @@ TEST_CASE("bad schedules and arguments: one line naming the value, exit 2, nothi
       {good + " --lower abc", "--lower 'abc' is not a number"},
       {good + " --steps 0", "--steps 0"},
       {good + " --format xml", "unknown format 'xml'"},
-      {good + " --builtin muon-jordan-ns5", "give a schedule file or --builtin NAME"},
+      {good + " --builtin muon-jordan-ns5", "give exactly one of SCHEDULE.json and --builtin NAME"},
       {"--builtin nope", "unknown built-in schedule 'nope'"},
       {good + " --margin 2", "band margin 2"},
       {good + " --expect-error nan", "--expect-error 'nan'"},
