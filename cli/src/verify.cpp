@@ -175,7 +175,7 @@ Command add_verify_command(CLI::App& root) {
       "the safe band (an input a relative --margin above a step's interval must come back within\n"
       "--margin of the next interval's top and never change sign), steps not monotone on their\n"
       "interval, stalls, the smallest lower bound reaching --target-error, and the final error when\n"
-      "the top singular value is over-estimated by 1% or 2% or the lower bound is 10x or 100x too high.\n"
+      "the top singular value is off by 1% or 2% either way or the lower bound is 10x or 100x too high.\n"
       "Steps past the end of a list follow its after_list rule (repeat_last or cycle).\n"
       "Exit 1 when --expect-error fails (the report and plots are still written).");
   app->add_option("schedule", args->schedule.file,
