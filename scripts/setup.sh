@@ -12,6 +12,7 @@ packages=(
   clang libclang-rt-14-dev               # generated-header check; libFuzzer for the fuzz target
   gnuplot-nox                            # verify --plot
   python3                                # generated torch snippet syntax check
+  python3-torch                          # the emitted torch function run against the runtime (CPU)
 )
 
 missing=()

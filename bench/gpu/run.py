@@ -40,7 +40,7 @@ def reference(G):
     X = X / (X.norm(dim=(-2, -1), keepdim=True) * 1.02 + 1e-6)
     for a, b, c in COEFFS:
         A = X @ X.mT
-        B = b * A + c * (A @ A)
+        B = b * A + c * A @ A  # (c A) @ A, as published
         X = a * X + B @ X
     if G.size(-2) > G.size(-1):
         X = X.mT
