@@ -7,11 +7,14 @@
 // VARIANT picks the plan options: generic (standard path, full GEMMs),
 // symmetric (lower-triangle products), gram (Gram iteration, automatic
 // restarts, full GEMMs), auto (every option kAuto: the library's default),
-// graph (auto, replayed as one captured CUDA graph).  Default: auto.
+// graph (auto, replayed as one captured CUDA graph), specialised (the
+// generated kernel set of the schedule, generated/polar_express_nanochat_d5.cu:
+// its fused kernel where it takes the shape, else auto).  Default: auto.
 // Prints one JSON object: variant, median_ms, times_ms, statuses, gram,
-// restarts, symmetric.  The schedule is nanochat's 5-step list from the
-// generated constexpr table.
+// restarts, symmetric, fused.  The schedule is nanochat's 5-step list from
+// the generated constexpr table.
 #include "polar_express_nanochat_d5.hpp"
+#include "polar_express_nanochat_d5_cuda.hpp"
 
 #include "polar_express/runtime/cuda/plan.hpp"
 
@@ -42,7 +45,8 @@ std::vector<char> read_file(const std::string& path, std::size_t bytes) {
 
 int run(int argc, char** argv) {
   if (argc != 8 && argc != 9) {
-    std::cerr << "usage: bench_gpu_runtime B M N DTYPE INPUT OUTPUT REPEATS [generic|symmetric|gram|auto|graph]\n";
+    std::cerr << "usage: bench_gpu_runtime B M N DTYPE INPUT OUTPUT REPEATS "
+                 "[generic|symmetric|gram|auto|graph|specialised]\n";
     return 2;
   }
   const std::string variant = argc == 9 ? argv[8] : "auto";
@@ -56,7 +60,7 @@ int run(int argc, char** argv) {
   } else if (variant == "gram") {
     options.gram = rt::ProductMode::kOn;
     options.symmetric = rt::ProductMode::kOff;
-  } else if (variant != "auto" && variant != "graph") {
+  } else if (variant != "auto" && variant != "graph" && variant != "specialised") {
     std::cerr << "bench_gpu_runtime: unknown variant '" << variant << "'\n";
     return 2;
   }
@@ -75,7 +79,9 @@ int run(int argc, char** argv) {
   check(cudaMemcpy(input.data(), host.data(), bytes, cudaMemcpyHostToDevice), "cudaMemcpy");
   cudaStream_t stream = nullptr;
   check(cudaStreamCreate(&stream), "cudaStreamCreate");
-  pc::Plan plan(shape, dtype, schedule, options);
+  pc::Plan plan = variant == "specialised"
+                     ? pc::Plan(shape, dtype, polar_express::schedules::make_polar_express_nanochat_d5_cuda(), options)
+                     : pc::Plan(shape, dtype, schedule, options);
   pc::Graph graph;
   if (variant == "graph") graph = plan.capture(input.data(), output.data(), stream);
   auto once = [&] {
@@ -112,7 +118,10 @@ int run(int argc, char** argv) {
   std::printf("{\"variant\": \"%s\", \"gram\": %s, \"symmetric\": %s, \"restarts\": [", variant.c_str(),
               products.gram ? "true" : "false", products.symmetric ? "true" : "false");
   for (std::size_t i = 0; i < products.restarts.size(); ++i) std::printf("%s%d", i ? ", " : "", products.restarts[i]);
-  std::printf("], \"median_ms\": %.6f, \"times_ms\": [", median);
+  const char* fused = plan.fused_kernel() == pc::FusedKernel::kGramTensorCore ? "gram-tensor-core"
+                      : plan.fused_kernel() == pc::FusedKernel::kSimt          ? "simt"
+                                                                                : "none";
+  std::printf("], \"fused\": \"%s\", \"median_ms\": %.6f, \"times_ms\": [", fused, median);
   for (std::size_t i = 0; i < times.size(); ++i) std::printf("%s%.6f", i ? ", " : "", static_cast<double>(times[i]));
   std::printf("], \"statuses\": [");
   for (std::size_t i = 0; i < report.status.size(); ++i) {

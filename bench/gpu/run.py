@@ -84,7 +84,7 @@ def dense_flops(shape, steps):
     return b * steps * (4 * k * k * big + 2 * k ** 3)
 
 
-VARIANTS = ("generic", "symmetric", "gram", "auto", "graph")
+VARIANTS = ("generic", "symmetric", "gram", "auto", "graph", "specialised")
 
 
 def run_ours(binary, x_bf16, repeats, workdir, variant):
@@ -145,6 +145,7 @@ def main():
                         "max_sigma_error": sigma_error(ours_out),
                         "statuses_ok": all(s in ("ok", "zero") for s in ours["statuses"]),
                         "gram": ours["gram"], "restarts": ours["restarts"], "symmetric": ours["symmetric"],
+                        "fused": ours["fused"],
                         "times_ms": ours["times_ms"]}
                 rows.append(row)
                 print(json.dumps(row), file=sys.stderr, flush=True)

@@ -240,10 +240,15 @@ TEST_CASE("CUDA: the specialised kernel set matches the generic path", "[cuda][s
     for (std::size_t i = 0; i < ra.nuclear_norms.size(); ++i) {
       CHECK(ra.nuclear_norms[i] == Approx(rb.nuclear_norms[i]).epsilon(1e-5));
     }
-    // bf16 in and out, fp32 inside: within bf16 rounding of the f64 result.
+    // bf16 in and out through the SIMT kernel (fp32 inside; with the Gram
+    // form on, bf16 takes the tensor-core kernel, tested below): within bf16
+    // rounding of the f64 result.
     const Batch narrow = make_batch(s, pc::DType::kBF16, 1e-2, 7);
-    pc::Plan fused_bf16(s, pc::DType::kBF16, kernels);
-    CHECK(worst_relative_error(run(fused_bf16, narrow.values), cpu_reference(narrow, schedule, 5), s) < 1e-2);
+    rt::PlanOptions no_gram;
+    no_gram.gram = rt::ProductMode::kOff;
+    pc::Plan simt_bf16(s, pc::DType::kBF16, kernels, no_gram);
+    CHECK(simt_bf16.fused_kernel() == pc::FusedKernel::kSimt);
+    CHECK(worst_relative_error(run(simt_bf16, narrow.values), cpu_reference(narrow, schedule, 5), s) < 1e-2);
   }
   SECTION("edge inputs through the fused kernel") {
     const rt::BatchShape s{3, 16, 24};
@@ -267,6 +272,111 @@ TEST_CASE("CUDA: the specialised kernel set matches the generic path", "[cuda][s
     pc::Plan generic(s, pc::DType::kF32, schedule);
     CHECK_FALSE(large.uses_fused_kernel());
     CHECK(run(large, batch.values) == run(generic, batch.values));
+  }
+}
+
+// The tensor-core fused kernel (fused_gram_mma.cuh): the Gram form with fp16
+// products, one block per matrix.  bench/gpu/gram_numerics.py emulates its
+// roundings: about 0.005 (fp16 out) to 0.015 (bf16 out) relative distance to
+// the exact iterate on these spectra, where the cuBLASLt bf16 path is near
+// 0.06; the bounds below leave room over that emulation.
+TEST_CASE("CUDA: the tensor-core fused kernel matches the CPU f64 result", "[cuda][specialised][tensor-core]") {
+  SKIP_WITHOUT_CUDA_DEVICE();
+  std::shared_ptr<const pc::ScheduleKernels> kernels = polar_express::schedules::make_nanochat_test_cuda();
+  const rt::Schedule schedule = kernels->schedule();
+  rt::PlanOptions options;
+  options.nuclear_norm = true;
+  for (const rt::BatchShape& s : {rt::BatchShape{4, 128, 768}, rt::BatchShape{3, 200, 96}, rt::BatchShape{2, 33, 77},
+                                  rt::BatchShape{1000, 6, 9}, rt::BatchShape{1, 1, 40}, rt::BatchShape{2, 40, 1},
+                                  rt::BatchShape{2, 128, 128}}) {
+    for (const auto& [dtype, tolerance] : {std::pair{pc::DType::kBF16, 3e-2}, std::pair{pc::DType::kF16, 1.5e-2}}) {
+      CAPTURE(s.batch, s.rows, s.cols, pc::to_string(dtype));
+      const Batch batch = make_batch(s, dtype, 1e-2, 31);
+      const std::vector<double> exact = cpu_reference(batch, schedule, 5);
+      pc::Plan fused(s, dtype, kernels, options);
+      REQUIRE(fused.fused_kernel() == pc::FusedKernel::kGramTensorCore);
+      CHECK(fused.products().gram);
+      rt::PlanOptions standard_options = options;
+      standard_options.gram = rt::ProductMode::kOff;
+      pc::Plan standard(s, dtype, schedule, standard_options);
+      const std::vector<float> out = run(fused, batch.values), base = run(standard, batch.values);
+      const pc::Report report = fused.report(nullptr), base_report = standard.report(nullptr);
+      CHECK(report.all_succeeded);
+      const double error = worst_relative_error(out, exact, s);
+      CHECK(error < tolerance);
+      CHECK(error <= 1.25 * worst_relative_error(base, exact, s) + 1e-3);
+      double worst_fused = 0, worst_base = 0;
+      for (std::int64_t b = 0; b < std::min<std::int64_t>(s.batch, 8); ++b) {
+        worst_fused = std::max(worst_fused, rt::test::max_sigma_error(rt::test::unpack(out, b, s.rows, s.cols)));
+        worst_base = std::max(worst_base, rt::test::max_sigma_error(rt::test::unpack(base, b, s.rows, s.cols)));
+      }
+      CHECK(worst_fused <= 1.25 * worst_base + 1e-2);
+      for (std::size_t i = 0; i < report.nuclear_norms.size(); ++i) {
+        CHECK(report.nuclear_norms[i] == Approx(base_report.nuclear_norms[i]).epsilon(2e-2));
+      }
+    }
+  }
+  SECTION("restarts: planned, every step, none; in place equals out of place") {
+    const rt::BatchShape s{3, 64, 700};
+    const Batch batch = make_batch(s, pc::DType::kBF16, 1e-3, 32);
+    const std::vector<double> exact = cpu_reference(batch, schedule, 5);
+    pc::Plan planned(s, pc::DType::kBF16, kernels, options);
+    REQUIRE(planned.fused_kernel() == pc::FusedKernel::kGramTensorCore);
+    CHECK_FALSE(planned.products().restarts.empty());  // nanochat's first steps grow Q past the fp16 budget
+    rt::PlanOptions every = options;
+    every.gram_restart_interval = 1;
+    pc::Plan each_step(s, pc::DType::kBF16, kernels, every);
+    CHECK(each_step.products().restarts == std::vector<int>{1, 2, 3, 4});
+    const std::vector<float> a = run(planned, batch.values), b = run(each_step, batch.values);
+    CHECK(worst_relative_error(a, exact, s) < 3e-2);
+    CHECK(worst_relative_error(b, exact, s) < 3e-2);
+    const std::vector<float> in_place = run(planned, batch.values, true);
+    CHECK(in_place == a);
+    const pc::Report report = planned.report(nullptr);
+    const pc::Report out_of_place = [&] {
+      run(planned, batch.values);
+      return planned.report(nullptr);
+    }();
+    for (std::size_t i = 0; i < report.nuclear_norms.size(); ++i) {
+      CHECK(report.nuclear_norms[i] == out_of_place.nuclear_norms[i]);
+    }
+  }
+  SECTION("edge inputs: zero, NaN, Inf, tiny and huge norms") {
+    const rt::BatchShape s{6, 24, 40};
+    Batch batch = make_batch(s, pc::DType::kBF16, 1e-2, 33);
+    const std::int64_t size = s.matrix_size();
+    std::fill_n(batch.values.begin(), size, 0.0f);
+    batch.values[size + 5] = std::numeric_limits<float>::quiet_NaN();
+    batch.values[2 * size + 7] = -std::numeric_limits<float>::infinity();
+    // Matrices 3 and 4: matrix 5 scaled by 2^-100 and 2^100 (exact in bf16).
+    for (std::int64_t i = 0; i < size; ++i) {
+      batch.values[3 * size + i] = std::ldexp(batch.values[5 * size + i], -100);
+      batch.values[4 * size + i] = std::ldexp(batch.values[5 * size + i], 100);
+    }
+    pc::Plan fused(s, pc::DType::kBF16, kernels);
+    REQUIRE(fused.fused_kernel() == pc::FusedKernel::kGramTensorCore);
+    const std::vector<float> out = run(fused, batch.values);
+    const pc::Report report = fused.report(nullptr);
+    CHECK(report.status[0] == rt::MatrixStatus::kZero);
+    CHECK(report.status[1] == rt::MatrixStatus::kNonFinite);
+    CHECK(report.status[2] == rt::MatrixStatus::kNonFinite);
+    CHECK(report.status[3] == rt::MatrixStatus::kOk);
+    CHECK(report.status[4] == rt::MatrixStatus::kOk);
+    CHECK(rt::test::unpack(out, 0, s.rows, s.cols).isZero(0));
+    CHECK(rt::test::unpack(out, 1, s.rows, s.cols).array().isNaN().all());
+    CHECK(rt::test::unpack(out, 2, s.rows, s.cols).array().isNaN().all());
+    const Matrix unit = rt::test::unpack(out, 5, s.rows, s.cols);
+    CHECK(rt::test::relative_error(rt::test::unpack(out, 3, s.rows, s.cols), unit) < 1e-2);
+    CHECK(rt::test::relative_error(rt::test::unpack(out, 4, s.rows, s.cols), unit) < 1e-2);
+  }
+  SECTION("f32, the Gram form turned off, and k > 128 stay off the tensor cores") {
+    const rt::BatchShape small{2, 32, 64};
+    CHECK(pc::Plan(small, pc::DType::kF32, kernels).fused_kernel() == pc::FusedKernel::kSimt);
+    rt::PlanOptions no_gram;
+    no_gram.gram = rt::ProductMode::kOff;
+    CHECK(pc::Plan(small, pc::DType::kBF16, kernels, no_gram).fused_kernel() == pc::FusedKernel::kSimt);
+    CHECK(pc::Plan(rt::BatchShape{1, 200, 300}, pc::DType::kBF16, kernels).fused_kernel() !=
+          pc::FusedKernel::kGramTensorCore);
   }
 }
 

@@ -200,7 +200,10 @@ struct Plan::Impl {
   runtime::Schedule schedule;
   runtime::PlanOptions options;
   int steps = 0;
-  std::shared_ptr<const ScheduleKernels> kernels;  // set when the fused kernel runs
+  std::shared_ptr<const ScheduleKernels> kernels;  // set when a fused kernel runs
+  FusedKernel fused = FusedKernel::kNone;
+  std::uint64_t fused_restarts = 0;  // kGramTensorCore: bit t = restart before step t
+  DeviceBuffer fused_workspace;      // kGramTensorCore with restarts: the fp16 iterate
   DeviceBuffer stats;
 
   // The generic path.
@@ -230,6 +233,37 @@ struct Plan::Impl {
     restart_before.assign(static_cast<std::size_t>(steps), 0);
     for (int t : products.restarts) restart_before[static_cast<std::size_t>(t)] = 1;
     stats = DeviceBuffer(static_cast<std::size_t>(shape.batch) * sizeof(MatrixStats));
+  }
+
+  // Takes the kernel set's fused kernel when it has one for this shape.  The
+  // tensor-core kernel runs the Gram form with Q and the restarted iterate in
+  // fp16, so its restarts follow the fp16 budget (or the options' interval);
+  // its mask holds 64 steps.
+  bool choose_fused(std::shared_ptr<const ScheduleKernels> set) {
+    if (shape.rows > INT_MAX || shape.cols > INT_MAX) return false;
+    const std::int64_t side = std::min(shape.rows, shape.cols);
+    std::vector<int> restarts;
+    bool allow_gram = options.gram != runtime::ProductMode::kOff;
+    if (allow_gram) {
+      restarts = runtime::gram_restart_steps(schedule, steps, runtime::gram_growth_budget(11, side),
+                                             options.gram_restart_interval);
+      allow_gram = restarts.empty() || restarts.back() < 64;
+    }
+    fused = set->prepare_fused(static_cast<int>(shape.rows), static_cast<int>(shape.cols), dtype, allow_gram);
+    if (fused == FusedKernel::kNone) return false;
+    kernels = std::move(set);
+    if (fused == FusedKernel::kGramTensorCore) {
+      products = runtime::ProductPlan{true, restarts, false};
+      restart_before.assign(static_cast<std::size_t>(steps), 0);
+      for (int t : restarts) {
+        restart_before[static_cast<std::size_t>(t)] = 1;
+        fused_restarts |= std::uint64_t{1} << t;
+      }
+      if (!restarts.empty()) {
+        fused_workspace = DeviceBuffer(static_cast<std::size_t>(shape.batch * shape.matrix_size()) * 2);
+      }
+    }
+    return true;
   }
 
   void build_generic() {
@@ -307,6 +341,9 @@ struct Plan::Impl {
     check_cuda(cudaMemsetAsync(st, 0, stats.bytes(), stream), "cudaMemsetAsync (statistics)");
     if (kernels) {
       FusedArguments args;
+      args.kernel = fused;
+      args.restarts = fused_restarts;
+      args.workspace = fused_workspace.data();
       args.input = input;
       args.output = output;
       args.dtype = dtype;
@@ -455,12 +492,7 @@ Plan::Plan(const runtime::BatchShape& shape, DType dtype, std::shared_ptr<const 
            const runtime::PlanOptions& options) {
   if (!kernels) throw std::invalid_argument("CUDA plan: null kernel set");
   impl_ = std::make_unique<Impl>(shape, dtype, kernels->schedule(), options);
-  if (shape.rows <= INT_MAX && shape.cols <= INT_MAX &&
-      kernels->prepare_fused(static_cast<int>(shape.rows), static_cast<int>(shape.cols), dtype)) {
-    impl_->kernels = std::move(kernels);
-  } else {
-    impl_->build_generic();
-  }
+  if (!impl_->choose_fused(std::move(kernels))) impl_->build_generic();
 }
 
 Plan::~Plan() = default;
@@ -509,6 +541,7 @@ void Graph::launch(cudaStream_t stream) const {
 const runtime::ProductPlan& Plan::products() const { return impl_->products; }
 Report Plan::report(cudaStream_t stream) const { return impl_->report(stream); }
 bool Plan::uses_fused_kernel() const { return impl_->kernels != nullptr; }
+FusedKernel Plan::fused_kernel() const { return impl_->fused; }
 const runtime::BatchShape& Plan::shape() const { return impl_->shape; }
 DType Plan::dtype() const { return impl_->dtype; }
 const runtime::Schedule& Plan::schedule() const { return impl_->schedule; }

@@ -57,7 +57,9 @@ struct PlanOptions {
   // polynomial map in exact arithmetic, so the certified bound is unchanged.
   // kAuto: on when max(rows, cols) >= 2 min(rows, cols) and the restart plan
   // leaves at least one segment of two or more steps.  kOn also forces it on
-  // square matrices (for testing; it is slower there).
+  // square matrices (for testing; it is slower there).  A specialised kernel
+  // set's tensor-core fused kernel (cuda/specialized.cuh) runs the Gram form
+  // whatever the shape unless this is kOff.
   ProductMode gram = ProductMode::kAuto;
   // Steps between restarts (X0 <- Q X0, R recomputed); 0 places them from the
   // schedule and the precision (gram_restart_steps).

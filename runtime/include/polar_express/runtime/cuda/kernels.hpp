@@ -49,9 +49,15 @@ inline runtime::MatrixStatus status_of(const MatrixStats& stats) {
   return runtime::MatrixStatus::kOk;
 }
 
+// The fused kernels a kernel set may run for a shape (specialized.cuh):
+// none (the plan's cuBLASLt path), the SIMT kernel with everything in fp32
+// shared memory, or the tensor-core kernel running the Gram form.
+enum class FusedKernel { kNone, kSimt, kGramTensorCore };
+
 // One batch for a fused kernel: B matrices rows x cols, row-major, strides in
 // elements; `stats` is device memory with `batch` zeroed entries.
 struct FusedArguments {
+  FusedKernel kernel = FusedKernel::kNone;  // what prepare_fused chose
   const void* input = nullptr;
   void* output = nullptr;
   DType dtype = DType::kF32;
@@ -60,6 +66,11 @@ struct FusedArguments {
   int steps = 0;  // steps past the table's end repeat its last step
   bool nuclear_norm = false;
   MatrixStats* stats = nullptr;
+  // kGramTensorCore: bit t set restarts the Gram form before step t (t < 64),
+  // through `workspace` (batch * min(rows, cols) * max(rows, cols) fp16
+  // elements, needed only when some bit is set).
+  std::uint64_t restarts = 0;
+  void* workspace = nullptr;
 };
 
 // A kernel set specialised to one schedule (coefficients compiled in).
@@ -70,10 +81,11 @@ class ScheduleKernels {
   // The schedule its constants encode (steps, normalisation); shapes the
   // fused kernel cannot hold run the cuBLASLt path with these numbers.
   virtual runtime::Schedule schedule() const = 0;
-  // Whether the fused kernel takes rows x cols of `dtype` on the current
-  // device; also makes the launch ready (shared-memory opt-in), so call it
-  // once at plan time, not while capturing a graph.
-  virtual bool prepare_fused(int rows, int cols, DType dtype) const = 0;
+  // Which fused kernel takes rows x cols of `dtype` on the current device
+  // (kGramTensorCore only when `allow_gram`); also makes that launch ready
+  // (shared-memory opt-in), so call it once at plan time, not while
+  // capturing a graph.
+  virtual FusedKernel prepare_fused(int rows, int cols, DType dtype, bool allow_gram) const = 0;
   // Enqueues the whole iteration (normalise, steps, write out, statistics)
   // on `stream`; no host synchronisation.  Throws CudaError.
   virtual void launch_fused(const FusedArguments& arguments, cudaStream_t stream) const = 0;

@@ -114,6 +114,8 @@ class Plan {
   Report report(cudaStream_t stream) const;
 
   bool uses_fused_kernel() const;
+  // Which fused kernel runs (kNone on the cuBLASLt path).
+  FusedKernel fused_kernel() const;
   // Gram iteration, its restarts and symmetric products, resolved for this
   // shape and dtype (PlanOptions; CUDA's symmetric threshold is k >= 2048).
   const runtime::ProductPlan& products() const;

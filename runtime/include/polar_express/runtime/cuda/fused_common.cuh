@@ -1,0 +1,89 @@
+#pragma once
+// Pieces both fused kernels share (fused_simt.cuh, fused_gram_mma.cuh): the
+// compile-time reads of a schedule table (the contract is in specialized.cuh)
+// and the first pass over a matrix, which decides between "zero", "not
+// finite" and the normalisation scale.
+#include "polar_express/runtime/cuda/device.cuh"
+
+#include <cstdint>
+
+namespace polar_express::cuda::specialized {
+
+// Reads of the table usable in device code: an element of a constexpr array
+// may be used there only through a constexpr function in a constant expression.
+template <class Table>
+struct Constants {
+  __host__ __device__ static constexpr int degree(int s) { return Table::kDegrees[s]; }
+  __host__ __device__ static constexpr int count(int s) { return (Table::kDegrees[s] + 1) / 2; }
+  __host__ __device__ static constexpr float coefficient(int s, int j) { return Table::kCoefficients[s][j]; }
+  static constexpr bool valid() {
+    if (Table::kSteps < 1 || Table::kMaxCoefficients < 2) return false;
+    for (int s = 0; s < Table::kSteps; ++s) {
+      if (degree(s) < 3 || degree(s) % 2 == 0 || count(s) > Table::kMaxCoefficients) return false;
+    }
+    return Table::kNormFactor > 0 && Table::kNormEps >= 0;
+  }
+};
+
+// Block-reduction scratch a fused kernel declares once (static shared memory).
+struct ReductionScratch {
+  float floats[device::kMaxWarps];
+  unsigned flags[device::kMaxWarps];
+  double doubles[device::kMaxWarps];
+};
+// What a fused kernel takes beside its dynamic shared memory.
+inline constexpr std::size_t kStaticSharedBytes = 1024;
+static_assert(sizeof(ReductionScratch) <= kStaticSharedBytes);
+
+// The first pass over one matrix of `size` elements.  `normal` is false when
+// the matrix is zero or has a NaN/Inf: then the output is already filled
+// (zeros, or NaN) and the statistics written, and the kernel returns.
+// Otherwise x_normalised = (g / largest) * ratio (see normalisation_ratio).
+struct InputScan {
+  bool normal;
+  float largest, sum_squares, ratio;
+};
+
+template <class Table, class T>
+__device__ inline InputScan scan_input(const T* g, T* out, int size, MatrixStats& stats, ReductionScratch& scratch) {
+  const int tid = static_cast<int>(threadIdx.x), threads = static_cast<int>(blockDim.x);
+  float largest = 0;
+  unsigned bad = 0;
+  for (int i = tid; i < size; i += threads) {
+    const float v = fabsf(device::to_float(g[i]));
+    if (isfinite(v)) largest = fmaxf(largest, v);
+    else bad = 1;
+  }
+  largest = device::block_reduce(largest, device::Max{}, scratch.floats);
+  bad = device::block_reduce(bad, device::Or{}, scratch.flags);
+  if (bad || largest == 0) {  // uniform over the block
+    const T fill = device::from_float<T>(bad ? device::quiet_nan() : 0.0f);
+    for (int i = tid; i < size; i += threads) out[i] = fill;
+    if (tid == 0) {
+      stats.flags = bad ? kNonFiniteInput : 0u;
+      stats.max_bits = __float_as_uint(largest);
+    }
+    return {false, largest, 0, 0};
+  }
+  float sum = 0;
+  for (int i = tid; i < size; i += threads) {
+    const float r = device::to_float(g[i]) / largest;
+    sum += r * r;
+  }
+  sum = device::block_reduce(sum, device::Sum{}, scratch.floats);
+  const float ratio = device::normalisation_ratio(largest, sum, static_cast<double>(Table::kNormFactor),
+                                                  static_cast<double>(Table::kNormEps));
+  return {true, largest, sum, ratio};
+}
+
+// The statistics of a matrix that went through the iteration.
+__device__ inline void record_stats(MatrixStats& stats, const InputScan& scan, bool diverged, double inner) {
+  if (threadIdx.x == 0) {
+    stats.max_bits = __float_as_uint(scan.largest);
+    stats.sum_squares = scan.sum_squares;
+    stats.flags = diverged ? kDivergedOutput : 0u;
+    stats.nuclear = inner;
+  }
+}
+
+}  // namespace polar_express::cuda::specialized

@@ -1,0 +1,339 @@
+#pragma once
+// The fused tensor-core kernel for batches of small matrices (bf16 and fp16;
+// k = min(rows, cols) <= 128, any K = max(rows, cols)): one thread block per
+// matrix runs the whole schedule in the Gram form (gram.hpp) with every k x k
+// matrix in shared memory.
+//
+//   R = X X^T over 64-column chunks of X (read from global, normalised and
+//   rounded to fp16 on the way in; tall matrices are read transposed);
+//   per step: Z = h(R) by Horner, Q <- Z Q, R <- Z R Z (skipped when the
+//   next step restarts or there is none);
+//   at a restart: X <- Q X into the fp16 workspace, R recomputed, Q = I;
+//   at the end: U = Q X, written chunk by chunk in the element type.
+//
+// Every product is an fp16 mma.sync with fp32 accumulation (warp_mma.cuh);
+// R, Z and Q are stored in fp16 between products.  fp16 keeps 11 significant
+// bits (bf16 8) and the normalised values all lie in [-1, 1] up to the
+// bounded growth of Q, so nothing overflows; the restarts come from the
+// fp16 growth budget (gram_growth_budget(11, k)).  bench/gpu/gram_numerics.py
+// emulates exactly these roundings on the CPU and compares them with exact
+// arithmetic and with the bf16 reference formulation.
+//
+// Padding: k is rounded up to a multiple of 16 with zero rows and columns;
+// the identity terms of the polynomials are added on the real diagonal only,
+// so the padding stays exactly zero through every product.
+#include "polar_express/runtime/cuda/fused_common.cuh"
+#include "polar_express/runtime/cuda/warp_mma.cuh"
+
+#include <cstdint>
+
+namespace polar_express::cuda::specialized {
+
+inline constexpr int kGramThreads = mma::kWarps * 32;
+inline constexpr int kGramMaxSide = 128;
+inline constexpr int kGramChunk = 64;  // columns of the k x K iterate per pass
+
+// Shared-memory layout: R, Q and Z (side x ld each), then one chunk of the
+// iterate (side x chunk_ld), all fp16.
+struct GramLayout {
+  int side = 0, ld = 0, chunk_ld = 0;
+  __host__ __device__ int square_elements() const { return side * ld; }
+  __host__ __device__ std::size_t bytes() const {
+    return sizeof(__half) * (3 * static_cast<std::size_t>(square_elements()) + static_cast<std::size_t>(side) * chunk_ld);
+  }
+};
+
+__host__ __device__ inline GramLayout gram_layout(int k) {
+  GramLayout layout;
+  layout.side = (k + mma::kTile - 1) / mma::kTile * mma::kTile;
+  layout.ld = mma::padded_ld(layout.side);
+  layout.chunk_ld = mma::padded_ld(kGramChunk);
+  return layout;
+}
+
+namespace gram {
+
+// Where the k x K iterate comes from: the input, normalised on the fly
+// (tall inputs are read transposed), or the fp16 workspace after a restart.
+template <class T>
+struct InputSource {
+  const T* g;
+  bool tall;
+  int k, kk;
+  float largest, ratio;
+  __device__ float operator()(int i, int j) const {
+    return device::to_float(g[tall ? static_cast<std::int64_t>(j) * k + i : static_cast<std::int64_t>(i) * kk + j]) /
+           largest * ratio;
+  }
+};
+
+struct WorkspaceSource {
+  __half* w;
+  bool tall;  // always false: the workspace holds the wide form
+  int k, kk;
+  __device__ float operator()(int i, int j) const { return __half2float(w[static_cast<std::int64_t>(i) * kk + j]); }
+};
+
+// chunk[i][jj] = x(i, j0 + jj) in fp16, zero outside k x K.  The loop order
+// follows the source's memory order so that global reads coalesce.
+template <class Source>
+__device__ inline void load_chunk(const Source& x, int j0, const GramLayout& layout, __half* chunk) {
+  const int total = layout.side * kGramChunk;
+  for (int idx = static_cast<int>(threadIdx.x); idx < total; idx += static_cast<int>(blockDim.x)) {
+    const int i = x.tall ? idx % layout.side : idx / kGramChunk;
+    const int jj = x.tall ? idx / layout.side : idx % kGramChunk;
+    const int j = j0 + jj;
+    chunk[i * layout.chunk_ld + jj] = __float2half_rn(i < x.k && j < x.kk ? x(i, j) : 0.0f);
+  }
+}
+
+// dst = acc (+ diagonal on the real diagonal), rounded to fp16.
+__device__ inline void store_square(const mma::WarpTask& task, const mma::Accumulators& acc, __half* dst, int ld,
+                                    int k, float diagonal) {
+  mma::for_each_pair(task, acc, [&](int row, int col, float v0, float v1) {
+    if (row < k) {
+      if (row == col) v0 += diagonal;
+      if (row == col + 1) v1 += diagonal;
+    }
+    *reinterpret_cast<__half2*>(dst + row * ld + col) = __floats2half2_rn(v0, v1);
+  });
+}
+
+// acc = a b for side x side matrices a, b (b read as stored, depth-major).
+__device__ inline void square_product(const __half* a, const __half* b, const GramLayout& layout,
+                                      const mma::WarpTask& task, mma::Accumulators& acc) {
+  acc.clear();
+  if (task.pairs > 0) mma::warp_product<mma::BLayout::kDepthMajor>(a, layout.ld, b, layout.ld, layout.side, task, acc);
+}
+
+// dst = a b (+ diagonal I); dst may be a or b: the product completes in
+// registers before any thread stores.
+__device__ inline void square_product_into(const __half* a, const __half* b, __half* dst, int k,
+                                           const GramLayout& layout, const mma::WarpTask& task, float diagonal) {
+  mma::Accumulators acc;
+  square_product(a, b, layout, task, acc);
+  __syncthreads();
+  if (task.pairs > 0) store_square(task, acc, dst, layout.ld, k, diagonal);
+  __syncthreads();
+}
+
+// r = X X^T over the chunks of the source.
+template <class Source>
+__device__ inline void form_gram(const Source& x, const GramLayout& layout, __half* chunk, __half* r,
+                                 const mma::WarpTask& task) {
+  mma::Accumulators acc;
+  acc.clear();
+  for (int j0 = 0; j0 < x.kk; j0 += kGramChunk) {
+    load_chunk(x, j0, layout, chunk);
+    __syncthreads();
+    if (task.pairs > 0) {
+      mma::warp_product<mma::BLayout::kColumnMajor>(chunk, layout.chunk_ld, chunk, layout.chunk_ld, kGramChunk, task,
+                                                    acc);
+    }
+    __syncthreads();  // before the next chunk overwrites this one
+  }
+  if (task.pairs > 0) store_square(task, acc, r, layout.ld, x.k, 0.0f);
+  __syncthreads();
+}
+
+// For each chunk of the source: Y = Q X on it, handed to sink(j0, task, acc)
+// after every thread has finished reading the chunk (the sink may reuse it).
+template <class Source, class Sink>
+__device__ inline void apply_q(const Source& x, const __half* q, const GramLayout& layout, __half* chunk,
+                               const mma::WarpTask& task, Sink&& sink) {
+  for (int j0 = 0; j0 < x.kk; j0 += kGramChunk) {
+    load_chunk(x, j0, layout, chunk);
+    __syncthreads();
+    mma::Accumulators acc;
+    acc.clear();
+    if (task.pairs > 0) {
+      mma::warp_product<mma::BLayout::kDepthMajor>(q, layout.ld, chunk, layout.chunk_ld, layout.side, task, acc);
+    }
+    __syncthreads();
+    sink(j0, acc);
+    __syncthreads();
+  }
+}
+
+// Horner passes J = q-3 .. 0 of step S: z <- z r + c_J I.
+template <class Table, int S, int J>
+__device__ inline void horner(const __half* r, __half* z, int k, const GramLayout& layout, const mma::WarpTask& task) {
+  if constexpr (J >= 0) {
+    square_product_into(z, r, z, k, layout, task, Constants<Table>::coefficient(S, J));
+    horner<Table, S, J - 1>(r, z, k, layout, task);
+  }
+}
+
+// z = h_S(r) = c0 I + c1 r + c2 r^2 + ...
+template <class Table, int S>
+__device__ inline void polynomial(const __half* r, __half* z, int k, const GramLayout& layout,
+                                  const mma::WarpTask& task) {
+  constexpr int q = Constants<Table>::count(S);
+  constexpr float top = Constants<Table>::coefficient(S, q - 1);
+  constexpr float next = Constants<Table>::coefficient(S, q - 2);
+  const int total = layout.side * layout.side;
+  for (int idx = static_cast<int>(threadIdx.x); idx < total; idx += static_cast<int>(blockDim.x)) {
+    const int i = idx / layout.side, j = idx % layout.side;
+    const float v = top * __half2float(r[i * layout.ld + j]) + (i == j && i < k ? next : 0.0f);
+    z[i * layout.ld + j] = __float2half_rn(v);
+  }
+  __syncthreads();
+  horner<Table, S, q - 3>(r, z, k, layout, task);
+}
+
+// The per-block state of the iteration.
+template <class T>
+struct State {
+  InputSource<T> input;
+  WorkspaceSource workspace;
+  bool from_workspace;  // the iterate is the workspace (after a restart)
+  std::uint64_t restarts;
+  int steps;
+  GramLayout layout;
+  __half *r, *q, *z, *chunk;
+  mma::WarpTask square_task, chunk_task;
+
+  __device__ bool restart_before(int t) const { return t > 0 && t < 64 && ((restarts >> t) & 1u); }
+
+  template <class F>
+  __device__ void with_source(F&& f) const {
+    if (from_workspace) f(workspace);
+    else f(input);
+  }
+
+  // X <- Q X into the workspace, R = X X^T.
+  __device__ void restart() {
+    __half* w = workspace.w;
+    const int k = input.k, kk = input.kk;
+    with_source([&](const auto& x) {
+      apply_q(x, q, layout, chunk, chunk_task, [&](int j0, const mma::Accumulators& acc) {
+        if (chunk_task.pairs == 0) return;
+        mma::for_each_pair(chunk_task, acc, [&](int row, int col, float v0, float v1) {
+          const int j = j0 + col;
+          if (row >= k) return;
+          const std::int64_t at = static_cast<std::int64_t>(row) * kk + j;
+          if (j < kk) w[at] = __float2half_rn(v0);
+          if (j + 1 < kk) w[at + 1] = __float2half_rn(v1);
+        });
+      });
+    });
+    // The workspace writes above are visible to the whole block after the
+    // barriers apply_q ends with.
+    from_workspace = true;
+    form_gram(workspace, layout, chunk, r, square_task);
+  }
+
+  template <class Table, int S>
+  __device__ void step(int t) {
+    const bool restarting = restart_before(t);
+    if (restarting) restart();
+    const int k = input.k;
+    polynomial<Table, S>(r, z, k, layout, square_task);
+    if (t == 0 || restarting) {
+      // Q was the identity: Q = Z.
+      for (int idx = static_cast<int>(threadIdx.x); idx < layout.square_elements(); idx += static_cast<int>(blockDim.x)) {
+        q[idx] = z[idx];
+      }
+      __syncthreads();
+    } else {
+      square_product_into(z, q, q, k, layout, square_task, 0.0f);
+    }
+    if (t + 1 < steps && !restart_before(t + 1)) {
+      square_product_into(z, r, r, k, layout, square_task, 0.0f);
+      square_product_into(r, z, r, k, layout, square_task, 0.0f);
+    }
+  }
+
+  // Steps S, S+1, ... below `steps`; the table's last step repeats.
+  template <class Table, int S>
+  __device__ void run_from() {
+    if constexpr (S < Table::kSteps) {
+      if (S >= steps) return;
+      if constexpr (S == Table::kSteps - 1) {
+        for (int t = S; t < steps; ++t) step<Table, S>(t);
+      } else {
+        step<Table, S>(S);
+        run_from<Table, S + 1>();
+      }
+    }
+  }
+};
+
+}  // namespace gram
+
+template <class Table, class T>
+__global__ void __launch_bounds__(kGramThreads) gram_mma_kernel(FusedArguments args) {
+  extern __shared__ __align__(16) unsigned char dynamic_shared[];
+  __shared__ ReductionScratch scratch;
+
+  const int m = args.rows, n = args.cols;
+  const bool tall = m > n;
+  const int k = tall ? n : m, kk = tall ? m : n;
+  const int size = m * n;
+  const T* g = static_cast<const T*>(args.input) + static_cast<std::int64_t>(blockIdx.x) * args.input_stride;
+  T* out = static_cast<T*>(args.output) + static_cast<std::int64_t>(blockIdx.x) * args.output_stride;
+  MatrixStats& stats = args.stats[blockIdx.x];
+  const InputScan scan = scan_input<Table>(g, out, size, stats, scratch);
+  if (!scan.normal) return;
+
+  gram::State<T> st;
+  st.layout = gram_layout(k);
+  st.input = {g, tall, k, kk, scan.largest, scan.ratio};
+  st.workspace = {args.workspace == nullptr
+                      ? nullptr
+                      : static_cast<__half*>(args.workspace) + static_cast<std::int64_t>(blockIdx.x) * k * kk,
+                  false, k, kk};
+  st.from_workspace = false;
+  st.restarts = args.workspace == nullptr ? 0u : args.restarts;
+  st.steps = args.steps;
+  st.r = reinterpret_cast<__half*>(dynamic_shared);
+  st.q = st.r + st.layout.square_elements();
+  st.z = st.q + st.layout.square_elements();
+  st.chunk = st.z + st.layout.square_elements();
+  const int warp = static_cast<int>(threadIdx.x) / 32;
+  st.square_task = mma::warp_task(warp, st.layout.side, st.layout.side);
+  st.chunk_task = mma::warp_task(warp, st.layout.side, kGramChunk);
+
+  gram::form_gram(st.input, st.layout, st.chunk, st.r, st.square_task);
+  st.template run_from<Table, 0>();
+
+  // U = Q X, staged chunk by chunk in the element type (in the chunk buffer)
+  // and written in the output's layout.  The input element is read before
+  // the output one is written: in place they are the same.
+  T* staged = reinterpret_cast<T*>(st.chunk);
+  const int ld = st.layout.chunk_ld, side = st.layout.side;
+  unsigned diverged = 0;
+  double inner = 0;
+  st.with_source([&](const auto& x) {
+    gram::apply_q(x, st.q, st.layout, st.chunk, st.chunk_task, [&](int j0, const mma::Accumulators& acc) {
+      if (st.chunk_task.pairs > 0) {
+        mma::for_each_pair(st.chunk_task, acc, [&](int row, int col, float v0, float v1) {
+          staged[row * ld + col] = device::from_float<T>(v0);
+          staged[row * ld + col + 1] = device::from_float<T>(v1);
+        });
+      }
+      __syncthreads();
+      for (int idx = static_cast<int>(threadIdx.x); idx < side * kGramChunk; idx += static_cast<int>(blockDim.x)) {
+        const int i = tall ? idx % side : idx / kGramChunk;
+        const int jj = tall ? idx / side : idx % kGramChunk;
+        const int j = j0 + jj;
+        if (i >= k || j >= kk) continue;
+        const std::int64_t at = tall ? static_cast<std::int64_t>(j) * k + i : static_cast<std::int64_t>(i) * kk + j;
+        const T v = staged[i * ld + jj];
+        const float f = device::to_float(v);
+        if (!isfinite(f)) diverged = 1;
+        if (args.nuclear_norm) inner += static_cast<double>(device::to_float(g[at])) * f;
+        out[at] = v;
+      }
+    });
+  });
+  diverged = device::block_reduce(diverged, device::Or{}, scratch.flags);
+  if (diverged) {
+    const T nan = device::from_float<T>(device::quiet_nan());
+    for (int i = static_cast<int>(threadIdx.x); i < size; i += static_cast<int>(blockDim.x)) out[i] = nan;
+  }
+  if (args.nuclear_norm) inner = device::block_reduce(inner, device::Sum{}, scratch.doubles);
+  record_stats(stats, scan, diverged != 0, diverged ? 0.0 : inner);
+}
+
+}  // namespace polar_express::cuda::specialized

@@ -1,0 +1,166 @@
+#pragma once
+// Warp-level fp16 tensor-core products on shared memory for the fused Gram
+// kernel (fused_gram_mma.cuh): ldmatrix loads and mma.sync m16n8k16 with fp32
+// accumulation (sm_80 and later; on sm_90a these are the legacy-path MMAs,
+// no wgmma).  Compiled for an older virtual architecture they trap instead;
+// kRequiredArch is what the host checks (cudaFuncAttributes::ptxVersion)
+// before choosing the kernel, so that trap is never reached.
+//
+// Fragment layouts (PTX ISA, "Matrix Fragments for mma.m16n8k16"), with
+// group = lane / 4 and pair = lane % 4:
+//   A (16 x 16, row-major): a0 = (group, 2 pair..+1), a1 = (group + 8, same),
+//       a2 = (group, 8 + 2 pair..+1), a3 = (group + 8, 8 + 2 pair..+1);
+//   B (16 x 8): b0 = (k = 2 pair..+1, n = group), b1 = (k = 8 + 2 pair..+1, n = group);
+//   C (16 x 8, fp32): c0, c1 = (group, 2 pair..+1), c2, c3 = (group + 8, 2 pair..+1).
+// ldmatrix.x4 fills four registers from four 8 x 8 tiles whose row addresses
+// lanes 0-7, 8-15, 16-23 and 24-31 give; each thread receives (row lane / 4,
+// columns 2 (lane % 4)..+1) of every tile, or with .trans the transpose.
+//
+// Operands live in shared memory as fp16, row-major with a leading dimension
+// (in elements) that is a multiple of 8 and an odd multiple of 8 halves
+// (16 bytes) per row: the eight row addresses of one ldmatrix tile then fall
+// in distinct 16-byte bank groups.
+#include <cuda_fp16.h>
+
+namespace polar_express::cuda::specialized::mma {
+
+inline constexpr int kRequiredArch = 80;  // compute capability 8.0, as ptxVersion counts it
+inline constexpr int kWarps = 8;        // warps per block of the fused Gram kernel
+inline constexpr int kMaxPairs = 8;     // 16-column pairs of n-tiles per warp: up to 128 columns
+inline constexpr int kTile = 16;        // rows per strip, columns per pair, k per mma
+
+// The leading dimension for `columns` columns: padded by 8 halves so that a
+// row is an odd number of 16-byte units (see above).
+__host__ __device__ constexpr int padded_ld(int columns) { return columns + 8; }
+
+// The accumulators of one warp: kMaxPairs * 2 n-tiles of 16 x 8, four floats
+// per thread each.
+struct Accumulators {
+  float c[kMaxPairs * 2][4];
+  __device__ void clear() {
+#pragma unroll
+    for (int t = 0; t < kMaxPairs * 2; ++t) {
+#pragma unroll
+      for (int r = 0; r < 4; ++r) c[t][r] = 0.0f;
+    }
+  }
+};
+
+// Which part of a rows x cols product (both multiples of 16, rows <= 128,
+// cols <= 128 * 8) a warp computes: a 16-row strip and a run of 16-column
+// pairs.  Strips go first to warps; when there are fewer strips than warps
+// the columns are split among them too.  pairs == 0: the warp idles.
+struct WarpTask {
+  int strip = 0, first_pair = 0, pairs = 0;
+};
+
+__device__ inline WarpTask warp_task(int warp, int rows, int cols) {
+  const int strips = rows / kTile, column_pairs = cols / kTile;
+  int groups = kWarps / strips;
+  if (groups < 1) groups = 1;
+  if (groups > column_pairs) groups = column_pairs;
+  WarpTask task;
+  if (warp >= strips * groups) return task;
+  const int per_group = (column_pairs + groups - 1) / groups;
+  task.strip = warp % strips;
+  task.first_pair = (warp / strips) * per_group;
+  const int end = min(column_pairs, task.first_pair + per_group);
+  task.pairs = max(0, end - task.first_pair);
+  return task;
+}
+
+__device__ inline unsigned shared_address(const void* pointer) {
+  return static_cast<unsigned>(__cvta_generic_to_shared(pointer));
+}
+
+__device__ inline void load_x4(unsigned (&r)[4], const __half* address) {
+#if __CUDA_ARCH__ >= 800
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(shared_address(address)));
+#else
+  (void)r, (void)address;
+  __trap();
+#endif
+}
+
+__device__ inline void load_x4_transposed(unsigned (&r)[4], const __half* address) {
+#if __CUDA_ARCH__ >= 800
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(shared_address(address)));
+#else
+  (void)r, (void)address;
+  __trap();
+#endif
+}
+
+// c += a b for one 16 x 8 tile.
+__device__ inline void mma_16x8x16(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+#if __CUDA_ARCH__ >= 800
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%0, %1, %2, %3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#else
+  (void)c, (void)a, (void)b0, (void)b1;
+  __trap();
+#endif
+}
+
+// How the right operand B (depth x cols) is stored.
+enum class BLayout {
+  kDepthMajor,   // B[k][n] row-major (ld per k): ldmatrix .trans
+  kColumnMajor,  // B^T[n][k] row-major (ld per n), e.g. X for X X^T: plain ldmatrix
+};
+
+// acc += A[strip rows, 0..depth) * B[0..depth, task's columns), A row-major
+// with leading dimension lda; depth a multiple of 16.
+template <BLayout kB>
+__device__ inline void warp_product(const __half* a, int lda, const __half* b, int ldb, int depth,
+                                    const WarpTask& task, Accumulators& acc) {
+  const int lane = static_cast<int>(threadIdx.x) % 32;
+  const int tile = lane / 8, row_in_tile = lane % 8;
+  // A tiles 0..3: rows 0-7 / 8-15 / 0-7 / 8-15, columns 0-7 / 0-7 / 8-15 / 8-15.
+  const __half* a_row = a + (task.strip * kTile + row_in_tile + 8 * (tile % 2)) * lda + 8 * (tile / 2);
+  for (int k0 = 0; k0 < depth; k0 += kTile) {
+    unsigned fa[4];
+    load_x4(fa, a_row + k0);
+#pragma unroll
+    for (int p = 0; p < kMaxPairs; ++p) {
+      if (p < task.pairs) {
+        const int n0 = (task.first_pair + p) * kTile;
+        unsigned fb[4];
+        if constexpr (kB == BLayout::kDepthMajor) {
+          // Tiles (k 0-7, n 0-7), (k 8-15, n 0-7), (k 0-7, n 8-15), (k 8-15, n 8-15), transposed.
+          load_x4_transposed(fb, b + (k0 + row_in_tile + 8 * (tile % 2)) * ldb + n0 + 8 * (tile / 2));
+        } else {
+          // Tiles (n 0-7, k 0-7), (n 0-7, k 8-15), (n 8-15, k 0-7), (n 8-15, k 8-15).
+          load_x4(fb, b + (n0 + row_in_tile + 8 * (tile / 2)) * ldb + k0 + 8 * (tile % 2));
+        }
+        mma_16x8x16(acc.c[2 * p], fa, fb[0], fb[1]);
+        mma_16x8x16(acc.c[2 * p + 1], fa, fb[2], fb[3]);
+      }
+    }
+  }
+}
+
+// Calls f(row, col, v0, v1) for the two adjacent entries (row, col) and
+// (row, col + 1) of every accumulator pair a thread holds.
+template <class F>
+__device__ inline void for_each_pair(const WarpTask& task, const Accumulators& acc, F&& f) {
+  const int lane = static_cast<int>(threadIdx.x) % 32;
+  const int row = task.strip * kTile + lane / 4;
+  const int col = 2 * (lane % 4);
+#pragma unroll
+  for (int t = 0; t < kMaxPairs * 2; ++t) {
+    if (t < 2 * task.pairs) {
+      const int c = task.first_pair * kTile + t * 8 + col;
+      f(row, c, acc.c[t][0], acc.c[t][1]);
+      f(row + 8, c, acc.c[t][2], acc.c[t][3]);
+    }
+  }
+}
+
+}  // namespace polar_express::cuda::specialized::mma
