@@ -69,12 +69,30 @@ __device__ inline WarpTask warp_task(int warp, int rows, int cols) {
   return task;
 }
 
+}  // namespace polar_express::cuda::specialized::mma
+
+#if defined(POLAR_EXPRESS_WARP_EMULATION)
+// A host build of the kernels for tests: the emulator
+// (tests/runtime/warp_emulator.cpp) defines these from the PTX ISA's
+// fragment layouts, independently of the addressing above and below.
+namespace polar_express::warp_emulation {
+void load_x4(unsigned (&r)[4], const __half* address, bool transposed);
+void mma_16x8x16(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1);
+}  // namespace polar_express::warp_emulation
+#endif
+
+namespace polar_express::cuda::specialized::mma {
+
+#if !defined(POLAR_EXPRESS_WARP_EMULATION)
 __device__ inline unsigned shared_address(const void* pointer) {
   return static_cast<unsigned>(__cvta_generic_to_shared(pointer));
 }
+#endif
 
 __device__ inline void load_x4(unsigned (&r)[4], const __half* address) {
-#if __CUDA_ARCH__ >= 800
+#if defined(POLAR_EXPRESS_WARP_EMULATION)
+  warp_emulation::load_x4(r, address, false);
+#elif __CUDA_ARCH__ >= 800
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
                : "r"(shared_address(address)));
@@ -85,7 +103,9 @@ __device__ inline void load_x4(unsigned (&r)[4], const __half* address) {
 }
 
 __device__ inline void load_x4_transposed(unsigned (&r)[4], const __half* address) {
-#if __CUDA_ARCH__ >= 800
+#if defined(POLAR_EXPRESS_WARP_EMULATION)
+  warp_emulation::load_x4(r, address, true);
+#elif __CUDA_ARCH__ >= 800
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
                : "r"(shared_address(address)));
@@ -97,7 +117,9 @@ __device__ inline void load_x4_transposed(unsigned (&r)[4], const __half* addres
 
 // c += a b for one 16 x 8 tile.
 __device__ inline void mma_16x8x16(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
-#if __CUDA_ARCH__ >= 800
+#if defined(POLAR_EXPRESS_WARP_EMULATION)
+  warp_emulation::mma_16x8x16(c, a, b0, b1);
+#elif __CUDA_ARCH__ >= 800
   asm volatile(
       "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
       "{%0, %1, %2, %3};\n"

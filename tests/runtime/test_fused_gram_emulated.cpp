@@ -1,0 +1,317 @@
+// The tensor-core fused kernel (fused_gram_mma.cuh) run on the CPU emulator
+// (warp_emulator.hpp): its tiling, fragment addressing, barriers, padding,
+// restarts, tall layout, staging and statuses, checked against the CPU f64
+// plan on machines without a GPU.  What the emulator cannot show (timing,
+// the hardware's own MMA, races the barriers would hide) stays with the GPU
+// tests in test_cuda.cpp.
+#include "polar_express/runtime/cpu.hpp"
+
+#if POLAR_EXPRESS_RUNTIME_CUDA
+
+#define POLAR_EXPRESS_WARP_EMULATION 1
+#include "warp_emulator.hpp"
+
+#include "nanochat_table.hpp"
+#include "polar_express/runtime/cuda/fused_gram_mma.cuh"
+#include "polar_express/runtime/gram.hpp"
+#include "polar_express_d3.hpp"
+#include "polar_express_d7.hpp"
+#include "support.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <iterator>
+#include <limits>
+#include <random>
+#include <type_traits>
+#include <vector>
+
+namespace rt = polar_express::runtime;
+namespace pc = polar_express::cuda;
+namespace sp = polar_express::cuda::specialized;
+using rt::test::Matrix;
+
+namespace {
+
+// A kernel Table (specialized.cuh's contract) read from a generated
+// constexpr header's float steps.
+template <const auto& kList, const auto& kInfo>
+struct GeneratedTable {
+  static constexpr int kSteps = static_cast<int>(kList.size());
+  static constexpr int kMaxCoefficients = static_cast<int>(std::size(kList[0].coefficients));
+  static constexpr auto kDegrees = [] {
+    std::array<int, kSteps> degrees{};
+    for (int s = 0; s < kSteps; ++s) degrees[s] = kList[s].degree;
+    return degrees;
+  }();
+  static constexpr auto kCoefficients = [] {
+    std::array<std::array<float, kMaxCoefficients>, kSteps> rows{};
+    for (int s = 0; s < kSteps; ++s) {
+      for (int j = 0; j < kMaxCoefficients; ++j) rows[s][j] = kList[s].coefficients[j];
+    }
+    return rows;
+  }();
+  static constexpr float kNormFactor = static_cast<float>(kInfo.normalization_factor);
+  static constexpr float kNormEps = static_cast<float>(kInfo.normalization_eps);
+};
+using D3Table = GeneratedTable<polar_express::schedules::polar_express_d3_f32, polar_express::schedules::polar_express_d3_info>;
+using D7Table = GeneratedTable<polar_express::schedules::polar_express_d7_f32, polar_express::schedules::polar_express_d7_info>;
+
+template <class T>
+T to_element(float v) {
+  if constexpr (std::is_same_v<T, __half>) return __float2half_rn(v);
+  else return __float2bfloat16_rn(v);
+}
+float to_float(__half v) { return __half2float(v); }
+float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
+
+struct Batch {
+  rt::BatchShape shape;
+  std::vector<float> values;  // rounded to the element type
+};
+
+template <class T>
+Batch make_batch(const rt::BatchShape& shape, double lowest, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  Batch batch{shape, std::vector<float>(static_cast<std::size_t>(shape.batch * shape.matrix_size()))};
+  for (std::int64_t b = 0; b < shape.batch; ++b) {
+    rt::test::pack(rt::test::with_spectrum(shape.rows, shape.cols,
+                                           rt::test::logspace(lowest, std::min(shape.rows, shape.cols)), rng),
+                   batch.values, b);
+  }
+  for (float& v : batch.values) v = to_float(to_element<T>(v));
+  return batch;
+}
+
+struct Options {
+  int steps = 5;
+  std::vector<int> restarts;
+  bool nuclear_norm = false;
+  bool in_place = false;
+};
+
+struct Result {
+  std::vector<float> output;
+  std::vector<pc::MatrixStats> stats;
+};
+
+// One launch of gram_mma_kernel<Table, T> on the emulator.
+template <class Table, class T>
+Result emulate(const Batch& batch, const Options& options) {
+  const rt::BatchShape& s = batch.shape;
+  std::vector<T> input(batch.values.size()), output(batch.values.size());
+  for (std::size_t i = 0; i < input.size(); ++i) input[i] = to_element<T>(batch.values[i]);
+  std::vector<__half> workspace(options.restarts.empty() ? 0 : batch.values.size());
+  Result result{{}, std::vector<pc::MatrixStats>(static_cast<std::size_t>(s.batch))};
+  std::memset(result.stats.data(), 0, result.stats.size() * sizeof(pc::MatrixStats));
+  pc::FusedArguments args;
+  args.kernel = pc::FusedKernel::kGramTensorCore;
+  args.input = input.data();
+  args.output = options.in_place ? input.data() : output.data();
+  args.dtype = std::is_same_v<T, __half> ? pc::DType::kF16 : pc::DType::kBF16;
+  args.batch = static_cast<int>(s.batch);
+  args.rows = static_cast<int>(s.rows);
+  args.cols = static_cast<int>(s.cols);
+  args.input_stride = args.output_stride = s.matrix_size();
+  args.steps = options.steps;
+  args.nuclear_norm = options.nuclear_norm;
+  args.stats = result.stats.data();
+  for (int t : options.restarts) args.restarts |= std::uint64_t{1} << t;
+  args.workspace = workspace.empty() ? nullptr : workspace.data();
+  const std::size_t bytes = sp::gram_layout(static_cast<int>(std::min(s.rows, s.cols))).bytes();
+  polar_express::warp_emulation::run_grid(args.batch, sp::kGramThreads, bytes,
+                                          [&] { sp::gram_mma_kernel<Table, T>(args); });
+  const std::vector<T>& written = options.in_place ? input : output;
+  for (const T& v : written) result.output.push_back(to_float(v));
+  return result;
+}
+
+// The CPU f64 plan on the same (rounded) values.
+std::vector<double> cpu_reference(const Batch& batch, const rt::Schedule& schedule, int steps,
+                                  std::vector<double>* nuclear = nullptr) {
+  const std::vector<double> input(batch.values.begin(), batch.values.end());
+  std::vector<double> output(input.size());
+  rt::PlanOptions options;
+  options.steps = steps;
+  options.nuclear_norm = nuclear != nullptr;
+  rt::CpuPlan<double> plan(batch.shape, schedule, options);
+  plan.execute(input.data(), output.data());
+  if (nuclear) *nuclear = plan.nuclear_norms();
+  return output;
+}
+
+double worst_relative_error(const std::vector<float>& got, const std::vector<double>& expected,
+                            const rt::BatchShape& s) {
+  double worst = 0;
+  for (std::int64_t b = 0; b < s.batch; ++b) {
+    worst = std::max(worst, rt::test::relative_error(rt::test::unpack(got, b, s.rows, s.cols),
+                                                     rt::test::unpack(expected, b, s.rows, s.cols)));
+  }
+  return worst;
+}
+
+rt::MatrixStatus status(const pc::MatrixStats& stats) { return pc::status_of(stats); }
+
+// |<G, U> - <G, U_ref>| <= ||G||_F ||U - U_ref||_F (Cauchy-Schwarz): the
+// kernel's <G, U> must be consistent with the output it wrote.
+void check_nuclear(const Result& r, const Batch& batch, const std::vector<double>& exact,
+                   const std::vector<double>& exact_nuclear) {
+  const rt::BatchShape& s = batch.shape;
+  for (std::int64_t b = 0; b < s.batch; ++b) {
+    const Matrix g = rt::test::unpack(batch.values, b, s.rows, s.cols);
+    const Matrix difference = rt::test::unpack(r.output, b, s.rows, s.cols) - rt::test::unpack(exact, b, s.rows, s.cols);
+    CHECK(std::abs(r.stats[static_cast<std::size_t>(b)].nuclear - exact_nuclear[static_cast<std::size_t>(b)]) <=
+          g.norm() * difference.norm() * (1 + 1e-6) + 1e-12);
+  }
+}
+
+// Restarts as a plan places them for this kernel (fp16 budget).
+std::vector<int> planned_restarts(const rt::Schedule& schedule, int steps, std::int64_t k) {
+  return rt::gram_restart_steps(schedule, steps, rt::gram_growth_budget(11, k));
+}
+
+}  // namespace
+
+TEST_CASE("emulated tensor-core kernel: shapes, layouts and both 16-bit types", "[emulated][tensor-core]") {
+  const rt::Schedule schedule = rt::test::nanochat_schedule();
+  // Wide and tall, sides padded from 1, 6, 17, 24, 40 and 128 (one to eight
+  // strips), K over several 64-column chunks and not a multiple of 8.
+  for (const rt::BatchShape& s : {rt::BatchShape{2, 40, 72}, rt::BatchShape{2, 70, 24}, rt::BatchShape{1, 17, 130},
+                                  rt::BatchShape{3, 6, 9}, rt::BatchShape{1, 1, 40}, rt::BatchShape{1, 40, 1},
+                                  rt::BatchShape{1, 128, 136}}) {
+    CAPTURE(s.batch, s.rows, s.cols);
+    const std::int64_t k = std::min(s.rows, s.cols);
+    Options options;
+    options.restarts = planned_restarts(schedule, 5, k);
+    options.nuclear_norm = true;
+    {
+      const Batch batch = make_batch<__nv_bfloat16>(s, 1e-2, 41);
+      std::vector<double> nuclear;
+      const std::vector<double> exact = cpu_reference(batch, schedule, 5, &nuclear);
+      const Result r = emulate<polar_express::test::NanochatTable, __nv_bfloat16>(batch, options);
+      for (const pc::MatrixStats& st : r.stats) CHECK(status(st) == rt::MatrixStatus::kOk);
+      CHECK(worst_relative_error(r.output, exact, s) < 3e-2);
+      check_nuclear(r, batch, exact, nuclear);
+    }
+    {
+      const Batch batch = make_batch<__half>(s, 1e-2, 42);
+      const std::vector<double> exact = cpu_reference(batch, schedule, 5);
+      const Result r = emulate<polar_express::test::NanochatTable, __half>(batch, options);
+      for (const pc::MatrixStats& st : r.stats) CHECK(status(st) == rt::MatrixStatus::kOk);
+      CHECK(worst_relative_error(r.output, exact, s) < 3e-2);
+    }
+  }
+}
+
+TEST_CASE("emulated tensor-core kernel: restarts, steps past the list, in place", "[emulated][tensor-core]") {
+  const rt::Schedule schedule = rt::test::nanochat_schedule();
+  const rt::BatchShape s{2, 24, 150};
+  const Batch batch = make_batch<__nv_bfloat16>(s, 1e-3, 43);
+  const std::vector<double> exact = cpu_reference(batch, schedule, 5);
+  double planned_error = 0;
+  for (const std::vector<int>& restarts : {planned_restarts(schedule, 5, 24), std::vector<int>{1, 2, 3, 4}}) {
+    CAPTURE(restarts);
+    Options options;
+    options.restarts = restarts;
+    const double error =
+        worst_relative_error(emulate<polar_express::test::NanochatTable, __nv_bfloat16>(batch, options).output, exact, s);
+    CHECK(error < 3e-2);
+    if (planned_error == 0) planned_error = error;
+  }
+  // Without restarts Q grows by up to the product of the c0 (~990) and its
+  // fp16 rounding swamps the output: why the plan places them.
+  CHECK(worst_relative_error(emulate<polar_express::test::NanochatTable, __nv_bfloat16>(batch, Options{}).output,
+                             exact, s) > 10 * planned_error);
+  SECTION("seven steps: the last one repeats") {
+    Options options;
+    options.steps = 7;
+    options.restarts = planned_restarts(schedule, 7, 24);
+    const Result r = emulate<polar_express::test::NanochatTable, __nv_bfloat16>(batch, options);
+    CHECK(worst_relative_error(r.output, cpu_reference(batch, schedule, 7), s) < 3e-2);
+  }
+  SECTION("in place gives the same bits and the same <G, U>") {
+    Options options;
+    options.restarts = planned_restarts(schedule, 5, 24);
+    REQUIRE_FALSE(options.restarts.empty());
+    options.nuclear_norm = true;
+    const Result apart = emulate<polar_express::test::NanochatTable, __nv_bfloat16>(batch, options);
+    options.in_place = true;
+    const Result same = emulate<polar_express::test::NanochatTable, __nv_bfloat16>(batch, options);
+    CHECK(same.output == apart.output);
+    for (std::size_t b = 0; b < apart.stats.size(); ++b) CHECK(same.stats[b].nuclear == apart.stats[b].nuclear);
+  }
+}
+
+TEST_CASE("emulated tensor-core kernel: degrees 3 and 7 (Horner without and with two passes)",
+          "[emulated][tensor-core]") {
+  const rt::BatchShape s{2, 20, 90};
+  const Batch batch = make_batch<__half>(s, 1e-2, 44);
+  {
+    const rt::Schedule d3 = rt::test::from_generated(polar_express::schedules::polar_express_d3,
+                                                     polar_express::schedules::polar_express_d3_info);
+    const int steps = static_cast<int>(d3.steps.size());
+    Options options;
+    options.steps = steps;
+    options.restarts = planned_restarts(d3, steps, 20);
+    CHECK(worst_relative_error(emulate<D3Table, __half>(batch, options).output, cpu_reference(batch, d3, steps), s) <
+          3e-2);
+  }
+  {
+    const rt::Schedule d7 = rt::test::from_generated(polar_express::schedules::polar_express_d7,
+                                                     polar_express::schedules::polar_express_d7_info);
+    const int steps = static_cast<int>(d7.steps.size());
+    Options options;
+    options.steps = steps;
+    options.restarts = planned_restarts(d7, steps, 20);
+    CHECK(worst_relative_error(emulate<D7Table, __half>(batch, options).output, cpu_reference(batch, d7, steps), s) <
+          3e-2);
+  }
+}
+
+TEST_CASE("emulated tensor-core kernel: zero, NaN, Inf, tiny and huge inputs", "[emulated][tensor-core]") {
+  const rt::BatchShape s{6, 24, 40};
+  Batch batch = make_batch<__nv_bfloat16>(s, 1e-2, 45);
+  const std::int64_t size = s.matrix_size();
+  std::fill_n(batch.values.begin(), size, 0.0f);
+  batch.values[static_cast<std::size_t>(size + 5)] = std::numeric_limits<float>::quiet_NaN();
+  batch.values[static_cast<std::size_t>(2 * size + 7)] = -std::numeric_limits<float>::infinity();
+  for (std::int64_t i = 0; i < size; ++i) {  // matrix 5 scaled by 2^-100 and 2^100, exact in bf16
+    batch.values[static_cast<std::size_t>(3 * size + i)] = std::ldexp(batch.values[static_cast<std::size_t>(5 * size + i)], -100);
+    batch.values[static_cast<std::size_t>(4 * size + i)] = std::ldexp(batch.values[static_cast<std::size_t>(5 * size + i)], 100);
+  }
+  Options options;
+  options.restarts = planned_restarts(rt::test::nanochat_schedule(), 5, 24);
+  const Result r = emulate<polar_express::test::NanochatTable, __nv_bfloat16>(batch, options);
+  CHECK(status(r.stats[0]) == rt::MatrixStatus::kZero);
+  CHECK(status(r.stats[1]) == rt::MatrixStatus::kNonFinite);
+  CHECK(status(r.stats[2]) == rt::MatrixStatus::kNonFinite);
+  for (int b = 3; b < 6; ++b) CHECK(status(r.stats[static_cast<std::size_t>(b)]) == rt::MatrixStatus::kOk);
+  CHECK(rt::test::unpack(r.output, 0, s.rows, s.cols).isZero(0));
+  CHECK(rt::test::unpack(r.output, 1, s.rows, s.cols).array().isNaN().all());
+  CHECK(rt::test::unpack(r.output, 2, s.rows, s.cols).array().isNaN().all());
+  // As the normalisation formula says: the huge matrix like the unit one; the
+  // tiny one is divided by about eps = 1e-6, which leaves its normalised
+  // entries (~1e-25) below fp16's smallest subnormal, so the kernel returns
+  // zeros where the formula gives ~1e-21.
+  const std::vector<double> exact = cpu_reference(batch, rt::test::nanochat_schedule(), 5);
+  const Matrix unit = rt::test::unpack(r.output, 5, s.rows, s.cols);
+  CHECK(rt::test::relative_error(unit, rt::test::unpack(exact, 5, s.rows, s.cols)) < 3e-2);
+  CHECK(rt::test::relative_error(rt::test::unpack(r.output, 4, s.rows, s.cols), rt::test::unpack(exact, 4, s.rows, s.cols)) <
+        3e-2);
+  CHECK(rt::test::unpack(exact, 3, s.rows, s.cols).cwiseAbs().maxCoeff() < 1e-18);
+  CHECK((rt::test::unpack(r.output, 3, s.rows, s.cols) - rt::test::unpack(exact, 3, s.rows, s.cols)).cwiseAbs().maxCoeff() <
+        1e-18);
+}
+
+#else
+
+#include <catch2/catch.hpp>
+
+TEST_CASE("emulated tensor-core kernel", "[emulated][tensor-core]") {
+  WARN("SKIPPED: built without the CUDA backend (the emulator needs the CUDA headers' fp16 types)");
+}
+
+#endif  // POLAR_EXPRESS_RUNTIME_CUDA
