@@ -4,10 +4,11 @@ formulation of nanochat's 5-step schedule on the same bf16 inputs.
 
 Per shape and spectrum (Gaussian entries; singular values log-spaced from
 1e-3 to 1): median ms of the reference and of each variant of ours (generic,
-symmetric, gram on aspect >= 2, auto, graph: see bench_runtime.cpp),
-dense-equivalent TFLOP/s, the reference's time over ours, and max |1 - sigma_i|
-of every output (singular values in fp32 of up to four matrices of the batch).  JSON to $OUT/bench_gpu.json when OUT is
-set; a table last.
+symmetric, gram on aspect >= 2, auto, graph, specialised: see
+bench_runtime.cpp), dense-equivalent TFLOP/s, the reference's time over ours,
+and max |1 - sigma_i| of every output (singular values in fp32 of up to four
+matrices of the batch).  JSON to $OUT/bench_gpu.json when OUT is set; a table
+last.
 """
 import argparse
 import ctypes

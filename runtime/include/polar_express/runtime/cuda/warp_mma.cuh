@@ -89,26 +89,21 @@ __device__ inline unsigned shared_address(const void* pointer) {
 }
 #endif
 
+// Four 8 x 8 tiles, plain or transposed (.trans).
+template <bool kTransposed>
 __device__ inline void load_x4(unsigned (&r)[4], const __half* address) {
 #if defined(POLAR_EXPRESS_WARP_EMULATION)
-  warp_emulation::load_x4(r, address, false);
+  warp_emulation::load_x4(r, address, kTransposed);
 #elif __CUDA_ARCH__ >= 800
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(shared_address(address)));
-#else
-  (void)r, (void)address;
-  __trap();
-#endif
-}
-
-__device__ inline void load_x4_transposed(unsigned (&r)[4], const __half* address) {
-#if defined(POLAR_EXPRESS_WARP_EMULATION)
-  warp_emulation::load_x4(r, address, true);
-#elif __CUDA_ARCH__ >= 800
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(shared_address(address)));
+  if constexpr (kTransposed) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(shared_address(address)));
+  } else {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(shared_address(address)));
+  }
 #else
   (void)r, (void)address;
   __trap();
@@ -148,7 +143,7 @@ __device__ inline void warp_product(const __half* a, int lda, const __half* b, i
   const __half* a_row = a + (task.strip * kTile + row_in_tile + 8 * (tile % 2)) * lda + 8 * (tile / 2);
   for (int k0 = 0; k0 < depth; k0 += kTile) {
     unsigned fa[4];
-    load_x4(fa, a_row + k0);
+    load_x4<false>(fa, a_row + k0);
 #pragma unroll
     for (int p = 0; p < kMaxPairs; ++p) {
       if (p < task.pairs) {
@@ -156,10 +151,10 @@ __device__ inline void warp_product(const __half* a, int lda, const __half* b, i
         unsigned fb[4];
         if constexpr (kB == BLayout::kDepthMajor) {
           // Tiles (k 0-7, n 0-7), (k 8-15, n 0-7), (k 0-7, n 8-15), (k 8-15, n 8-15), transposed.
-          load_x4_transposed(fb, b + (k0 + row_in_tile + 8 * (tile % 2)) * ldb + n0 + 8 * (tile / 2));
+          load_x4<true>(fb, b + (k0 + row_in_tile + 8 * (tile % 2)) * ldb + n0 + 8 * (tile / 2));
         } else {
           // Tiles (n 0-7, k 0-7), (n 0-7, k 8-15), (n 8-15, k 0-7), (n 8-15, k 8-15).
-          load_x4(fb, b + (n0 + row_in_tile + 8 * (tile / 2)) * ldb + k0 + 8 * (tile % 2));
+          load_x4<false>(fb, b + (n0 + row_in_tile + 8 * (tile / 2)) * ldb + k0 + 8 * (tile % 2));
         }
         mma_16x8x16(acc.c[2 * p], fa, fb[0], fb[1]);
         mma_16x8x16(acc.c[2 * p + 1], fa, fb[2], fb[3]);
