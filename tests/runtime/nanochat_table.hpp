@@ -3,7 +3,7 @@
 // Table shape codegen emits (runtime/include/polar_express/runtime/cuda/
 // specialized.cuh), for the tests that instantiate the fused kernels
 // directly: nanochat_specialized.cu (on a GPU) and
-// test_fused_gram_emulated.cpp (on the CPU emulator).
+// test_fused_emulated.cpp (on the CPU emulator).
 namespace polar_express::test {
 
 struct NanochatTable {

@@ -371,7 +371,7 @@ TEST_CASE("CUDA: the tensor-core fused kernel matches the CPU f64 result", "[cud
     CHECK(rt::test::unpack(out, 0, s.rows, s.cols).isZero(0));
     CHECK(rt::test::unpack(out, 1, s.rows, s.cols).array().isNaN().all());
     CHECK(rt::test::unpack(out, 2, s.rows, s.cols).array().isNaN().all());
-    // As the normalisation formula says (tests/runtime/test_fused_gram_emulated.cpp
+    // As the normalisation formula says (tests/runtime/test_fused_emulated.cpp
     // explains the tiny case: zeros where the formula gives ~1e-21).
     const std::vector<double> exact = cpu_reference(batch, schedule, 5);
     CHECK(rt::test::relative_error(rt::test::unpack(out, 5, s.rows, s.cols), rt::test::unpack(exact, 5, s.rows, s.cols)) <

@@ -25,15 +25,23 @@ struct Constants {
   }
 };
 
-// Block-reduction scratch a fused kernel declares once (static shared memory).
+// Block-reduction scratch of a fused kernel.
 struct ReductionScratch {
   float floats[device::kMaxWarps];
   unsigned flags[device::kMaxWarps];
   double doubles[device::kMaxWarps];
 };
-// What a fused kernel takes beside its dynamic shared memory.
-inline constexpr std::size_t kStaticSharedBytes = 1024;
-static_assert(sizeof(ReductionScratch) <= kStaticSharedBytes);
+
+// Both fused kernels keep everything in dynamic shared memory (no static
+// __shared__, which also lets tests/runtime/warp_emulator run them): their
+// own buffers (`payload` bytes), then the scratch at a 16-byte boundary.
+__host__ __device__ inline std::size_t scratch_offset(std::size_t payload) { return (payload + 15) / 16 * 16; }
+__host__ __device__ inline std::size_t with_scratch(std::size_t payload) {
+  return scratch_offset(payload) + sizeof(ReductionScratch);
+}
+__device__ inline ReductionScratch& scratch_in(unsigned char* shared_base, std::size_t payload) {
+  return *reinterpret_cast<ReductionScratch*>(shared_base + scratch_offset(payload));
+}
 
 // The first pass over one matrix of `size` elements.  `normal` is false when
 // the matrix is zero or has a NaN/Inf: then the output is already filled

@@ -33,16 +33,15 @@ inline constexpr int kGramThreads = mma::kWarps * 32;
 inline constexpr int kGramMaxSide = 128;
 inline constexpr int kGramChunk = 64;  // columns of the k x K iterate per pass
 
-// Shared-memory layout, all dynamic: R, Q and Z (side x ld each) and one
-// chunk of the iterate (side x chunk_ld), fp16, then the reduction scratch.
+// Shared-memory layout: R, Q and Z (side x ld each) and one chunk of the
+// iterate (side x chunk_ld), fp16, then the reduction scratch.
 struct GramLayout {
   int side = 0, ld = 0, chunk_ld = 0;
   __host__ __device__ int square_elements() const { return side * ld; }
-  __host__ __device__ std::size_t scratch_offset() const {
-    const std::size_t halves = 3 * static_cast<std::size_t>(square_elements()) + static_cast<std::size_t>(side) * chunk_ld;
-    return (sizeof(__half) * halves + 15) / 16 * 16;
+  __host__ __device__ std::size_t payload() const {
+    return sizeof(__half) * (3 * static_cast<std::size_t>(square_elements()) + static_cast<std::size_t>(side) * chunk_ld);
   }
-  __host__ __device__ std::size_t bytes() const { return scratch_offset() + sizeof(ReductionScratch); }
+  __host__ __device__ std::size_t bytes() const { return with_scratch(payload()); }
 };
 
 __host__ __device__ inline GramLayout gram_layout(int k) {
@@ -276,7 +275,7 @@ __global__ void __launch_bounds__(kGramThreads) gram_mma_kernel(FusedArguments a
   MatrixStats& stats = args.stats[blockIdx.x];
   gram::State<T> st;
   st.layout = gram_layout(k);
-  ReductionScratch& scratch = *reinterpret_cast<ReductionScratch*>(dynamic_shared + st.layout.scratch_offset());
+  ReductionScratch& scratch = scratch_in(dynamic_shared, st.layout.payload());
   const InputScan scan = scan_input<Table>(g, out, size, stats, scratch);
   if (!scan.normal) return;
 

@@ -17,11 +17,12 @@ inline constexpr int kSimtThreads = 256;
 
 // The floats the SIMT kernel keeps per matrix: the iterate and its
 // successor (k x K), the Gram matrix and two Horner accumulators (k x k).
-inline std::size_t simt_shared_bytes(int rows, int cols) {
-  const std::size_t k = static_cast<std::size_t>(std::min(rows, cols));
-  const std::size_t kk = static_cast<std::size_t>(std::max(rows, cols));
+__host__ __device__ inline std::size_t simt_payload_bytes(int rows, int cols) {
+  const std::size_t k = static_cast<std::size_t>(rows < cols ? rows : cols);
+  const std::size_t kk = static_cast<std::size_t>(rows < cols ? cols : rows);
   return sizeof(float) * (2 * k * kk + 3 * k * k);
 }
+inline std::size_t simt_shared_bytes(int rows, int cols) { return with_scratch(simt_payload_bytes(rows, cols)); }
 
 // next = alpha A cur + beta A, all k x k row-major in shared memory.
 template <bool kFirst, class Table, int S>
@@ -98,8 +99,9 @@ __device__ inline void run_steps(int steps, float*& x, float*& y, float* a, floa
 
 template <class Table, class T>
 __global__ void __launch_bounds__(kSimtThreads) simt_kernel(FusedArguments args) {
-  extern __shared__ float shared[];
-  __shared__ ReductionScratch scratch;
+  extern __shared__ __align__(16) unsigned char dynamic_shared[];
+  float* shared = reinterpret_cast<float*>(dynamic_shared);
+  ReductionScratch& scratch = scratch_in(dynamic_shared, simt_payload_bytes(args.rows, args.cols));
 
   const int m = args.rows, n = args.cols;
   const bool tall = m > n;

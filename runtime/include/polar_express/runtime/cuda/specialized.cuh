@@ -123,7 +123,7 @@ class SpecializedKernels final : public ScheduleKernels {
     check_cuda(cudaGetDevice(&device), "cudaGetDevice");
     check_cuda(cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
                "cudaDeviceGetAttribute(MaxSharedMemoryPerBlockOptin)");
-    return bytes + specialized::kStaticSharedBytes <= static_cast<std::size_t>(limit);
+    return bytes <= static_cast<std::size_t>(limit);
   }
 
   template <class T>

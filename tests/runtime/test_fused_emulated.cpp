@@ -1,7 +1,8 @@
-// The tensor-core fused kernel (fused_gram_mma.cuh) run on the CPU emulator
-// (warp_emulator.hpp): its tiling, fragment addressing, barriers, padding,
-// restarts, tall layout, staging and statuses, checked against the CPU f64
-// plan on machines without a GPU.  What the emulator cannot show (timing,
+// The fused kernels run on the CPU emulator (warp_emulator.hpp): the
+// tensor-core one (fused_gram_mma.cuh: tiling, fragment addressing,
+// barriers, padding, restarts, tall layout, staging, statuses) and the SIMT
+// one (fused_simt.cuh), checked against the CPU f64 plan on machines without
+// a GPU.  What the emulator cannot show (timing,
 // the hardware's own MMA, races the barriers would hide) stays with the GPU
 // tests in test_cuda.cpp.
 #include "polar_express/runtime/cpu.hpp"
@@ -13,6 +14,7 @@
 
 #include "nanochat_table.hpp"
 #include "polar_express/runtime/cuda/fused_gram_mma.cuh"
+#include "polar_express/runtime/cuda/fused_simt.cuh"
 #include "polar_express/runtime/gram.hpp"
 #include "polar_express_d3.hpp"
 #include "polar_express_d7.hpp"
@@ -62,9 +64,11 @@ using D7Table = GeneratedTable<polar_express::schedules::polar_express_d7_f32, p
 
 template <class T>
 T to_element(float v) {
-  if constexpr (std::is_same_v<T, __half>) return __float2half_rn(v);
+  if constexpr (std::is_same_v<T, float>) return v;
+  else if constexpr (std::is_same_v<T, __half>) return __float2half_rn(v);
   else return __float2bfloat16_rn(v);
 }
+float to_float(float v) { return v; }
 float to_float(__half v) { return __half2float(v); }
 float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
 
@@ -98,8 +102,10 @@ struct Result {
   std::vector<pc::MatrixStats> stats;
 };
 
-// One launch of gram_mma_kernel<Table, T> on the emulator.
-template <class Table, class T>
+enum class Kernel { kTensorCore, kSimt };
+
+// One launch of gram_mma_kernel<Table, T> (or simt_kernel) on the emulator.
+template <class Table, class T, Kernel kKernel = Kernel::kTensorCore>
 Result emulate(const Batch& batch, const Options& options) {
   const rt::BatchShape& s = batch.shape;
   std::vector<T> input(batch.values.size()), output(batch.values.size());
@@ -108,10 +114,10 @@ Result emulate(const Batch& batch, const Options& options) {
   Result result{{}, std::vector<pc::MatrixStats>(static_cast<std::size_t>(s.batch))};
   std::memset(result.stats.data(), 0, result.stats.size() * sizeof(pc::MatrixStats));
   pc::FusedArguments args;
-  args.kernel = pc::FusedKernel::kGramTensorCore;
+  args.kernel = kKernel == Kernel::kTensorCore ? pc::FusedKernel::kGramTensorCore : pc::FusedKernel::kSimt;
   args.input = input.data();
   args.output = options.in_place ? input.data() : output.data();
-  args.dtype = std::is_same_v<T, __half> ? pc::DType::kF16 : pc::DType::kBF16;
+  args.dtype = std::is_same_v<T, float> ? pc::DType::kF32 : std::is_same_v<T, __half> ? pc::DType::kF16 : pc::DType::kBF16;
   args.batch = static_cast<int>(s.batch);
   args.rows = static_cast<int>(s.rows);
   args.cols = static_cast<int>(s.cols);
@@ -121,9 +127,14 @@ Result emulate(const Batch& batch, const Options& options) {
   args.stats = result.stats.data();
   for (int t : options.restarts) args.restarts |= std::uint64_t{1} << t;
   args.workspace = workspace.empty() ? nullptr : workspace.data();
-  const std::size_t bytes = sp::gram_layout(static_cast<int>(std::min(s.rows, s.cols))).bytes();
-  polar_express::warp_emulation::run_grid(args.batch, sp::kGramThreads, bytes,
-                                          [&] { sp::gram_mma_kernel<Table, T>(args); });
+  if constexpr (kKernel == Kernel::kTensorCore) {
+    const std::size_t bytes = sp::gram_layout(static_cast<int>(std::min(s.rows, s.cols))).bytes();
+    polar_express::warp_emulation::run_grid(args.batch, sp::kGramThreads, bytes,
+                                            [&] { sp::gram_mma_kernel<Table, T>(args); });
+  } else {
+    polar_express::warp_emulation::run_grid(args.batch, sp::kSimtThreads, sp::simt_shared_bytes(args.rows, args.cols),
+                                            [&] { sp::simt_kernel<Table, T>(args); });
+  }
   const std::vector<T>& written = options.in_place ? input : output;
   for (const T& v : written) result.output.push_back(to_float(v));
   return result;
@@ -304,6 +315,40 @@ TEST_CASE("emulated tensor-core kernel: zero, NaN, Inf, tiny and huge inputs", "
   CHECK(rt::test::unpack(exact, 3, s.rows, s.cols).cwiseAbs().maxCoeff() < 1e-18);
   CHECK((rt::test::unpack(r.output, 3, s.rows, s.cols) - rt::test::unpack(exact, 3, s.rows, s.cols)).cwiseAbs().maxCoeff() <
         1e-18);
+}
+
+TEST_CASE("emulated SIMT fused kernel: f32 and bf16, wide and tall, edge inputs", "[emulated][simt]") {
+  const rt::Schedule schedule = rt::test::nanochat_schedule();
+  for (const rt::BatchShape& s : {rt::BatchShape{2, 20, 36}, rt::BatchShape{2, 30, 12}, rt::BatchShape{3, 6, 9},
+                                  rt::BatchShape{1, 1, 40}, rt::BatchShape{1, 40, 1}}) {
+    CAPTURE(s.batch, s.rows, s.cols);
+    Options options;
+    options.nuclear_norm = true;
+    const Batch batch = make_batch<float>(s, 1e-2, 46);
+    std::vector<double> nuclear;
+    const std::vector<double> exact = cpu_reference(batch, schedule, 5, &nuclear);
+    const Result r = emulate<polar_express::test::NanochatTable, float, Kernel::kSimt>(batch, options);
+    for (const pc::MatrixStats& st : r.stats) CHECK(status(st) == rt::MatrixStatus::kOk);
+    // fp32 against f64: a vector's single singular value sits at 1/1.02,
+    // where the first step's slope (~17) amplifies fp32 rounding the most.
+    CHECK(worst_relative_error(r.output, exact, s) < 1e-4);
+    check_nuclear(r, batch, exact, nuclear);
+    const Batch narrow = make_batch<__nv_bfloat16>(s, 1e-2, 47);
+    CHECK(worst_relative_error(emulate<polar_express::test::NanochatTable, __nv_bfloat16, Kernel::kSimt>(narrow, options).output,
+                               cpu_reference(narrow, schedule, 5), s) < 1e-2);
+  }
+  SECTION("zero and NaN matrices") {
+    const rt::BatchShape s{3, 16, 24};
+    Batch batch = make_batch<float>(s, 1e-2, 48);
+    std::fill_n(batch.values.begin(), 16 * 24, 0.0f);
+    batch.values[16 * 24 + 1] = std::numeric_limits<float>::quiet_NaN();
+    const Result r = emulate<polar_express::test::NanochatTable, float, Kernel::kSimt>(batch, Options{});
+    CHECK(status(r.stats[0]) == rt::MatrixStatus::kZero);
+    CHECK(status(r.stats[1]) == rt::MatrixStatus::kNonFinite);
+    CHECK(status(r.stats[2]) == rt::MatrixStatus::kOk);
+    CHECK(rt::test::unpack(r.output, 0, 16, 24).isZero(0));
+    CHECK(rt::test::unpack(r.output, 1, 16, 24).array().isNaN().all());
+  }
 }
 
 #else
