@@ -5,6 +5,8 @@
 #include "polar_express/runtime/cpu.hpp"
 #if POLAR_EXPRESS_RUNTIME_CUDA
 #include "polar_express/runtime/cuda/plan.hpp"
+#include "polar_express_nanochat_d5_cuda.hpp"
+#include "polar_express_paper_d5_cuda.hpp"
 #endif
 
 #include <Eigen/Dense>
@@ -150,6 +152,7 @@ struct Outcome {
   std::vector<double> inputs, outputs;  // row-major batch
   std::vector<double> times_ms;
   std::vector<runtime::MatrixStatus> status;
+  std::string kernels;  // CUDA: which path ran
 };
 
 template <class F>
@@ -176,15 +179,33 @@ Outcome run_cpu(const Shape& s, const runtime::Schedule& schedule, int steps, in
 }
 
 #if POLAR_EXPRESS_RUNTIME_CUDA
+// The generated kernel set (generated/) of a shipped schedule, else null.
+std::shared_ptr<const cuda::ScheduleKernels> shipped_kernels(const std::string& builtin) {
+  if (builtin == "polar-express-paper-d5") return schedules::make_polar_express_paper_d5_cuda();
+  if (builtin == "polar-express-nanochat-d5") return schedules::make_polar_express_nanochat_d5_cuda();
+  return nullptr;
+}
+
+const char* describe(const cuda::Plan& plan, bool specialised) {
+  switch (plan.fused_kernel()) {
+    case cuda::FusedKernel::kGramTensorCore: return "fused tensor-core kernel (generated)";
+    case cuda::FusedKernel::kSimt: return "fused SIMT kernel (generated)";
+    case cuda::FusedKernel::kNone: break;
+  }
+  return specialised ? "cuBLASLt (generated set; no fused kernel for this shape)" : "cuBLASLt";
+}
+
 Outcome run_cuda(const Shape& s, cuda::DType dtype, const runtime::Schedule& schedule, int steps, int repeats,
-                 const std::vector<double>& generated) {
+                 const std::vector<double>& generated, std::shared_ptr<const cuda::ScheduleKernels> kernels) {
   const std::size_t count = generated.size();
   std::vector<float> host(generated.begin(), generated.end());
   cuda::DeviceBuffer in(count * cuda::element_size(dtype)), out(count * cuda::element_size(dtype));
   cuda::upload(host.data(), in.data(), count, dtype);
   runtime::PlanOptions options;
   options.steps = steps;
-  cuda::Plan plan({s.batch, s.rows, s.cols}, dtype, schedule, options);
+  const bool specialised = kernels != nullptr;
+  cuda::Plan plan = specialised ? cuda::Plan({s.batch, s.rows, s.cols}, dtype, std::move(kernels), options)
+                                : cuda::Plan({s.batch, s.rows, s.cols}, dtype, schedule, options);
   plan.execute(in.data(), out.data(), nullptr);  // warm-up: kernel loading, cuBLASLt caches
   cuda::synchronize();
   Outcome o;
@@ -195,6 +216,7 @@ Outcome run_cuda(const Shape& s, cuda::DType dtype, const runtime::Schedule& sch
     }));
   }
   o.status = plan.report(nullptr).status;
+  o.kernels = describe(plan, specialised);
   cuda::download(in.data(), host.data(), count, dtype);
   o.inputs.assign(host.begin(), host.end());
   cuda::download(out.data(), host.data(), count, dtype);
@@ -250,7 +272,8 @@ int run_run(const RunArguments& args) {
                              : run_cpu<float>(shape, schedule, steps, args.repeats, generated);
   } else {
 #if POLAR_EXPRESS_RUNTIME_CUDA
-    outcome = run_cuda(shape, cuda::parse_dtype(dtype), schedule, steps, args.repeats, generated);
+    outcome = run_cuda(shape, cuda::parse_dtype(dtype), schedule, steps, args.repeats, generated,
+                       shipped_kernels(args.schedule.builtin));
 #endif
   }
 
@@ -289,6 +312,7 @@ int run_run(const RunArguments& args) {
     j["median_ms"] = median_ms;
     j["times_ms"] = outcome.times_ms;
     j["failed_matrices"] = failed;
+    if (!cpu) j["cuda_kernels"] = outcome.kernels;
     text = j.dump(2) + "\n";
   } else {
     text += fmt::format("{:<16} {}\n", "backend", args.backend);
@@ -300,6 +324,7 @@ int run_run(const RunArguments& args) {
     text += fmt::format("{:<16} {:.3e}\n", "max_sigma_error", sigma_error);
     text += fmt::format("{:<16} {:.4f} (median of {})\n", "median_ms", median_ms, args.repeats);
     text += fmt::format("{:<16} {} of {} ok\n", "matrices", shape.batch - failed, shape.batch);
+    if (!cpu) text += fmt::format("{:<16} {}\n", "cuda kernels", outcome.kernels);
   }
   write_output("", text);
   return failed == 0 ? kExitOk : kExitCheckFailed;
@@ -313,7 +338,10 @@ Command add_run_command(CLI::App& root) {
       "run",
       "Run a schedule with the runtime on random matrices of a chosen spectrum and report the\n"
       "polar error against an SVD reference in double (relative Frobenius error and\n"
-      "max |1 - sigma_i| of the output) and the median time.  Exit 1 if a matrix failed.");
+      "max |1 - sigma_i| of the output) and the median time.  Exit 1 if a matrix failed.\n"
+      "With --backend cuda, --builtin polar-express-paper-d5 or polar-express-nanochat-d5\n"
+      "runs the schedule's generated kernel set (generated/*.cu: the fused kernels where they\n"
+      "take the shape); other schedules run the generic cuBLASLt path.  The output says which.");
   add_schedule_choice(*app, args->schedule);
   app->add_option("--backend", args->backend, "cpu or cuda")->required();
   app->add_option("--shape", args->shape, "MxN or BxMxN (B matrices of M rows, N columns)")->required();

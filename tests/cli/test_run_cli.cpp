@@ -104,3 +104,23 @@ TEST_CASE("run --backend cuda without a GPU is a clear usage error", "[cli][run]
   CHECK(line_count(probe.err) == 1);
   CHECK(probe.err.find("--backend cuda") != std::string::npos);
 }
+
+TEST_CASE("run --backend cuda: shipped schedules run their generated kernels", "[cli][run][cuda]") {
+  const auto probe = run_cli("run --backend cuda --shape 4x32x64 --builtin polar-express-nanochat-d5 --format json");
+  if (probe.exit_code == 2 && probe.err.find("--backend cuda") != std::string::npos) {
+    WARN("SKIPPED: no CUDA device (or no CUDA backend): " << probe.err);
+    return;
+  }
+  REQUIRE(probe.exit_code == 0);
+  const nlohmann::json doc = nlohmann::json::parse(probe.out);
+  CHECK(doc["dtype"] == "bf16");
+  CHECK(doc["cuda_kernels"] == "fused tensor-core kernel (generated)");
+  CHECK(doc["failed_matrices"] == 0);
+  CHECK(doc["rel_fro_error"].get<double>() < 0.3);
+  const auto f32 = run_cli("run --backend cuda --shape 4x32x64 --dtype f32 --builtin polar-express-nanochat-d5 --format json");
+  REQUIRE(f32.exit_code == 0);
+  CHECK(nlohmann::json::parse(f32.out)["cuda_kernels"] == "fused SIMT kernel (generated)");
+  const auto generic = run_cli("run --backend cuda --shape 4x32x64 --builtin muon-jordan-ns5 --format json");
+  REQUIRE(generic.exit_code == 0);
+  CHECK(nlohmann::json::parse(generic.out)["cuda_kernels"] == "cuBLASLt");
+}
