@@ -88,6 +88,20 @@ __device__ inline void load_chunk(const Source& x, int j0, const GramLayout& lay
   }
 }
 
+// Copies the lower 16 x 16 blocks of a side x side matrix onto the upper
+// ones: every k x k product here is symmetric (all are polynomials in the
+// first R), so only the blocks on and below the diagonal are computed
+// (mma::lower_task) and the rest mirrored, which also keeps the stored
+// matrices exactly symmetric.
+__device__ inline void mirror_lower_blocks(__half* m, const GramLayout& layout) {
+  const int total = layout.side * layout.side;
+  for (int idx = static_cast<int>(threadIdx.x); idx < total; idx += static_cast<int>(blockDim.x)) {
+    const int i = idx / layout.side, j = idx % layout.side;
+    if (i / mma::kTile < j / mma::kTile) m[i * layout.ld + j] = m[j * layout.ld + i];
+  }
+  __syncthreads();
+}
+
 // dst = acc (+ diagonal on the real diagonal), rounded to fp16.
 __device__ inline void store_square(const mma::WarpTask& task, const mma::Accumulators& acc, __half* dst, int ld,
                                     int k, float diagonal) {
@@ -100,25 +114,21 @@ __device__ inline void store_square(const mma::WarpTask& task, const mma::Accumu
   });
 }
 
-// acc = a b for side x side matrices a, b (b read as stored, depth-major).
-__device__ inline void square_product(const __half* a, const __half* b, const GramLayout& layout,
-                                      const mma::WarpTask& task, mma::Accumulators& acc) {
-  acc.clear();
-  if (task.pairs > 0) mma::warp_product<mma::BLayout::kDepthMajor>(a, layout.ld, b, layout.ld, layout.side, task, acc);
-}
-
-// dst = a b (+ diagonal I); dst may be a or b: the product completes in
+// dst = a b (+ diagonal I) for side x side matrices whose product is
+// symmetric, `task` a lower_task; dst may be a or b: the product completes in
 // registers before any thread stores.
 __device__ inline void square_product_into(const __half* a, const __half* b, __half* dst, int k,
                                            const GramLayout& layout, const mma::WarpTask& task, float diagonal) {
   mma::Accumulators acc;
-  square_product(a, b, layout, task, acc);
+  acc.clear();
+  if (!task.idle()) mma::warp_product<mma::BLayout::kDepthMajor>(a, layout.ld, b, layout.ld, layout.side, task, acc);
   __syncthreads();
-  if (task.pairs > 0) store_square(task, acc, dst, layout.ld, k, diagonal);
+  if (!task.idle()) store_square(task, acc, dst, layout.ld, k, diagonal);
   __syncthreads();
+  mirror_lower_blocks(dst, layout);
 }
 
-// r = X X^T over the chunks of the source.
+// r = X X^T over the chunks of the source (`task` a lower_task).
 template <class Source>
 __device__ inline void form_gram(const Source& x, const GramLayout& layout, __half* chunk, __half* r,
                                  const mma::WarpTask& task) {
@@ -127,14 +137,15 @@ __device__ inline void form_gram(const Source& x, const GramLayout& layout, __ha
   for (int j0 = 0; j0 < x.kk; j0 += kGramChunk) {
     load_chunk(x, j0, layout, chunk);
     __syncthreads();
-    if (task.pairs > 0) {
+    if (!task.idle()) {
       mma::warp_product<mma::BLayout::kColumnMajor>(chunk, layout.chunk_ld, chunk, layout.chunk_ld, kGramChunk, task,
                                                     acc);
     }
     __syncthreads();  // before the next chunk overwrites this one
   }
-  if (task.pairs > 0) store_square(task, acc, r, layout.ld, x.k, 0.0f);
+  if (!task.idle()) store_square(task, acc, r, layout.ld, x.k, 0.0f);
   __syncthreads();
+  mirror_lower_blocks(r, layout);
 }
 
 // For each chunk of the source: Y = Q X on it, handed to sink(j0, task, acc)
@@ -147,7 +158,7 @@ __device__ inline void apply_q(const Source& x, const __half* q, const GramLayou
     __syncthreads();
     mma::Accumulators acc;
     acc.clear();
-    if (task.pairs > 0) {
+    if (!task.idle()) {
       mma::warp_product<mma::BLayout::kDepthMajor>(q, layout.ld, chunk, layout.chunk_ld, layout.side, task, acc);
     }
     __syncthreads();
@@ -192,7 +203,7 @@ struct State {
   int steps;
   GramLayout layout;
   __half *r, *q, *z, *chunk;
-  mma::WarpTask square_task, chunk_task;
+  mma::WarpTask square_task, chunk_task;  // lower blocks of k x k products; k x 64 chunks
 
   __device__ bool restart_before(int t) const { return t > 0 && t < 64 && ((restarts >> t) & 1u); }
 
@@ -208,7 +219,7 @@ struct State {
     const int k = input.k, kk = input.kk;
     with_source([&](const auto& x) {
       apply_q(x, q, layout, chunk, chunk_task, [&](int j0, const mma::Accumulators& acc) {
-        if (chunk_task.pairs == 0) return;
+        if (chunk_task.idle()) return;
         mma::for_each_pair(chunk_task, acc, [&](int row, int col, float v0, float v1) {
           const int j = j0 + col;
           if (row >= k) return;
@@ -263,7 +274,7 @@ struct State {
 }  // namespace gram
 
 template <class Table, class T>
-__global__ void __launch_bounds__(kGramThreads) gram_mma_kernel(FusedArguments args) {
+__global__ void __launch_bounds__(kGramThreads, 1) gram_mma_kernel(FusedArguments args) {
   extern __shared__ __align__(16) unsigned char dynamic_shared[];
 
   const int m = args.rows, n = args.cols;
@@ -292,8 +303,8 @@ __global__ void __launch_bounds__(kGramThreads) gram_mma_kernel(FusedArguments a
   st.z = st.q + st.layout.square_elements();
   st.chunk = st.z + st.layout.square_elements();
   const int warp = static_cast<int>(threadIdx.x) / 32;
-  st.square_task = mma::warp_task(warp, st.layout.side, st.layout.side);
-  st.chunk_task = mma::warp_task(warp, st.layout.side, kGramChunk);
+  st.square_task = mma::lower_task(warp, st.layout.side);
+  st.chunk_task = mma::full_task(warp, st.layout.side, kGramChunk);
 
   gram::form_gram(st.input, st.layout, st.chunk, st.r, st.square_task);
   st.template run_from<Table, 0>();
@@ -307,7 +318,7 @@ __global__ void __launch_bounds__(kGramThreads) gram_mma_kernel(FusedArguments a
   double inner = 0;
   st.with_source([&](const auto& x) {
     gram::apply_q(x, st.q, st.layout, st.chunk, st.chunk_task, [&](int j0, const mma::Accumulators& acc) {
-      if (st.chunk_task.pairs > 0) {
+      if (!st.chunk_task.idle()) {
         mma::for_each_pair(st.chunk_task, acc, [&](int row, int col, float v0, float v1) {
           staged[row * ld + col] = device::from_float<T>(v0);
           staged[row * ld + col + 1] = device::from_float<T>(v1);

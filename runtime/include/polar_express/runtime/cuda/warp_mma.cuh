@@ -46,26 +46,76 @@ struct Accumulators {
   }
 };
 
-// Which part of a rows x cols product (both multiples of 16, rows <= 128,
-// cols <= 128 * 8) a warp computes: a 16-row strip and a run of 16-column
-// pairs.  Strips go first to warps; when there are fewer strips than warps
-// the columns are split among them too.  pairs == 0: the warp idles.
-struct WarpTask {
+// A run of 16-column pairs of one 16-row strip of a product.
+struct Segment {
   int strip = 0, first_pair = 0, pairs = 0;
 };
 
-__device__ inline WarpTask warp_task(int warp, int rows, int cols) {
+// What one warp computes of a product: up to two segments, kMaxPairs pairs
+// in all; the first segment's pairs take accumulator slots 0.., the
+// second's follow.  No segment: the warp idles.
+struct WarpTask {
+  Segment first, second;
+  int segments = 0;
+  __device__ bool idle() const { return segments == 0; }
+  // Slot u (0 <= u < kMaxPairs): its strip and pair, if used.
+  struct Slot {
+    bool used, in_first;
+    int strip, pair;
+  };
+  __device__ Slot slot(int u) const {
+    if (segments > 0 && u < first.pairs) return {true, true, first.strip, first.first_pair + u};
+    if (segments > 1 && u - first.pairs < second.pairs) {
+      return {true, false, second.strip, second.first_pair + (u - first.pairs)};
+    }
+    return {false, false, 0, 0};
+  }
+};
+
+// The whole rows x cols product (rows <= 128, cols <= 128 * 8, both multiples
+// of 16): strips go first to warps; when there are fewer strips than warps
+// the columns are split among them too.
+__device__ inline WarpTask full_task(int warp, int rows, int cols) {
   const int strips = rows / kTile, column_pairs = cols / kTile;
-  int groups = kWarps / strips;
-  if (groups < 1) groups = 1;
-  if (groups > column_pairs) groups = column_pairs;
+  const int groups = min(max(1, kWarps / strips), column_pairs);
   WarpTask task;
   if (warp >= strips * groups) return task;
   const int per_group = (column_pairs + groups - 1) / groups;
-  task.strip = warp % strips;
-  task.first_pair = (warp / strips) * per_group;
-  const int end = min(column_pairs, task.first_pair + per_group);
-  task.pairs = max(0, end - task.first_pair);
+  const int first = (warp / strips) * per_group;
+  const int end = min(column_pairs, first + per_group);
+  if (end <= first) return task;
+  task.first = {warp % strips, first, end - first};
+  task.segments = 1;
+  return task;
+}
+
+// The 16 x 16 blocks on and below the diagonal of a symmetric side x side
+// product (side <= 128), balanced over the warps: strip i is coupled with
+// strip S-1-i (i + 1 and S - i blocks, S + 1 together), and each couple's
+// block list is cut into equal runs for its warps, so no warp holds more
+// than 5 of the 36 blocks at side 128 (8 in the full product).
+__device__ inline WarpTask lower_task(int warp, int side) {
+  const int strips = side / kTile;
+  const int couples = (strips + 1) / 2;
+  const int per_couple = kWarps / couples;
+  WarpTask task;
+  const int couple = warp / per_couple, part = warp % per_couple;
+  if (couple >= couples) return task;
+  const int high = strips - 1 - couple, low = couple;
+  const int high_blocks = high + 1, total = high_blocks + (low != high ? low + 1 : 0);
+  const int run = (total + per_couple - 1) / per_couple;
+  const int begin = part * run, end = min(total, begin + run);
+  if (begin >= end) return task;
+  const int from = max(begin, high_blocks) - high_blocks;  // the run's part on strip `low`
+  const Segment on_low{low, from, max(0, end - high_blocks - from)};
+  if (begin < high_blocks) {
+    task.first = {high, begin, min(end, high_blocks) - begin};
+    task.second = on_low;
+    task.segments = on_low.pairs > 0 ? 2 : 1;
+  } else {
+    task.first = on_low;
+    task.segments = 1;
+  }
   return task;
 }
 
@@ -132,22 +182,31 @@ enum class BLayout {
   kColumnMajor,  // B^T[n][k] row-major (ld per n), e.g. X for X X^T: plain ldmatrix
 };
 
-// acc += A[strip rows, 0..depth) * B[0..depth, task's columns), A row-major
-// with leading dimension lda; depth a multiple of 16.
+// acc += A[strip rows, 0..depth) * B[0..depth, pair columns) for the task's
+// segments, A row-major with leading dimension lda; depth a multiple of 16.
+// Slots are walked in a fully unrolled loop so that the accumulators stay in
+// registers (a run-time slot index would put them in local memory).
 template <BLayout kB>
 __device__ inline void warp_product(const __half* a, int lda, const __half* b, int ldb, int depth,
-                                    const WarpTask& task, Accumulators& acc) {
+                                    const WarpTask task, Accumulators& acc) {
   const int lane = static_cast<int>(threadIdx.x) % 32;
   const int tile = lane / 8, row_in_tile = lane % 8;
   // A tiles 0..3: rows 0-7 / 8-15 / 0-7 / 8-15, columns 0-7 / 0-7 / 8-15 / 8-15.
-  const __half* a_row = a + (task.strip * kTile + row_in_tile + 8 * (tile % 2)) * lda + 8 * (tile / 2);
+  const int a_offset = (row_in_tile + 8 * (tile % 2)) * lda + 8 * (tile / 2);
+  const __half* a_first = a + task.first.strip * kTile * lda + a_offset;
+  const __half* a_second = a + task.second.strip * kTile * lda + a_offset;
   for (int k0 = 0; k0 < depth; k0 += kTile) {
-    unsigned fa[4];
-    load_x4<false>(fa, a_row + k0);
+    unsigned fa_first[4], fa_second[4];
+    load_x4<false>(fa_first, a_first + k0);
+    if (task.segments > 1) load_x4<false>(fa_second, a_second + k0);
 #pragma unroll
-    for (int p = 0; p < kMaxPairs; ++p) {
-      if (p < task.pairs) {
-        const int n0 = (task.first_pair + p) * kTile;
+    for (int u = 0; u < kMaxPairs; ++u) {
+      const WarpTask::Slot slot = task.slot(u);
+      if (slot.used) {
+        unsigned fa[4];
+#pragma unroll
+        for (int r = 0; r < 4; ++r) fa[r] = slot.in_first ? fa_first[r] : fa_second[r];
+        const int n0 = slot.pair * kTile;
         unsigned fb[4];
         if constexpr (kB == BLayout::kDepthMajor) {
           // Tiles (k 0-7, n 0-7), (k 8-15, n 0-7), (k 0-7, n 8-15), (k 8-15, n 8-15), transposed.
@@ -156,8 +215,8 @@ __device__ inline void warp_product(const __half* a, int lda, const __half* b, i
           // Tiles (n 0-7, k 0-7), (n 0-7, k 8-15), (n 8-15, k 0-7), (n 8-15, k 8-15).
           load_x4<false>(fb, b + (n0 + row_in_tile + 8 * (tile / 2)) * ldb + k0 + 8 * (tile % 2));
         }
-        mma_16x8x16(acc.c[2 * p], fa, fb[0], fb[1]);
-        mma_16x8x16(acc.c[2 * p + 1], fa, fb[2], fb[3]);
+        mma_16x8x16(acc.c[2 * u], fa, fb[0], fb[1]);
+        mma_16x8x16(acc.c[2 * u + 1], fa, fb[2], fb[3]);
       }
     }
   }
@@ -166,16 +225,20 @@ __device__ inline void warp_product(const __half* a, int lda, const __half* b, i
 // Calls f(row, col, v0, v1) for the two adjacent entries (row, col) and
 // (row, col + 1) of every accumulator pair a thread holds.
 template <class F>
-__device__ inline void for_each_pair(const WarpTask& task, const Accumulators& acc, F&& f) {
+__device__ inline void for_each_pair(const WarpTask task, const Accumulators& acc, F&& f) {
   const int lane = static_cast<int>(threadIdx.x) % 32;
-  const int row = task.strip * kTile + lane / 4;
   const int col = 2 * (lane % 4);
 #pragma unroll
-  for (int t = 0; t < kMaxPairs * 2; ++t) {
-    if (t < 2 * task.pairs) {
-      const int c = task.first_pair * kTile + t * 8 + col;
-      f(row, c, acc.c[t][0], acc.c[t][1]);
-      f(row + 8, c, acc.c[t][2], acc.c[t][3]);
+  for (int u = 0; u < kMaxPairs; ++u) {
+    const WarpTask::Slot slot = task.slot(u);
+    if (slot.used) {
+      const int row = slot.strip * kTile + lane / 4;
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const int c = slot.pair * kTile + half * 8 + col;
+        f(row, c, acc.c[2 * u + half][0], acc.c[2 * u + half][1]);
+        f(row + 8, c, acc.c[2 * u + half][2], acc.c[2 * u + half][3]);
+      }
     }
   }
 }
