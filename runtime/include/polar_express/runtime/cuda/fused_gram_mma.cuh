@@ -12,11 +12,16 @@
 //   at the end: U = Q X, written chunk by chunk in the element type.
 //
 // Every product is an fp16 mma.sync with fp32 accumulation (warp_mma.cuh);
-// R, Z and Q are stored in fp16 between products.  fp16 keeps 11 significant
-// bits (bf16 8) and the normalised values all lie in [-1, 1] up to the
-// bounded growth of Q, so nothing overflows; the restarts come from the
-// fp16 growth budget (gram_growth_budget(11, k)).  bench/gpu/gram_numerics.py
-// emulates exactly these roundings on the CPU and compares them with exact
+// the k x k ones (and R) are symmetric, so only their lower 16 x 16 blocks
+// are computed and then mirrored.  R, Z and Q are stored in fp16 between
+// products.  fp16 keeps 11 significant bits (bf16 8) and the normalised
+// values all lie in [-1, 1] up to the bounded growth of Q, so nothing
+// overflows; the restarts come from the fp16 growth budget
+// (gram_growth_budget(11, k)).  What fp16 cannot hold is an input whose norm
+// is far below the normalisation's eps: its normalised entries fall under
+// fp16's smallest subnormal and it comes out as zeros (the formula gives
+// ~1e-21 for a norm of 1e-30 and eps = 1e-6).  bench/gpu/gram_numerics.py
+// emulates these roundings on the CPU and compares them with exact
 // arithmetic and with the bf16 reference formulation.
 //
 // Padding: k is rounded up to a multiple of 16 with zero rows and columns;
