@@ -61,29 +61,60 @@ namespace gram {
 
 // Where the k x K iterate comes from: the input, normalised on the fly
 // (tall inputs are read transposed), or the fp16 workspace after a restart.
+// `vector` says a wide source may be read 8 elements (16 bytes) at a time:
+// rows of a multiple of 8 elements from a 16-byte aligned start.
 template <class T>
 struct InputSource {
   const T* g;
-  bool tall;
+  bool tall, vector;
   int k, kk;
   float largest, ratio;
   __device__ float operator()(int i, int j) const {
     return device::to_float(g[tall ? static_cast<std::int64_t>(j) * k + i : static_cast<std::int64_t>(i) * kk + j]) /
            largest * ratio;
   }
+  // Elements (i, j..j+7) of a wide source, j a multiple of 8.
+  __device__ void eight(int i, int j, float (&v)[8]) const {
+    const uint4 bits = *reinterpret_cast<const uint4*>(g + static_cast<std::int64_t>(i) * kk + j);
+    const T* e = reinterpret_cast<const T*>(&bits);
+#pragma unroll
+    for (int t = 0; t < 8; ++t) v[t] = device::to_float(e[t]) / largest * ratio;
+  }
 };
 
 struct WorkspaceSource {
   __half* w;
-  bool tall;  // always false: the workspace holds the wide form
+  bool tall, vector;  // tall always false: the workspace holds the wide form
   int k, kk;
   __device__ float operator()(int i, int j) const { return __half2float(w[static_cast<std::int64_t>(i) * kk + j]); }
+  __device__ void eight(int i, int j, float (&v)[8]) const {
+    const uint4 bits = *reinterpret_cast<const uint4*>(w + static_cast<std::int64_t>(i) * kk + j);
+    const __half* e = reinterpret_cast<const __half*>(&bits);
+#pragma unroll
+    for (int t = 0; t < 8; ++t) v[t] = __half2float(e[t]);
+  }
 };
 
 // chunk[i][jj] = x(i, j0 + jj) in fp16, zero outside k x K.  The loop order
-// follows the source's memory order so that global reads coalesce.
+// follows the source's memory order so that global reads coalesce; wide
+// sources that allow it are read and written 16 bytes at a time.
 template <class Source>
 __device__ inline void load_chunk(const Source& x, int j0, const GramLayout& layout, __half* chunk) {
+  if (x.vector) {
+    constexpr int kGroups = kGramChunk / 8;
+    const int total = layout.side * kGroups;
+    for (int idx = static_cast<int>(threadIdx.x); idx < total; idx += static_cast<int>(blockDim.x)) {
+      const int i = idx / kGroups, jj = idx % kGroups * 8;
+      float v[8] = {};
+      // K is a multiple of 8 here, so a group is wholly inside or outside.
+      if (i < x.k && j0 + jj < x.kk) x.eight(i, j0 + jj, v);
+      __half2 h[4];
+#pragma unroll
+      for (int t = 0; t < 4; ++t) h[t] = __floats2half2_rn(v[2 * t], v[2 * t + 1]);
+      *reinterpret_cast<uint4*>(chunk + i * layout.chunk_ld + jj) = *reinterpret_cast<const uint4*>(h);
+    }
+    return;
+  }
   const int total = layout.side * kGramChunk;
   for (int idx = static_cast<int>(threadIdx.x); idx < total; idx += static_cast<int>(blockDim.x)) {
     const int i = x.tall ? idx % layout.side : idx / kGramChunk;
@@ -295,11 +326,14 @@ __global__ void __launch_bounds__(kGramThreads, 1) gram_mma_kernel(FusedArgument
   const InputScan scan = scan_input<Table>(g, out, size, stats, scratch);
   if (!scan.normal) return;
 
-  st.input = {g, tall, k, kk, scan.largest, scan.ratio};
+  const bool wide_by_eight = !tall && kk % 8 == 0;
+  st.input = {g, tall, wide_by_eight && reinterpret_cast<std::uintptr_t>(g) % 16 == 0, k, kk, scan.largest, scan.ratio};
+  // The workspace is cudaMalloc'd (aligned) and packed: row starts are
+  // 16-byte aligned exactly when K is a multiple of 8.
   st.workspace = {args.workspace == nullptr
                       ? nullptr
                       : static_cast<__half*>(args.workspace) + static_cast<std::int64_t>(blockIdx.x) * k * kk,
-                  false, k, kk};
+                  false, kk % 8 == 0, k, kk};
   st.from_workspace = false;
   st.restarts = args.workspace == nullptr ? 0u : args.restarts;
   st.steps = args.steps;
