@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs the whole test suite, as CI does (.ci/run calls this):
-#   1. the Release build (CUDA backend compiled when nvcc is found) and ctest;
+#   1. the Release build (CUDA backend compiled when nvcc is found) and ctest,
+#      including the CPU emulation of the fused CUDA kernels under
+#      ThreadSanitizer;
 #   2. the consumer project of examples/, against an installed package;
 #   3. the schedule-reader fuzz target for 30 s (clang/libFuzzer);
 #   4. the tests again under AddressSanitizer + UndefinedBehaviorSanitizer
@@ -16,7 +18,7 @@ jobs=$(nproc)
 scripts/setup.sh
 
 echo "== Release build and tests (at ${SECONDS} s)"
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DPOLAR_EXPRESS_EMULATION_TSAN=ON >/dev/null
 cmake --build build -j "$jobs"
 ctest --test-dir build --output-on-failure -j "$jobs"
 ((quick)) && exit 0
