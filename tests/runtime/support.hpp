@@ -1,12 +1,14 @@
 #pragma once
 // Shared by the runtime tests: the shipped schedules, random matrices of a
 // chosen spectrum, and the SVD reference in double.
+#include "polar_express/runtime/batch.hpp"
 #include "polar_express/runtime/schedule.hpp"
 #include "polar_express_nanochat_d5.hpp"
 #include "polar_express_paper_d5.hpp"
 
 #include <Eigen/Dense>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <random>
@@ -100,6 +102,16 @@ void pack(const Matrix& m, std::vector<T>& data, std::int64_t b, std::int64_t st
   const std::int64_t step = stride == 0 ? rows * cols : stride;
   for (std::int64_t i = 0; i < rows; ++i)
     for (std::int64_t j = 0; j < cols; ++j) data[b * step + i * cols + j] = static_cast<T>(m(i, j));
+}
+
+// The largest relative Frobenius error over the matrices of a batch.
+inline double worst_relative_error(const std::vector<float>& got, const std::vector<double>& expected,
+                                   const BatchShape& s) {
+  double worst = 0;
+  for (std::int64_t b = 0; b < s.batch; ++b) {
+    worst = std::max(worst, relative_error(unpack(got, b, s.rows, s.cols), unpack(expected, b, s.rows, s.cols)));
+  }
+  return worst;
 }
 
 }  // namespace polar_express::runtime::test

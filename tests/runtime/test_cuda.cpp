@@ -24,6 +24,7 @@ std::unique_ptr<polar_express::cuda::ScheduleKernels> make_nanochat_test_cuda();
 namespace rt = polar_express::runtime;
 namespace pc = polar_express::cuda;
 using rt::test::Matrix;
+using rt::test::worst_relative_error;
 
 #define SKIP_WITHOUT_CUDA_DEVICE()          \
   if (pc::device_count() == 0) {            \
@@ -75,16 +76,6 @@ std::vector<double> cpu_reference(const Batch& batch, const rt::Schedule& schedu
   rt::CpuPlan<double> plan(batch.shape, schedule, options);
   plan.execute(input.data(), output.data());
   return output;
-}
-
-double worst_relative_error(const std::vector<float>& got, const std::vector<double>& expected,
-                            const rt::BatchShape& s) {
-  double worst = 0;
-  for (std::int64_t b = 0; b < s.batch; ++b) {
-    worst = std::max(worst, rt::test::relative_error(rt::test::unpack(got, b, s.rows, s.cols),
-                                                     rt::test::unpack(expected, b, s.rows, s.cols)));
-  }
-  return worst;
 }
 
 }  // namespace

@@ -35,6 +35,7 @@ namespace rt = polar_express::runtime;
 namespace pc = polar_express::cuda;
 namespace sp = polar_express::cuda::specialized;
 using rt::test::Matrix;
+using rt::test::worst_relative_error;
 
 namespace {
 
@@ -152,16 +153,6 @@ std::vector<double> cpu_reference(const Batch& batch, const rt::Schedule& schedu
   plan.execute(input.data(), output.data());
   if (nuclear) *nuclear = plan.nuclear_norms();
   return output;
-}
-
-double worst_relative_error(const std::vector<float>& got, const std::vector<double>& expected,
-                            const rt::BatchShape& s) {
-  double worst = 0;
-  for (std::int64_t b = 0; b < s.batch; ++b) {
-    worst = std::max(worst, rt::test::relative_error(rt::test::unpack(got, b, s.rows, s.cols),
-                                                     rt::test::unpack(expected, b, s.rows, s.cols)));
-  }
-  return worst;
 }
 
 rt::MatrixStatus status(const pc::MatrixStats& stats) { return pc::status_of(stats); }

@@ -43,6 +43,27 @@ __device__ inline ReductionScratch& scratch_in(unsigned char* shared_base, std::
   return *reinterpret_cast<ReductionScratch*>(shared_base + scratch_offset(payload));
 }
 
+// This block's matrix: rows x cols row-major, handled in its wide form
+// k x K (k = min, K = max; tall matrices are read transposed).
+template <class T>
+struct BlockMatrix {
+  int rows, cols, k, kk, size;
+  bool tall;
+  const T* g;
+  T* out;
+  MatrixStats& stats;
+  __device__ explicit BlockMatrix(const FusedArguments& args)
+      : rows(args.rows),
+        cols(args.cols),
+        k(args.rows > args.cols ? args.cols : args.rows),
+        kk(args.rows > args.cols ? args.rows : args.cols),
+        size(args.rows * args.cols),
+        tall(args.rows > args.cols),
+        g(static_cast<const T*>(args.input) + static_cast<std::int64_t>(blockIdx.x) * args.input_stride),
+        out(static_cast<T*>(args.output) + static_cast<std::int64_t>(blockIdx.x) * args.output_stride),
+        stats(args.stats[blockIdx.x]) {}
+};
+
 // The first pass over one matrix of `size` elements.  `normal` is false when
 // the matrix is zero or has a NaN/Inf: then the output is already filled
 // (zeros, or NaN) and the statistics written, and the kernel returns.

@@ -313,13 +313,12 @@ template <class Table, class T>
 __global__ void __launch_bounds__(kGramThreads, 1) gram_mma_kernel(FusedArguments args) {
   extern __shared__ __align__(16) unsigned char dynamic_shared[];
 
-  const int m = args.rows, n = args.cols;
-  const bool tall = m > n;
-  const int k = tall ? n : m, kk = tall ? m : n;
-  const int size = m * n;
-  const T* g = static_cast<const T*>(args.input) + static_cast<std::int64_t>(blockIdx.x) * args.input_stride;
-  T* out = static_cast<T*>(args.output) + static_cast<std::int64_t>(blockIdx.x) * args.output_stride;
-  MatrixStats& stats = args.stats[blockIdx.x];
+  const BlockMatrix<T> matrix(args);
+  const bool tall = matrix.tall;
+  const int k = matrix.k, kk = matrix.kk, size = matrix.size;
+  const T* g = matrix.g;
+  T* out = matrix.out;
+  MatrixStats& stats = matrix.stats;
   gram::State<T> st;
   st.layout = gram_layout(k);
   ReductionScratch& scratch = scratch_in(dynamic_shared, st.layout.payload());

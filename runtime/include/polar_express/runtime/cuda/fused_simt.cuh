@@ -103,13 +103,13 @@ __global__ void __launch_bounds__(kSimtThreads) simt_kernel(FusedArguments args)
   float* shared = reinterpret_cast<float*>(dynamic_shared);
   ReductionScratch& scratch = scratch_in(dynamic_shared, simt_payload_bytes(args.rows, args.cols));
 
-  const int m = args.rows, n = args.cols;
-  const bool tall = m > n;
-  const int k = tall ? n : m, kk = tall ? m : n;
-  const int size = m * n;
-  const T* g = static_cast<const T*>(args.input) + static_cast<std::int64_t>(blockIdx.x) * args.input_stride;
-  T* out = static_cast<T*>(args.output) + static_cast<std::int64_t>(blockIdx.x) * args.output_stride;
-  MatrixStats& stats = args.stats[blockIdx.x];
+  const BlockMatrix<T> matrix(args);
+  const int n = matrix.cols;
+  const bool tall = matrix.tall;
+  const int k = matrix.k, kk = matrix.kk, size = matrix.size;
+  const T* g = matrix.g;
+  T* out = matrix.out;
+  MatrixStats& stats = matrix.stats;
   const int tid = static_cast<int>(threadIdx.x), threads = static_cast<int>(blockDim.x);
   const InputScan scan = scan_input<Table>(g, out, size, stats, scratch);
   if (!scan.normal) return;
