@@ -247,30 +247,25 @@ TEST_CASE("emulated tensor-core kernel: restarts, steps past the list, in place"
   }
 }
 
+// The emulated kernel with a generated schedule's float Table against the
+// CPU f64 plan with the same schedule's doubles, over its whole list.
+template <class Table, const auto& kList, const auto& kInfo>
+double generated_schedule_error(const Batch& batch) {
+  const rt::Schedule schedule = rt::test::from_generated(kList, kInfo);
+  const int steps = static_cast<int>(schedule.steps.size());
+  Options options;
+  options.steps = steps;
+  options.restarts = planned_restarts(schedule, steps, std::min(batch.shape.rows, batch.shape.cols));
+  return worst_relative_error(emulate<Table, __half>(batch, options).output, cpu_reference(batch, schedule, steps),
+                              batch.shape);
+}
+
 TEST_CASE("emulated tensor-core kernel: degrees 3 and 7 (Horner without and with two passes)",
           "[emulated][tensor-core]") {
-  const rt::BatchShape s{2, 20, 90};
-  const Batch batch = make_batch<__half>(s, 1e-2, 44);
-  {
-    const rt::Schedule d3 = rt::test::from_generated(polar_express::schedules::polar_express_d3,
-                                                     polar_express::schedules::polar_express_d3_info);
-    const int steps = static_cast<int>(d3.steps.size());
-    Options options;
-    options.steps = steps;
-    options.restarts = planned_restarts(d3, steps, 20);
-    CHECK(worst_relative_error(emulate<D3Table, __half>(batch, options).output, cpu_reference(batch, d3, steps), s) <
-          3e-2);
-  }
-  {
-    const rt::Schedule d7 = rt::test::from_generated(polar_express::schedules::polar_express_d7,
-                                                     polar_express::schedules::polar_express_d7_info);
-    const int steps = static_cast<int>(d7.steps.size());
-    Options options;
-    options.steps = steps;
-    options.restarts = planned_restarts(d7, steps, 20);
-    CHECK(worst_relative_error(emulate<D7Table, __half>(batch, options).output, cpu_reference(batch, d7, steps), s) <
-          3e-2);
-  }
+  namespace gen = polar_express::schedules;
+  const Batch batch = make_batch<__half>(rt::BatchShape{2, 20, 90}, 1e-2, 44);
+  CHECK(generated_schedule_error<D3Table, gen::polar_express_d3, gen::polar_express_d3_info>(batch) < 3e-2);
+  CHECK(generated_schedule_error<D7Table, gen::polar_express_d7, gen::polar_express_d7_info>(batch) < 3e-2);
 }
 
 TEST_CASE("emulated tensor-core kernel: zero, NaN, Inf, tiny and huge inputs", "[emulated][tensor-core]") {
