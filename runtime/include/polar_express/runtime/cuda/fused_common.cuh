@@ -47,14 +47,13 @@ __device__ inline ReductionScratch& scratch_in(unsigned char* shared_base, std::
 // k x K (k = min, K = max; tall matrices are read transposed).
 template <class T>
 struct BlockMatrix {
-  int rows, cols, k, kk, size;
+  int cols, k, kk, size;
   bool tall;
   const T* g;
   T* out;
   MatrixStats& stats;
   __device__ explicit BlockMatrix(const FusedArguments& args)
-      : rows(args.rows),
-        cols(args.cols),
+      : cols(args.cols),
         k(args.rows > args.cols ? args.cols : args.rows),
         kk(args.rows > args.cols ? args.rows : args.cols),
         size(args.rows * args.cols),
