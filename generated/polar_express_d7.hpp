@@ -19,8 +19,8 @@ namespace polar_express::schedules {
 
 // The types every generated header shares, defined by whichever is included
 // first so that several schedules can be used in one translation unit.
-#ifndef POLAR_EXPRESS_SCHEDULES_TYPES_V1
-#define POLAR_EXPRESS_SCHEDULES_TYPES_V1
+#ifndef POLAR_EXPRESS_SCHEDULES_TYPES_V2
+#define POLAR_EXPRESS_SCHEDULES_TYPES_V2
 
 // One step: `degree` = 2 * (coefficients used) - 1; coefficients[k] multiplies
 // x^(2k+1), and those past the degree are 0.
@@ -31,7 +31,8 @@ struct OddPolynomialStep {
 };
 
 // What verification proved about one step, as decimal text (all the digits
-// the design precision supports) and as the nearest double.
+// the design precision supports) and as the nearest double; and the bound a
+// consumer relies on, error_after rounded up to a double.
 struct StepCertificate {
   const char* lower;        // the interval of singular values this step maps
   const char* upper;
@@ -39,6 +40,7 @@ struct StepCertificate {
   double lower_value;
   double upper_value;
   double error_after_value;
+  double error_bound_value;  // >= error_after
 };
 
 // The inputs of `polar-express design`; `designed` is false (and the text
@@ -62,7 +64,8 @@ struct ScheduleInfo {
   const char* identifier;
   const char* source;
   const char* normalization;    // as the source prints it
-  double normalization_factor;  // X / (factor * ||X||_F + eps)
+  const char* normalization_kind;  // "frobenius": X / (factor * ||X||_F + eps); "aol": AOL rescaling
+  double normalization_factor;
   double normalization_eps;
   const char* after_list;       // "repeat_last" or "cycle"
   DesignInputs design;
@@ -74,7 +77,7 @@ struct ScheduleInfo {
   StepCertificate steps[T];
 };
 
-#endif  // POLAR_EXPRESS_SCHEDULES_TYPES_V1
+#endif  // POLAR_EXPRESS_SCHEDULES_TYPES_V2
 
 // 6 steps of degrees 7 7 7 7 7 7.
 inline constexpr std::array<OddPolynomialStep<double, 4>, 6> polar_express_d7{{
@@ -148,6 +151,7 @@ inline constexpr ScheduleInfo<6> polar_express_d7_info{
     "polar_express_d7",
     "designed by polar-express (greedy minimax chain, Amsel et al. 2025)",
     "X / (1.01 * ||X||_F + 1e-7)",
+    "frobenius",
     0x1.028f5c28f5c29p+0,  // 1.01
     0x1.ad7f29abcaf48p-24,  // 1e-07
     "repeat_last",
@@ -161,27 +165,27 @@ inline constexpr ScheduleInfo<6> polar_express_d7_info{
         {"0.001",
          "1",
          "0.9887059386497785764477258288267361603579743860249450907668173828816201943313423",
-         0x1.0624dd2f1a9fcp-10, 0x1p+0, 0x1.fa37aa2fb93b7p-1},
+         0x1.0624dd2f1a9fcp-10, 0x1p+0, 0x1.fa37aa2fb93b7p-1, 0x1.fa37aa2fb93b7p-1},
         {"0.01129406135022142355227417117326383964202561397505490923318261711837980566865772",
          "1.988592999289779246928989794787320586766751730012456446316388388947635946830369",
          "0.9375537045952280565056433330766704550518865251259127343676173463528222972812319",
-         0x1.72157411b125dp-7, 0x1.fd146e4901103p+0, 0x1.e0070a06f5d62p-1},
+         0x1.72157411b125dp-7, 0x1.fd146e4901103p+0, 0x1.e0070a06f5d62p-1, 0x1.e0070a06f5d63p-1},
         {"0.06244629540477194349435666692332954494811347487408726563238265364717770271876811",
          "1.936298997206815039476427797018511443056741272347756692721954283401005650826572",
          "0.6964788477157108264303584522458720232079889925476115720031675687460493338396305",
-         0x1.ff8f5f90a29dbp-5, 0x1.efb14a8447e6dp+0, 0x1.6498e02296e87p-1},
+         0x1.ff8f5f90a29dbp-5, 0x1.efb14a8447e6dp+0, 0x1.6498e02296e87p-1, 0x1.6498e02296e88p-1},
         {"0.3035211522842891735696415477541279767920110074523884279968324312539506661603695",
          "1.68739125641404401012315335063145089147885106609891476229084023891732567180505",
          "0.1758496333887933732697952910858795568148409191626024082035218674099069443273069",
-         0x1.36ce3fbad22f1p-2, 0x1.aff8df95dacbap+0, 0x1.6823da4359001p-3},
+         0x1.36ce3fbad22f1p-2, 0x1.aff8df95dacbap+0, 0x1.6823da4359001p-3, 0x1.6823da4359002p-3},
         {"0.8241503666112066267302047089141204431851590808373975917964781325900930556726931",
          "1.15096656734082342235878796747917036362278827424468137931235214183940380076839",
          "0.001704724398134957629318883403559182233368689746019323340517288019204764240120426",
-         0x1.a5f7096f29cp-1, 0x1.26a5beb584a9fp+0, 0x1.bee21e279c7f4p-10},
+         0x1.a5f7096f29cp-1, 0x1.26a5beb584a9fp+0, 0x1.bee21e279c7f4p-10, 0x1.bee21e279c7f4p-10},
         {"0.9982952756018650423706811165964408177666313102539806766594827119807952357598796",
          "1.000286423087883903573457413847656069100767238262643895224463877476432907651717",
          "3.583660069516239944459887279527809839456299503554807966250376732497959866116687e-11",
-         0x1.ff208ef0ec31cp-1, 0x1.0012c561cb978p+0, 0x1.3b38d9cbf68b2p-35},
+         0x1.ff208ef0ec31cp-1, 0x1.0012c561cb978p+0, 0x1.3b38d9cbf68b2p-35, 0x1.3b38d9cbf68b3p-35},
     }};
 
 }  // namespace polar_express::schedules

@@ -19,8 +19,8 @@ namespace polar_express::schedules {
 
 // The types every generated header shares, defined by whichever is included
 // first so that several schedules can be used in one translation unit.
-#ifndef POLAR_EXPRESS_SCHEDULES_TYPES_V1
-#define POLAR_EXPRESS_SCHEDULES_TYPES_V1
+#ifndef POLAR_EXPRESS_SCHEDULES_TYPES_V2
+#define POLAR_EXPRESS_SCHEDULES_TYPES_V2
 
 // One step: `degree` = 2 * (coefficients used) - 1; coefficients[k] multiplies
 // x^(2k+1), and those past the degree are 0.
@@ -31,7 +31,8 @@ struct OddPolynomialStep {
 };
 
 // What verification proved about one step, as decimal text (all the digits
-// the design precision supports) and as the nearest double.
+// the design precision supports) and as the nearest double; and the bound a
+// consumer relies on, error_after rounded up to a double.
 struct StepCertificate {
   const char* lower;        // the interval of singular values this step maps
   const char* upper;
@@ -39,6 +40,7 @@ struct StepCertificate {
   double lower_value;
   double upper_value;
   double error_after_value;
+  double error_bound_value;  // >= error_after
 };
 
 // The inputs of `polar-express design`; `designed` is false (and the text
@@ -62,7 +64,8 @@ struct ScheduleInfo {
   const char* identifier;
   const char* source;
   const char* normalization;    // as the source prints it
-  double normalization_factor;  // X / (factor * ||X||_F + eps)
+  const char* normalization_kind;  // "frobenius": X / (factor * ||X||_F + eps); "aol": AOL rescaling
+  double normalization_factor;
   double normalization_eps;
   const char* after_list;       // "repeat_last" or "cycle"
   DesignInputs design;
@@ -74,7 +77,7 @@ struct ScheduleInfo {
   StepCertificate steps[T];
 };
 
-#endif  // POLAR_EXPRESS_SCHEDULES_TYPES_V1
+#endif  // POLAR_EXPRESS_SCHEDULES_TYPES_V2
 
 // 5 steps of degrees 5 5 5 5 5.
 inline constexpr std::array<OddPolynomialStep<double, 3>, 5> polar_express_nanochat_d5{{
@@ -128,6 +131,7 @@ inline constexpr ScheduleInfo<5> polar_express_nanochat_d5_info{
     "polar_express_nanochat_d5",
     "modded-nanogpt / nanochat train_gpt.py, comment 'num_iters=5, safety_factor=2e-2, cushion=2'; equals the maintained package's optimal_composition(l=1e-3, num_iters=5, safety_factor_eps=2e-2, cushion=0.02) with the safety factor applied inside the loop",
     "X / (1.02 * ||X||_F + 1e-6)",
+    "frobenius",
     0x1.051eb851eb852p+0,  // 1.02
     0x1.0c6f7a0b5ed8dp-20,  // 1e-06
     "repeat_last",
@@ -141,23 +145,23 @@ inline constexpr ScheduleInfo<5> polar_express_nanochat_d5_info{
         {"0.001",
          "1",
          "0.9918434679583745858080347925380000000000000000000000000000000000000000000000001",
-         0x1.0624dd2f1a9fcp-10, 0x1p+0, 0x1.fbd2e83343cf9p-1},
+         0x1.0624dd2f1a9fcp-10, 0x1p+0, 0x1.fbd2e83343cf9p-1, 0x1.fbd2e83343cf9p-1},
         {"0.008156532041625414191965207461999999999999999999999999999999999999999999999999933",
          "1.991680338244031971394314916884231785611088511331860676220588974210391396350942",
          "0.9670252366716599132490078381455008652504943117934851912805846965703656933103019",
-         0x1.0b45f32f0c1ddp-7, 0x1.fddec33cd8266p+0, 0x1.ef1dee8bd2a83p-1},
+         0x1.0b45f32f0c1ddp-7, 0x1.fddec33cd8266p+0, 0x1.ef1dee8bd2a83p-1, 0x1.ef1dee8bd2a83p-1},
         {"0.03297476332834008675099216185449913474950568820651480871941530342963430668969811",
          "1.96636580421479013267851005964514796178359806997447725844668266224279571647025",
          "0.8717725618888811746994732710950442734901475805006310363735540047039089782524325",
-         0x1.0e211742d57d7p-5, 0x1.f763bfd513447p+0, 0x1.be58f925b9cb8p-1},
+         0x1.0e211742d57d7p-5, 0x1.f763bfd513447p+0, 0x1.be58f925b9cb8p-1, 0x1.be58f925b9cb8p-1},
         {"0.1282274381111188253005267289049557265098524194993689636264459952960910217475675",
          "1.869212107804720965441398199277662641284413627132132123786382231500783412563041",
          "0.5836529721227436164566881998906421159238299936980234526389127373209169381993057",
-         0x1.069c1b6918d21p-3, 0x1.de84af484efa1p+0, 0x1.2ad48ff6f5f4dp-1},
+         0x1.069c1b6918d21p-3, 0x1.de84af484efa1p+0, 0x1.2ad48ff6f5f4dp-1, 0x1.2ad48ff6f5f4ep-1},
         {"0.4163470278772563835433118001093578840761700063019765473610872626790830618006943",
          "1.575530422970690800356230772698665271344949605891114461310831934003296555485406",
          "0.1411273564733106751681363784933674553291879252433288459576049569236842338405535",
-         0x1.aa56e01214165p-2, 0x1.9355f638831d3p+0, 0x1.21076124fd8c9p-3},
+         0x1.aa56e01214165p-2, 0x1.9355f638831d3p+0, 0x1.21076124fd8c9p-3, 0x1.21076124fd8c9p-3},
     }};
 
 }  // namespace polar_express::schedules

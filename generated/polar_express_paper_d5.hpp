@@ -19,8 +19,8 @@ namespace polar_express::schedules {
 
 // The types every generated header shares, defined by whichever is included
 // first so that several schedules can be used in one translation unit.
-#ifndef POLAR_EXPRESS_SCHEDULES_TYPES_V1
-#define POLAR_EXPRESS_SCHEDULES_TYPES_V1
+#ifndef POLAR_EXPRESS_SCHEDULES_TYPES_V2
+#define POLAR_EXPRESS_SCHEDULES_TYPES_V2
 
 // One step: `degree` = 2 * (coefficients used) - 1; coefficients[k] multiplies
 // x^(2k+1), and those past the degree are 0.
@@ -31,7 +31,8 @@ struct OddPolynomialStep {
 };
 
 // What verification proved about one step, as decimal text (all the digits
-// the design precision supports) and as the nearest double.
+// the design precision supports) and as the nearest double; and the bound a
+// consumer relies on, error_after rounded up to a double.
 struct StepCertificate {
   const char* lower;        // the interval of singular values this step maps
   const char* upper;
@@ -39,6 +40,7 @@ struct StepCertificate {
   double lower_value;
   double upper_value;
   double error_after_value;
+  double error_bound_value;  // >= error_after
 };
 
 // The inputs of `polar-express design`; `designed` is false (and the text
@@ -62,7 +64,8 @@ struct ScheduleInfo {
   const char* identifier;
   const char* source;
   const char* normalization;    // as the source prints it
-  double normalization_factor;  // X / (factor * ||X||_F + eps)
+  const char* normalization_kind;  // "frobenius": X / (factor * ||X||_F + eps); "aol": AOL rescaling
+  double normalization_factor;
   double normalization_eps;
   const char* after_list;       // "repeat_last" or "cycle"
   DesignInputs design;
@@ -74,7 +77,7 @@ struct ScheduleInfo {
   StepCertificate steps[T];
 };
 
-#endif  // POLAR_EXPRESS_SCHEDULES_TYPES_V1
+#endif  // POLAR_EXPRESS_SCHEDULES_TYPES_V2
 
 // 8 steps of degrees 5 5 5 5 5 5 5 5.
 inline constexpr std::array<OddPolynomialStep<double, 3>, 8> polar_express_paper_d5{{
@@ -152,6 +155,7 @@ inline constexpr ScheduleInfo<8> polar_express_paper_d5_info{
     "polar_express_paper_d5",
     "Amsel, Persson, Musco, Gower, 'The Polar Express' (arXiv 2505.16932), Algorithm 1: raw list, then every tuple but the last divided by (1.01, 1.01^3, 1.01^5)",
     "X / (1.01 * ||X||_F + 1e-7)",
+    "frobenius",
     0x1.028f5c28f5c29p+0,  // 1.01
     0x1.ad7f29abcaf48p-24,  // 1e-07
     "repeat_last",
@@ -165,35 +169,35 @@ inline constexpr ScheduleInfo<8> polar_express_paper_d5_info{
         {"0.001",
          "1",
          "0.9917948624879129520737156581515356910096591663410203198017925404422353011332066",
-         0x1.0624dd2f1a9fcp-10, 0x1p+0, 0x1.fbcc894573eb2p-1},
+         0x1.0624dd2f1a9fcp-10, 0x1p+0, 0x1.fbcc894573eb2p-1, 0x1.fbcc894573eb3p-1},
         {"0.008205137512087047926284341848464308990340833658979680198207459557764698866793389",
          "1.991712811577724481568675695532651654675060595696818533133564306805768036210424",
          "0.9666362490306949161049721933450409686923828509562448759041860970147402863115866",
-         0x1.0cddaea305374p-7, 0x1.fde0e40cc0233p+0, 0x1.eeeaf2496e0d7p-1},
+         0x1.0cddaea305374p-7, 0x1.fde0e40cc0233p+0, 0x1.eeeaf2496e0d7p-1, 0x1.eeeaf2496e0d8p-1},
         {"0.0333637509693050838950278066549590313076171490437551240958139029852597136884134",
          "1.965965705009003985944650519367100917037387023028012961059040262135728443795932",
          "0.8696660826219486830589586808687093610875057422155155336607727554558148851093037",
-         0x1.1150db691f28dp-5, 0x1.f7498748123ddp+0, 0x1.bd44df6e9a78ep-1},
+         0x1.1150db691f28dp-5, 0x1.f7498748123ddp+0, 0x1.bd44df6e9a78ep-1, 0x1.bd44df6e9a78fp-1},
         {"0.1303339173780513169410413191312906389124942577844844663392272445441851148906963",
          "1.865723743273704841330388074973871142418187084243810566819534007123610314385544",
          "0.5771087332567074029454935141545934267418594642613548872964674748183038364865769",
-         0x1.0aec8245961c7p-3, 0x1.dda0123cbb34p+0, 0x1.277acbbf25a7dp-1},
+         0x1.0aec8245961c7p-3, 0x1.dda0123cbb34p+0, 0x1.277acbbf25a7dp-1, 0x1.277acbbf25a7dp-1},
         {"0.4228912667432925970545064858454065732581405357386451127035325251816961635134231",
          "1.560417435482977110810422440146094344774463641710023221536530940852302129894622",
          "0.1538226265176044848561775546538079049669145165242689593861891390358615238617363",
-         0x1.b10a6881b4b06p-2, 0x1.8f77845d81f09p+0, 0x1.3b075b7239354p-3},
+         0x1.b10a6881b4b06p-2, 0x1.8f77845d81f09p+0, 0x1.3b075b7239354p-3, 0x1.3b075b7239355p-3},
         {"0.8461773734823955151438224453461920950330854834757310406138108609641384761382637",
          "1.123559054696385765712619548522613270045578293773584165703304103844914361140384",
          "0.005593266555980660665295365659834230937870268703722554018036615800175298516090302",
-         0x1.b13e292371b2bp-1, 0x1.1fa190f30bafep+0, 0x1.6e8f70ef8d25cp-8},
+         0x1.b13e292371b2bp-1, 0x1.1fa190f30bafep+0, 0x1.6e8f70ef8d25cp-8, 0x1.6e8f70ef8d25dp-8},
         {"0.9944067334440193393347046343401657690621297312962774459819633841998247014839097",
          "1.001184929580774249449663013656083169006599140190862459464862366679711380094757",
          "9.053926330905110994097136391904232317440373875324213453849376950812924652440552e-06",
-         0x1.fd22e11e20e5bp-1, 0x1.004da7d1cc283p+0, 0x1.2fcca28e43557p-17},
+         0x1.fd22e11e20e5bp-1, 0x1.004da7d1cc283p+0, 0x1.2fcca28e43557p-17, 0x1.2fcca28e43558p-17},
         {"0.9999909460736690948890059028636080957676825596261246757865461506230491870753476",
          "0.9999983715028276961438624554270823946399450272045203917874449048641587526805822",
          "1.855444332039578229850909804797590173085562259291497045764623429742952640705659e-15",
-         0x1.fffed0335d71cp-1, 0x1.ffffc95b50d8bp-1, 0x1.0b65d03fb874bp-49},
+         0x1.fffed0335d71cp-1, 0x1.ffffc95b50d8bp-1, 0x1.0b65d03fb874bp-49, 0x1.0b65d03fb874cp-49},
     }};
 
 }  // namespace polar_express::schedules

@@ -87,13 +87,11 @@ std::optional<double> parse_spectrum(const std::string& text) {
 }
 
 runtime::Schedule to_runtime(const Schedule& schedule) {
-  if (schedule.normalization.text.find("AOL") != std::string::npos) {
-    throw UsageError("schedule '" + schedule.name + "' normalises by '" + schedule.normalization.text +
-                     "', which the runtime does not implement (it divides by factor * ||X||_F + eps)");
-  }
   runtime::Schedule s;
   s.name = schedule.name;
-  s.normalization = {schedule.normalization.factor, schedule.normalization.eps};
+  s.normalization = {schedule.normalization.factor, schedule.normalization.eps,
+                     schedule.normalization.kind == NormalizationKind::kAol ? runtime::NormalizationKind::kAol
+                                                                            : runtime::NormalizationKind::kFrobenius};
   s.after_list = schedule.after_list == AfterList::kCycle ? runtime::AfterList::kCycle : runtime::AfterList::kRepeatLast;
   for (const ScheduleStep& step : schedule.steps) {
     runtime::Step r;
@@ -174,7 +172,7 @@ Outcome run_cpu(const Shape& s, const runtime::Schedule& schedule, int steps, in
   for (int r = 0; r < repeats; ++r) o.times_ms.push_back(time_ms([&] { plan.execute(input.data(), output.data()); }));
   o.inputs.assign(input.begin(), input.end());
   o.outputs.assign(output.begin(), output.end());
-  o.status = plan.status();
+  o.status = plan.report().status;
   return o;
 }
 

@@ -63,7 +63,7 @@ std::string certificate_rows(const Schedule& schedule) {
     out += "        {\"" + full_decimal(step.interval.lower, bits) + "\",\n         \"" +
            full_decimal(step.interval.upper, bits) + "\",\n         \"" + full_decimal(step.error_after, bits) +
            "\",\n         " + double_literal(step.interval.lower) + ", " + double_literal(step.interval.upper) +
-           ", " + double_literal(step.error_after) + "},\n";
+           ", " + double_literal(step.error_after) + ", " + hex_literal(double_above(step.error_after)) + "},\n";
   }
   return out;
 }
@@ -114,6 +114,7 @@ std::string cpp_header(const Schedule& schedule, const std::string& id) {
        {"NAME_LITERAL", c_string_literal(schedule.name)},
        {"SOURCE_LITERAL", c_string_literal(schedule.source)},
        {"NORMALIZATION_LITERAL", c_string_literal(norm.text)},
+       {"NORMALIZATION_KIND", to_string(norm.kind)},
        {"NORM_FACTOR", hex_literal(norm.factor)},
        {"NORM_FACTOR_DECIMAL", shortest_decimal(norm.factor)},
        {"NORM_EPS", hex_literal(norm.eps)},

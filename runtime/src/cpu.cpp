@@ -1,81 +1,58 @@
 #include "polar_express/runtime/cpu.hpp"
 
-#include "polar_express/runtime/gram.hpp"
-
-#include <Eigen/Core>
+#include "cpu_kernels.hpp"
 
 #include <algorithm>
 #include <atomic>
+#include <climits>
 #include <cmath>
 #include <condition_variable>
 #include <exception>
 #include <limits>
 #include <mutex>
+#include <stdexcept>
+#include <string>
 #include <thread>
+#include <vector>
 
 namespace polar_express::runtime {
 namespace {
 
-template <class T>
-using RowMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-template <class T>
-using ConstMap = Eigen::Map<const RowMatrix<T>>;
-template <class T>
-using Map = Eigen::Map<RowMatrix<T>>;
-
-// Symmetric products pay off once the triangular GEMM's bookkeeping is small
-// next to the k^3 work (Eigen's blocking is 64-256 wide).
+// Symmetric k x k products computed by block rows: below this k the
+// triangle saves less than the extra calls cost (measured: bench/cpu).
 constexpr std::int64_t kSymmetricFromK = 256;
+// Block rows of a symmetric product: about eight per matrix, whole
+// multiples of 64 so that every GEMM keeps the BLAS's preferred blocking.
+std::int64_t symmetric_block_rows(std::int64_t k) { return std::max<std::int64_t>(64, (k / 8 + 63) / 64 * 64); }
 
-// One worker's buffers, sized once by the plan.
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// A rows x cols iterate and k x k matrices, one set per worker, indexed by
+// Buffer; `scratch` is the backend's own k x k buffer for H = c0 I + P and
+// `diagonal` AOL's D.
 template <class T>
 struct Workspace {
-  RowMatrix<T> x, y;        // the iterate and the next one, rows x cols
-  RowMatrix<T> a, p, next;  // the Gram matrix and the Horner accumulators, k x k
-  RowMatrix<T> q, scratch;  // the Gram iteration's Q_t and a product buffer, k x k
+  std::vector<T> buffers[kBufferCount];
+  std::vector<T> scratch;
+  std::vector<double> diagonal;
+  T* operator[](Buffer b) { return buffers[static_cast<int>(b)].data(); }
 };
-
-// The polynomial part P = c1 A + ... of a step as `scale * *matrix` (no copy
-// when it is c1 A).
-template <class T>
-struct Polynomial {
-  const RowMatrix<T>* matrix;
-  T scale;
-};
-
-// dst = alpha lhs rhs + beta addend for k x k operands whose product is
-// symmetric in exact arithmetic (polynomials in one matrix): with `lower`,
-// only the lower triangle is multiplied (Eigen's triangular GEMM, about half
-// the work) and then mirrored, so the result is exactly symmetric.
-template <class T>
-void symmetric_product(RowMatrix<T>& dst, T alpha, const RowMatrix<T>& lhs, const RowMatrix<T>& rhs, T beta,
-                       const RowMatrix<T>& addend, bool lower) {
-  if (!lower) {
-    dst.noalias() = (alpha * lhs) * rhs;
-    dst += beta * addend;
-    return;
-  }
-  dst.template triangularView<Eigen::Lower>() = (alpha * lhs) * rhs;
-  dst.template triangularView<Eigen::Lower>() += beta * addend;
-  for (Eigen::Index i = 0; i < dst.rows(); ++i)
-    for (Eigen::Index j = i + 1; j < dst.cols(); ++j) dst(i, j) = dst(j, i);
-}
 
 }  // namespace
 
 template <class T>
+BackendTraits cpu_traits() {
+  return {std::numeric_limits<T>::digits, kSymmetricFromK};
+}
+
+template <class T>
 struct CpuPlan<T>::Impl {
-  BatchShape shape;
   Schedule schedule;
-  PlanOptions options;
-  int steps = 0;
-  bool wide = true;  // rows <= cols: A = X X^T, else A = X^T X
-  ProductPlan products;
-  std::vector<char> restart_before;  // per step: the Gram iteration restarts there
+  Program program;
+  std::int64_t k = 0, big = 0;  // short and long side
   std::vector<Workspace<T>> workspaces;
-  std::vector<MatrixStatus> status;
-  std::vector<double> nuclear;
-  bool all_ok = false;
+  int blas = 1;
+  Report last;  // statuses and <G, U> written in place by the workers
 
   // The job of the current execute, read by the workers.
   const T* input = nullptr;
@@ -92,38 +69,29 @@ struct CpuPlan<T>::Impl {
   bool stopping = false;
   std::exception_ptr failure;
 
-  Impl(const BatchShape& s, Schedule sched, const PlanOptions& o)
-      : shape(s), schedule(std::move(sched)), options(o) {
-    validate(shape);
-    validate(schedule);
-    if (options.steps < 0) throw std::invalid_argument("steps " + std::to_string(options.steps) + " is negative");
-    if (options.threads < 0) throw std::invalid_argument("threads " + std::to_string(options.threads) + " is negative");
-    steps = options.steps == 0 ? static_cast<int>(schedule.steps.size()) : options.steps;
-    wide = shape.rows <= shape.cols;
-    products = plan_products(shape, schedule, steps, options, std::numeric_limits<T>::digits, kSymmetricFromK);
-    restart_before.assign(static_cast<std::size_t>(steps), 0);
-    for (int t : products.restarts) restart_before[static_cast<std::size_t>(t)] = 1;
-    const auto k = static_cast<Eigen::Index>(std::min(shape.rows, shape.cols));
-    const auto rows = static_cast<Eigen::Index>(shape.rows);
-    const auto cols = static_cast<Eigen::Index>(shape.cols);
-
-    const int hardware = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    const int wanted = options.threads == 0 ? hardware : options.threads;
-    const int workers = static_cast<int>(std::min<std::int64_t>(wanted, shape.batch));
-    workspaces.resize(static_cast<std::size_t>(workers));
-    for (Workspace<T>& w : workspaces) {
-      w.x.resize(rows, cols);
-      w.y.resize(rows, cols);
-      w.a.resize(k, k);
-      w.p.resize(k, k);
-      w.next.resize(k, k);
-      if (products.gram) {
-        w.q.resize(k, k);
-        w.scratch.resize(k, k);
-      }
+  Impl(const BatchShape& shape, const Schedule& s, const PlanOptions& options)
+      : schedule(s), program(compile_program(shape, s, options, cpu_traits<T>())) {
+    k = program.short_side();
+    big = program.long_side();
+    if (big > INT_MAX || k * k > std::int64_t{1} << 40) {
+      throw std::invalid_argument("shape " + std::to_string(shape.rows) + "x" + std::to_string(shape.cols) +
+                                  " exceeds the BLAS's 32-bit dimensions");
     }
-    status.assign(static_cast<std::size_t>(shape.batch), MatrixStatus::kOk);
-    if (options.nuclear_norm) nuclear.assign(static_cast<std::size_t>(shape.batch), 0.0);
+    const int hardware = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const int threads = options.threads == 0 ? hardware : options.threads;
+    const int workers = static_cast<int>(std::min<std::int64_t>(threads, shape.batch));
+    blas = std::max(1, threads / workers);
+    workspaces.resize(static_cast<std::size_t>(workers));
+    const std::vector<Buffer> used = program.buffers();
+    for (Workspace<T>& w : workspaces) {
+      for (Buffer b : used) {
+        w.buffers[static_cast<int>(b)].resize(static_cast<std::size_t>(is_iterate(b) ? k * big : k * k));
+      }
+      w.scratch.resize(static_cast<std::size_t>(k * k));
+      w.diagonal.resize(static_cast<std::size_t>(k));
+    }
+    last.status.assign(static_cast<std::size_t>(shape.batch), MatrixStatus::kOk);
+    if (options.nuclear_norm) last.nuclear_norms.assign(static_cast<std::size_t>(shape.batch), 0.0);
     for (int id = 1; id < workers; ++id) pool.emplace_back([this, id] { worker_loop(id); });
   }
 
@@ -154,8 +122,8 @@ struct CpuPlan<T>::Impl {
   void drain(int id) {
     try {
       Workspace<T>& w = workspaces[static_cast<std::size_t>(id)];
-      for (std::int64_t b = next_matrix.fetch_add(1); b < shape.batch; b = next_matrix.fetch_add(1)) {
-        process(b, w);
+      for (std::int64_t b = next_matrix.fetch_add(1); b < program.shape.batch; b = next_matrix.fetch_add(1)) {
+        run_matrix(b, w);
       }
     } catch (...) {
       std::lock_guard<std::mutex> lock(mutex);
@@ -165,9 +133,13 @@ struct CpuPlan<T>::Impl {
 
   bool execute(const T* in, T* out) {
     if (in == nullptr || out == nullptr) throw std::invalid_argument("execute: null input or output pointer");
+    if (in == out && program.shape.input_step() != program.shape.output_step()) {
+      throw std::invalid_argument("execute in place needs equal input and output strides");
+    }
     input = in;
     output = out;
     next_matrix.store(0);
+    openblas_set_num_threads(blas);
     {
       std::lock_guard<std::mutex> lock(mutex);
       failure = nullptr;
@@ -181,151 +153,182 @@ struct CpuPlan<T>::Impl {
       done.wait(lock, [&] { return running == 0; });
       if (failure) std::rethrow_exception(failure);
     }
-    all_ok = std::all_of(status.begin(), status.end(), succeeded);
-    return all_ok;
+    summarize(last, schedule, program.steps);
+    return last.all_succeeded;
   }
 
-  void process(std::int64_t b, Workspace<T>& w) {
+  // One matrix through the program.
+  void run_matrix(std::int64_t b, Workspace<T>& w) {
+    const T* g = input + b * program.shape.input_step();
+    T* u = output + b * program.shape.output_step();
     const auto index = static_cast<std::size_t>(b);
-    const auto rows = static_cast<Eigen::Index>(shape.rows);
-    const auto cols = static_cast<Eigen::Index>(shape.cols);
-    ConstMap<T> g(input + b * shape.input_step(), rows, cols);
-    Map<T> u(output + b * shape.output_step(), rows, cols);
-    constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+    for (const Operation& op : program.operations) {
+      switch (op.kind) {
+        case OpKind::kNormalize:
+          if (!normalize(g, u, w[op.dst], index)) return;
+          break;
+        case OpKind::kGram: gram(op, w); break;
+        case OpKind::kAolScale: aol_scale(w[op.dst], w[op.lhs], w.diagonal); break;
+        case OpKind::kProduct: product(op, w); break;
+        case OpKind::kAddIdentity: add_identity(w[op.dst], w[op.lhs], static_cast<T>(op.alpha), static_cast<T>(op.beta)); break;
+        case OpKind::kApply: apply(op, w); break;
+        case OpKind::kStore: store(g, u, w[op.lhs], index); break;
+      }
+    }
+  }
 
-    // Scan in double: the largest magnitude and whether everything is finite.
+  // X = G scaled by the normalisation, the statistics in double.  Zero and
+  // non-finite inputs get their output and status here; returns false then.
+  bool normalize(const T* g, T* u, T* x, std::size_t index) {
+    const std::int64_t size = k * big;
     double largest = 0;
     bool finite = true;
-    for (Eigen::Index i = 0; i < rows; ++i) {
-      for (Eigen::Index j = 0; j < cols; ++j) {
-        const double v = std::abs(static_cast<double>(g(i, j)));
-        if (!std::isfinite(v)) finite = false;
-        else largest = std::max(largest, v);
-      }
+    for (std::int64_t i = 0; i < size; ++i) {
+      const double v = std::abs(static_cast<double>(g[i]));
+      finite = finite && std::isfinite(v);
+      largest = std::max(largest, v);
     }
-    if (!finite) {
-      u.setConstant(static_cast<T>(kNaN));
-      status[index] = MatrixStatus::kNonFinite;
-      if (options.nuclear_norm) nuclear[index] = kNaN;
-      return;
+    if (!finite || largest == 0) {
+      last.status[index] = finite ? MatrixStatus::kZero : MatrixStatus::kNonFinite;
+      if (!last.nuclear_norms.empty()) last.nuclear_norms[index] = finite ? 0.0 : kNaN;
+      std::fill(u, u + size, static_cast<T>(finite ? 0.0 : kNaN));
+      return false;
     }
-    if (largest == 0) {
-      u.setZero();
-      status[index] = MatrixStatus::kZero;
-      if (options.nuclear_norm) nuclear[index] = 0;
-      return;
-    }
-    // ||G||_F = largest * sqrt(sum (g / largest)^2) with the sum >= 1, so the
-    // ratio below is at most 1 / factor and never overflows; it only
-    // underflows when eps dwarfs a norm near the smallest double, where the
-    // exact result is below the smallest double as well.
-    double sum = 0;
-    for (Eigen::Index i = 0; i < rows; ++i) {
-      for (Eigen::Index j = 0; j < cols; ++j) {
-        const double s = static_cast<double>(g(i, j)) / largest;
+    const Normalization& n = program.normalization;
+    double ratio = 1.0;
+    if (n.kind == NormalizationKind::kFrobenius) {
+      // ||G||_F = largest * sqrt(sum (g / largest)^2) with the sum >= 1, so
+      // the ratio is at most 1 / factor and never overflows; it underflows
+      // only when eps dwarfs a norm near the smallest double, where the exact
+      // result is below the smallest double as well.
+      double sum = 0;
+      for (std::int64_t i = 0; i < size; ++i) {
+        const double s = static_cast<double>(g[i]) / largest;
         sum += s * s;
       }
+      ratio = 1.0 / (n.factor * std::sqrt(sum) + n.eps / largest);
     }
-    const Normalization& n = schedule.normalization;
-    const double ratio = 1.0 / (n.factor * std::sqrt(sum) + n.eps / largest);
-    for (Eigen::Index i = 0; i < rows; ++i) {
-      for (Eigen::Index j = 0; j < cols; ++j) {
-        w.x(i, j) = static_cast<T>(static_cast<double>(g(i, j)) / largest * ratio);
-      }
-    }
-
-    if (products.gram) run_gram(w);
-    else
-      for (int t = 0; t < steps; ++t) apply_step(schedule.step(t), w);
-
-    if (!w.x.allFinite()) {
-      u.setConstant(static_cast<T>(kNaN));
-      status[index] = MatrixStatus::kDiverged;
-      if (options.nuclear_norm) nuclear[index] = kNaN;
-      return;
-    }
-    // <G, U> before U is written: in place, `g` and `u` are the same memory.
-    if (options.nuclear_norm) nuclear[index] = g.template cast<double>().cwiseProduct(w.x.template cast<double>()).sum();
-    u = w.x;
-    status[index] = MatrixStatus::kOk;
+    for (std::int64_t i = 0; i < size; ++i) x[i] = static_cast<T>(static_cast<double>(g[i]) / largest * ratio);
+    return true;
   }
 
-  // A = X X^T (wide) or X^T X (tall); by lower triangle (SYRK) when symmetric.
-  void gram_matrix(const RowMatrix<T>& x, RowMatrix<T>& a) const {
-    if (!products.symmetric) {
-      if (wide) a.noalias() = x * x.transpose();
-      else a.noalias() = x.transpose() * x;
-      return;
+  void gram(const Operation& op, Workspace<T>& w) const {
+    const T* x = w[op.lhs];
+    T* a = w[op.dst];
+    const int n = static_cast<int>(k), depth = static_cast<int>(big);
+    // Wide X is k x K (A = X X^T); tall X is K x k (A = X^T X).
+    const CBLAS_TRANSPOSE first = program.wide ? CblasNoTrans : CblasTrans;
+    const int ld = program.wide ? depth : n;
+    if (op.symmetric) {
+      cpu::syrk_lower(first, n, depth, T(1), x, ld, a, n);
+      cpu::mirror_lower(a, k);
+    } else {
+      const CBLAS_TRANSPOSE second = program.wide ? CblasTrans : CblasNoTrans;
+      cpu::gemm(first, second, n, n, depth, T(1), x, ld, x, ld, T(0), a, n);
     }
-    a.setZero();
-    if (wide) a.template selfadjointView<Eigen::Lower>().rankUpdate(x);
-    else a.template selfadjointView<Eigen::Lower>().rankUpdate(x.transpose());
-    for (Eigen::Index i = 0; i < a.rows(); ++i)
-      for (Eigen::Index j = i + 1; j < a.cols(); ++j) a(i, j) = a(j, i);
   }
 
-  // P = c1 A + ... + c_{q-1} A^{q-1} from w.a by Horner, one GEMM per
-  // coefficient past c1, each of the shape D = alpha A P + beta A the CUDA
-  // backend fuses.
-  Polynomial<T> horner(const Step& step, Workspace<T>& w) const {
-    const std::vector<double>& c = step.coefficients;
-    const std::size_t q = c.size();
-    const RowMatrix<T>* poly = &w.a;
-    T alpha = static_cast<T>(c[q - 1]);
-    for (std::size_t j = q - 1; j-- > 1;) {
-      symmetric_product(w.next, alpha, w.a, *poly, static_cast<T>(c[j]), w.a, products.symmetric);
-      w.p.swap(w.next);
-      poly = &w.p;
+  // D = diag(1 / sqrt(sum_j |A_ij|)) (0 for a zero row); X <- D X (wide)
+  // or X D (tall); A <- D A D, the Gram matrix of the rescaled X.
+  void aol_scale(T* a, T* x, std::vector<double>& d) const {
+    for (std::int64_t i = 0; i < k; ++i) {
+      double row = 0;
+      for (std::int64_t j = 0; j < k; ++j) row += std::abs(static_cast<double>(a[i * k + j]));
+      d[static_cast<std::size_t>(i)] = row > 0 ? 1.0 / std::sqrt(row) : 0.0;
+    }
+    const auto scale = [&](std::int64_t i) { return d[static_cast<std::size_t>(i)]; };
+    if (program.wide) {
+      for (std::int64_t i = 0; i < k; ++i)
+        for (std::int64_t j = 0; j < big; ++j) x[i * big + j] = static_cast<T>(x[i * big + j] * scale(i));
+    } else {
+      for (std::int64_t r = 0; r < big; ++r)
+        for (std::int64_t i = 0; i < k; ++i) x[r * k + i] = static_cast<T>(x[r * k + i] * scale(i));
+    }
+    for (std::int64_t i = 0; i < k; ++i)
+      for (std::int64_t j = 0; j < k; ++j) a[i * k + j] = static_cast<T>(a[i * k + j] * scale(i) * scale(j));
+  }
+
+  // dst = alpha lhs rhs + beta addend, k x k; by block rows of the lower
+  // triangle, then mirrored, when the product is symmetric.
+  void product(const Operation& op, Workspace<T>& w) const {
+    T* dst = w[op.dst];
+    const T* lhs = w[op.lhs];
+    const T* rhs = w[op.rhs];
+    const auto alpha = static_cast<T>(op.alpha);
+    T beta = 0;
+    if (op.addend != Buffer::kNone && op.beta != 0) {
+      const T* addend = w[op.addend];
+      std::copy(addend, addend + k * k, dst);
+      beta = static_cast<T>(op.beta);
+    }
+    const int n = static_cast<int>(k);
+    if (!op.symmetric) {
+      cpu::gemm(CblasNoTrans, CblasNoTrans, n, n, n, alpha, lhs, n, rhs, n, beta, dst, n);
+      return;
+    }
+    const std::int64_t block = symmetric_block_rows(k);
+    for (std::int64_t r0 = 0; r0 < k; r0 += block) {
+      const std::int64_t r1 = std::min(k, r0 + block);
+      cpu::gemm(CblasNoTrans, CblasNoTrans, static_cast<int>(r1 - r0), static_cast<int>(r1), n, alpha, lhs + r0 * k, n,
+                rhs, n, beta, dst + r0 * k, n);
+    }
+    cpu::mirror_lower(dst, k);
+  }
+
+  // dst = alpha lhs + beta I.
+  void add_identity(T* dst, const T* lhs, T alpha, T beta) const {
+    for (std::int64_t i = 0; i < k * k; ++i) dst[i] = alpha * lhs[i];
+    for (std::int64_t i = 0; i < k; ++i) dst[i * k + i] += beta;
+  }
+
+  // dst = alpha lhs X + beta X (wide) or alpha X lhs + beta X (tall), as one
+  // GEMM with H = alpha lhs + beta I (k x k, cheaper to form than the K x k
+  // copy a beta epilogue would need).
+  void apply(const Operation& op, Workspace<T>& w) const {
+    const T* h = w[op.lhs];
+    T alpha = static_cast<T>(op.alpha);
+    if (op.addend != Buffer::kNone) {
+      add_identity(w.scratch.data(), h, alpha, static_cast<T>(op.beta));
+      h = w.scratch.data();
       alpha = T(1);
     }
-    return {poly, alpha};
+    const T* x = w[op.rhs];
+    T* dst = w[op.dst];
+    const int n = static_cast<int>(k), depth = static_cast<int>(big);
+    if (program.wide) cpu::gemm(CblasNoTrans, CblasNoTrans, n, depth, n, alpha, h, n, x, depth, T(0), dst, depth);
+    else cpu::gemm(CblasNoTrans, CblasNoTrans, depth, n, n, alpha, x, n, h, n, T(0), dst, n);
   }
 
-  // X <- c0 X + P X (wide) or c0 X + X P (tall).
-  void apply_step(const Step& step, Workspace<T>& w) const {
-    gram_matrix(w.x, w.a);
-    const Polynomial<T> p = horner(step, w);
-    w.y = static_cast<T>(step.coefficients[0]) * w.x;
-    if (wide) w.y.noalias() += p.scale * (*p.matrix * w.x);
-    else w.y.noalias() += p.scale * (w.x * *p.matrix);
-    w.x.swap(w.y);
-  }
-
-  // The Gram iteration (gram.hpp): per segment, A = X0 X0^T, then for each
-  // step H = c0 I + P(A), Q <- H Q (Q = H on the segment's first step) and,
-  // unless the segment ends, A <- H A H; at its end X0 <- Q X0 (X0 Q tall).
-  void run_gram(Workspace<T>& w) const {
-    for (int t = 0; t < steps; ++t) {
-      const bool first = t == 0 || restart_before[static_cast<std::size_t>(t)];
-      const bool last = t + 1 == steps || restart_before[static_cast<std::size_t>(t + 1)];
-      const Step& step = schedule.step(t);
-      const T c0 = static_cast<T>(step.coefficients[0]);
-      if (first) gram_matrix(w.x, w.a);
-      const Polynomial<T> p = horner(step, w);
-      if (first) {
-        w.q = p.scale * *p.matrix;
-        w.q.diagonal().array() += c0;
-      } else {
-        symmetric_product(w.scratch, p.scale, *p.matrix, w.q, c0, w.q, products.symmetric);
-        w.q.swap(w.scratch);
-      }
-      if (!last) {
-        // A H = c0 A + P A into `next` (free after Horner), then H (A H).
-        symmetric_product(w.next, p.scale, *p.matrix, w.a, c0, w.a, products.symmetric);
-        symmetric_product(w.scratch, p.scale, *p.matrix, w.next, c0, w.next, products.symmetric);
-        w.a.swap(w.scratch);
-      } else {
-        if (wide) w.y.noalias() = w.q * w.x;
-        else w.y.noalias() = w.x * w.q;
-        w.x.swap(w.y);
-      }
+  // The output, or NaN and kDiverged for a result that is not finite or is
+  // too large to be a polar-factor estimate (||X||_F^2 > 4k: its singular
+  // values, which should all be near 1, average above 2).  <G, U> is
+  // reduced before U is written: in place, `g` and `u` are the same memory.
+  void store(const T* g, T* u, const T* x, std::size_t index) {
+    const std::int64_t size = k * big;
+    double squares = 0;
+    for (std::int64_t i = 0; i < size; ++i) {
+      const double v = static_cast<double>(x[i]);
+      squares += v * v;
     }
+    if (!(squares <= 4.0 * static_cast<double>(k))) {
+      last.status[index] = MatrixStatus::kDiverged;
+      if (!last.nuclear_norms.empty()) last.nuclear_norms[index] = kNaN;
+      std::fill(u, u + size, static_cast<T>(kNaN));
+      return;
+    }
+    if (!last.nuclear_norms.empty()) {
+      double inner = 0;
+      for (std::int64_t i = 0; i < size; ++i) inner += static_cast<double>(g[i]) * static_cast<double>(x[i]);
+      last.nuclear_norms[index] = inner;
+    }
+    std::copy(x, x + size, u);
+    last.status[index] = MatrixStatus::kOk;
   }
 };
 
 template <class T>
-CpuPlan<T>::CpuPlan(const BatchShape& shape, Schedule schedule, const PlanOptions& options)
-    : impl_(std::make_unique<Impl>(shape, std::move(schedule), options)) {}
+CpuPlan<T>::CpuPlan(const BatchShape& shape, const Schedule& schedule, const PlanOptions& options)
+    : impl_(std::make_unique<Impl>(shape, schedule, options)) {}
 template <class T>
 CpuPlan<T>::~CpuPlan() = default;
 template <class T>
@@ -338,47 +341,29 @@ bool CpuPlan<T>::execute(const T* input, T* output) {
   return impl_->execute(input, output);
 }
 template <class T>
-const std::vector<MatrixStatus>& CpuPlan<T>::status() const {
-  return impl_->status;
+const Report& CpuPlan<T>::report() const {
+  return impl_->last;
 }
 template <class T>
-const std::vector<double>& CpuPlan<T>::nuclear_norms() const {
-  return impl_->nuclear;
-}
-template <class T>
-bool CpuPlan<T>::all_succeeded() const {
-  return impl_->all_ok;
-}
-template <class T>
-std::optional<double> CpuPlan<T>::sigma_error_bound() const {
-  const auto& status = impl_->status;
-  const bool all_ok = std::all_of(status.begin(), status.end(), [](MatrixStatus s) { return s == MatrixStatus::kOk; });
-  if (!all_ok) return std::nullopt;
-  return impl_->options.certified_error;
-}
-template <class T>
-const BatchShape& CpuPlan<T>::shape() const {
-  return impl_->shape;
+const Program& CpuPlan<T>::program() const {
+  return impl_->program;
 }
 template <class T>
 const Schedule& CpuPlan<T>::schedule() const {
   return impl_->schedule;
 }
 template <class T>
-int CpuPlan<T>::steps() const {
-  return impl_->steps;
-}
-template <class T>
-int CpuPlan<T>::threads() const {
+int CpuPlan<T>::workers() const {
   return static_cast<int>(impl_->workspaces.size());
 }
-
 template <class T>
-const ProductPlan& CpuPlan<T>::products() const {
-  return impl_->products;
+int CpuPlan<T>::blas_threads() const {
+  return impl_->blas;
 }
 
 template class CpuPlan<float>;
 template class CpuPlan<double>;
+template BackendTraits cpu_traits<float>();
+template BackendTraits cpu_traits<double>();
 
 }  // namespace polar_express::runtime

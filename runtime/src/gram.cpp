@@ -22,6 +22,14 @@ double evaluate(const Step& step, double x) {
   return x * h;
 }
 
+// |end| / |start|, or 0 where start is 0 or not finite (a value the map sends
+// to 0 has nothing to amplify).
+double amplification(double start, double end) {
+  const double magnitude = std::abs(start);
+  if (!(magnitude > 0) || !std::isfinite(magnitude)) return 0;
+  return std::abs(end) / magnitude;
+}
+
 }  // namespace
 
 double gram_growth_budget(int significand_bits, std::int64_t k) {
@@ -35,10 +43,9 @@ double gram_segment_growth(const Schedule& schedule, int first, int end) {
   for (int i = 0; i < kGridPoints; ++i) {
     double x = std::pow(kGridLowest, 1.0 - static_cast<double>(i) / (kGridPoints - 1));
     for (int t = 0; t < first; ++t) x = evaluate(schedule.step(t), x);
-    const double start = std::abs(x);
-    if (!(start > 0) || !std::isfinite(start)) continue;  // a value the map sends to 0 has nothing to amplify
+    const double start = x;
     for (int t = first; t < end; ++t) x = evaluate(schedule.step(t), x);
-    worst = std::max(worst, std::abs(x) / start);
+    worst = std::max(worst, amplification(start, x));
   }
   return worst;
 }
@@ -50,12 +57,28 @@ std::vector<int> gram_restart_steps(const Schedule& schedule, int steps, double 
     for (int t = interval; t < steps; t += interval) restarts.push_back(t);
     return restarts;
   }
-  int first = 0;
-  for (int t = 1; t < steps; ++t) {
-    if (gram_segment_growth(schedule, first, t + 1) > budget) {
-      restarts.push_back(t);
-      first = t;
+  // One pass over the steps, carrying each grid point's value at the start
+  // of the current segment and before the current step, so the greedy
+  // placement costs steps x grid evaluations (gram_segment_growth per
+  // candidate segment would cost steps^2 x grid).
+  std::vector<double> segment_start(kGridPoints), current(kGridPoints);
+  for (int i = 0; i < kGridPoints; ++i) {
+    current[static_cast<std::size_t>(i)] = std::pow(kGridLowest, 1.0 - static_cast<double>(i) / (kGridPoints - 1));
+  }
+  segment_start = current;
+  for (int t = 0; t < steps; ++t) {
+    const Step& step = schedule.step(t);
+    double growth = 0;
+    std::vector<double> next(kGridPoints);
+    for (std::size_t i = 0; i < current.size(); ++i) {
+      next[i] = evaluate(step, current[i]);
+      growth = std::max(growth, amplification(segment_start[i], next[i]));
     }
+    if (t > 0 && growth > budget) {
+      restarts.push_back(t);
+      segment_start = current;
+    }
+    current.swap(next);
   }
   return restarts;
 }

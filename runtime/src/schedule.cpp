@@ -13,6 +13,13 @@ const Step& Schedule::step(int t) const {
   return after_list == AfterList::kCycle ? steps[index % steps.size()] : steps.back();
 }
 
+std::optional<double> Schedule::error_bound(int count) const {
+  if (!certificate || count < 1 || static_cast<std::size_t>(count) > certificate->error_bounds.size()) {
+    return std::nullopt;
+  }
+  return certificate->error_bounds[static_cast<std::size_t>(count) - 1];
+}
+
 void validate(const Schedule& schedule) {
   const std::string who = schedule.name.empty() ? std::string("schedule") : "schedule '" + schedule.name + "'";
   if (schedule.steps.empty()) throw std::invalid_argument(who + " has no steps");
@@ -38,6 +45,20 @@ void validate(const Schedule& schedule) {
   }
   if (!std::isfinite(n.eps) || n.eps < 0) {
     throw std::invalid_argument(who + ": normalization eps " + std::to_string(n.eps) + " is negative");
+  }
+  if (schedule.certificate) {
+    const Certificate& c = *schedule.certificate;
+    if (!(c.lower > 0 && c.lower <= c.upper && std::isfinite(c.upper))) {
+      throw std::invalid_argument(who + ": certified interval [" + std::to_string(c.lower) + ", " +
+                                  std::to_string(c.upper) + "] is not 0 < lower <= upper");
+    }
+    if (c.error_bounds.size() > schedule.steps.size()) {
+      throw std::invalid_argument(who + ": " + std::to_string(c.error_bounds.size()) + " certified errors for " +
+                                  std::to_string(schedule.steps.size()) + " steps");
+    }
+    for (double e : c.error_bounds) {
+      if (!std::isfinite(e) || e < 0) throw std::invalid_argument(who + ": a certified error is not finite and >= 0");
+    }
   }
 }
 

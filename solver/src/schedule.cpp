@@ -66,6 +66,14 @@ SafetyMode parse_safety_mode(const std::string& text) {
   throw std::invalid_argument("unknown safety mode '" + text + "' (expected inloop or posthoc)");
 }
 
+std::string to_string(NormalizationKind kind) { return kind == NormalizationKind::kAol ? "aol" : "frobenius"; }
+
+NormalizationKind parse_normalization_kind(const std::string& text) {
+  if (text == "frobenius") return NormalizationKind::kFrobenius;
+  if (text == "aol") return NormalizationKind::kAol;
+  throw std::invalid_argument("normalization kind '" + text + "' is not frobenius or aol");
+}
+
 void validate(const DesignOptions& o) {
   if (o.degrees.empty()) throw std::invalid_argument("no degree given");
   for (int d : o.degrees) {

@@ -38,6 +38,7 @@ std::string to_json(const Schedule& schedule) {
   }
   doc["normalization"] = {{"factor", schedule.normalization.factor},
                           {"eps", schedule.normalization.eps},
+                          {"kind", to_string(schedule.normalization.kind)},
                           {"text", schedule.normalization.text}};
   doc["after_list"] = after_list_text(schedule.after_list);
   Json steps = Json::array();

@@ -232,6 +232,10 @@ void check_interval(const Interval& input, const std::string& where) {
 Normalization parse_normalization_text(const std::string& text) {
   Normalization n;
   n.text = text;
+  if (text == "AOL") {
+    n.kind = NormalizationKind::kAol;
+    return n;
+  }
   const std::string prefix = "X / ";
   const std::string norm = "||X||_F";
   if (text.rfind(prefix, 0) != 0) return n;
@@ -461,6 +465,13 @@ Schedule parse_own(const Json& doc, unsigned bits) {
       s.normalization.eps = static_cast<double>(eps);
     }
     if (const Json* t = find(*v, "text")) s.normalization.text = read_string(*t, "normalization text");
+    if (const Json* k = find(*v, "kind")) {
+      try {
+        s.normalization.kind = parse_normalization_kind(read_string(*k, "normalization kind"));
+      } catch (const std::invalid_argument& e) {
+        fail("normalization kind", e.what());
+      }
+    }
   }
   s.after_list = read_after_list(find(doc, "after_list"), "");
 

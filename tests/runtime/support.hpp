@@ -20,21 +20,15 @@ using Matrix = Eigen::MatrixXd;
 
 // The shipped schedules, read from the tables codegen emitted into
 // generated/ (as a user of the runtime reads them).
-inline Schedule from_generated(const auto& table, const auto& info) {
-  return schedule_from_table(table, {info.normalization_factor, info.normalization_eps},
-                             std::string(info.after_list) == "cycle" ? AfterList::kCycle : AfterList::kRepeatLast,
-                             info.name);
-}
-
 // The paper's list: its raw steps, every tuple but the last divided by
 // (1.01, 1.01^3, 1.01^5); X / (1.01 ||X||_F + 1e-7).
 inline Schedule paper_schedule() {
-  return from_generated(schedules::polar_express_paper_d5, schedules::polar_express_paper_d5_info);
+  return schedule_from_generated(schedules::polar_express_paper_d5, schedules::polar_express_paper_d5_info);
 }
 
 // nanochat's 5-step list; X / (1.02 ||X||_F + 1e-6).
 inline Schedule nanochat_schedule() {
-  return from_generated(schedules::polar_express_nanochat_d5, schedules::polar_express_nanochat_d5_info);
+  return schedule_from_generated(schedules::polar_express_nanochat_d5, schedules::polar_express_nanochat_d5_info);
 }
 
 inline Matrix gaussian(Eigen::Index rows, Eigen::Index cols, std::mt19937_64& rng) {

@@ -43,7 +43,7 @@ void check_accuracy(const Case& c, double sigma_tolerance, double fro_tolerance)
   REQUIRE(plan.execute(input.data(), output.data()));
   for (std::int64_t b = 0; b < c.batch; ++b) {
     CAPTURE(c.batch, c.rows, c.cols, b);
-    REQUIRE(plan.status()[static_cast<std::size_t>(b)] == rt::MatrixStatus::kOk);
+    REQUIRE(plan.report().status[static_cast<std::size_t>(b)] == rt::MatrixStatus::kOk);
     const Matrix u = rt::test::unpack(output, b, c.rows, c.cols);
     // The reference is the polar factor of what the plan saw (the input
     // rounded to T), computed in double.
@@ -170,7 +170,7 @@ TEST_CASE("bad shapes and options are rejected when the plan is made", "[cpu][va
   options.steps = -1;
   CHECK_THROWS_AS(rt::CpuPlan<double>({1, 4, 4}, s, options), std::invalid_argument);
   rt::CpuPlan<double> plan({1, 4, 4}, s);
-  CHECK(plan.steps() == 8);
+  CHECK(plan.program().steps == 8);
   std::vector<double> x(16, 1.0);
   CHECK_THROWS_AS(plan.execute(nullptr, x.data()), std::invalid_argument);
 }
@@ -186,7 +186,7 @@ Matrix run_one(const Matrix& g, const rt::Schedule& schedule, int steps, rt::Mat
   options.steps = steps;
   rt::CpuPlan<T> plan({1, g.rows(), g.cols()}, schedule, options);
   plan.execute(input.data(), output.data());
-  CHECK(plan.status()[0] == expected);
+  CHECK(plan.report().status[0] == expected);
   return rt::test::unpack(output, 0, g.rows(), g.cols());
 }
 
@@ -235,12 +235,12 @@ TEST_CASE("zero, tiny, huge, NaN and Inf inputs", "[cpu][edge]") {
       options.nuclear_norm = true;
       rt::CpuPlan<double> plan({3, 13, 21}, paper, options);
       CHECK_FALSE(plan.execute(input.data(), output.data()));
-      CHECK_FALSE(plan.all_succeeded());
-      CHECK(plan.status()[0] == rt::MatrixStatus::kOk);
-      CHECK(plan.status()[1] == rt::MatrixStatus::kNonFinite);
-      CHECK(plan.status()[2] == rt::MatrixStatus::kOk);
+      CHECK_FALSE(plan.report().all_succeeded);
+      CHECK(plan.report().status[0] == rt::MatrixStatus::kOk);
+      CHECK(plan.report().status[1] == rt::MatrixStatus::kNonFinite);
+      CHECK(plan.report().status[2] == rt::MatrixStatus::kOk);
       CHECK(rt::test::unpack(output, 1, 13, 21).array().isNaN().all());
-      CHECK(std::isnan(plan.nuclear_norms()[1]));
+      CHECK(std::isnan(plan.report().nuclear_norms[1]));
       CHECK(rt::test::relative_error(rt::test::unpack(output, 2, 13, 21), polar) < 1e-10);
     }
   }
@@ -299,7 +299,7 @@ TEST_CASE("in place, strided, threaded and repeated runs agree bit for bit", "[c
   SECTION("threads over the batch") {
     options.threads = 4;
     rt::CpuPlan<float> threaded({c.batch, c.rows, c.cols}, rt::test::paper_schedule(), options);
-    CHECK(threaded.threads() == 4);
+    CHECK(threaded.workers() == 4);
     std::vector<float> out(packed.size());
     REQUIRE(threaded.execute(packed.data(), out.data()));
     CHECK(out == reference);
@@ -341,23 +341,34 @@ TEST_CASE("by-products: <G, U> and the certified bound", "[cpu][byproducts]") {
   std::vector<double> input(2 * 12 * 15), output(input.size());
   rt::test::pack(rt::test::with_spectrum(12, 15, sigma, rng), input, 0);
   rt::PlanOptions options;
-  options.steps = 12;
   options.nuclear_norm = true;
-  options.certified_error = 2.5e-8;
-  rt::CpuPlan<double> plan({2, 12, 15}, rt::test::paper_schedule(), options);
-  SECTION("every matrix ok: the bound is reported, <G, U> is the nuclear norm") {
+  const rt::Schedule paper = rt::test::paper_schedule();
+  SECTION("every matrix ok: the table's bound for the list's 8 steps, which the output meets") {
+    rt::CpuPlan<double> plan({2, 12, 15}, paper, options);
     rt::test::pack(rt::test::with_spectrum(12, 15, sigma * 1e-5, rng), input, 1);
     REQUIRE(plan.execute(input.data(), output.data()));
-    REQUIRE(plan.nuclear_norms().size() == 2);
-    CHECK(plan.nuclear_norms()[0] == Approx(sigma.sum()).epsilon(1e-12));
-    CHECK(plan.nuclear_norms()[1] == Approx(sigma.sum() * 1e-5).epsilon(1e-12));
-    REQUIRE(plan.sigma_error_bound().has_value());
-    CHECK(*plan.sigma_error_bound() == 2.5e-8);
+    const auto& info = polar_express::schedules::polar_express_paper_d5_info;
+    REQUIRE(plan.report().sigma_error_bound.has_value());
+    CHECK(*plan.report().sigma_error_bound == info.steps[7].error_bound_value);
+    for (std::int64_t b = 0; b < 2; ++b) {
+      CHECK(rt::test::max_sigma_error(rt::test::unpack(output, b, 12, 15)) <= *plan.report().sigma_error_bound);
+    }
+  }
+  SECTION("12 steps: <G, U> is the nuclear norm; past the certified list there is no bound") {
+    options.steps = 12;
+    rt::CpuPlan<double> plan({2, 12, 15}, paper, options);
+    rt::test::pack(rt::test::with_spectrum(12, 15, sigma * 1e-5, rng), input, 1);
+    REQUIRE(plan.execute(input.data(), output.data()));
+    REQUIRE(plan.report().nuclear_norms.size() == 2);
+    CHECK(plan.report().nuclear_norms[0] == Approx(sigma.sum()).epsilon(1e-12));
+    CHECK(plan.report().nuclear_norms[1] == Approx(sigma.sum() * 1e-5).epsilon(1e-12));
+    CHECK_FALSE(plan.report().sigma_error_bound.has_value());
   }
   SECTION("a zero matrix in the batch: no bound, <G, U> = 0") {
+    rt::CpuPlan<double> plan({2, 12, 15}, paper, options);
     REQUIRE(plan.execute(input.data(), output.data()));
-    CHECK(plan.status()[1] == rt::MatrixStatus::kZero);
-    CHECK(plan.nuclear_norms()[1] == 0.0);
-    CHECK_FALSE(plan.sigma_error_bound().has_value());
+    CHECK(plan.report().status[1] == rt::MatrixStatus::kZero);
+    CHECK(plan.report().nuclear_norms[1] == 0.0);
+    CHECK_FALSE(plan.report().sigma_error_bound.has_value());
   }
 }

@@ -151,7 +151,7 @@ std::vector<double> cpu_reference(const Batch& batch, const rt::Schedule& schedu
   options.nuclear_norm = nuclear != nullptr;
   rt::CpuPlan<double> plan(batch.shape, schedule, options);
   plan.execute(input.data(), output.data());
-  if (nuclear) *nuclear = plan.nuclear_norms();
+  if (nuclear) *nuclear = plan.report().nuclear_norms;
   return output;
 }
 
@@ -251,7 +251,7 @@ TEST_CASE("emulated tensor-core kernel: restarts, steps past the list, in place"
 // CPU f64 plan with the same schedule's doubles, over its whole list.
 template <class Table, const auto& kList, const auto& kInfo>
 double generated_schedule_error(const Batch& batch) {
-  const rt::Schedule schedule = rt::test::from_generated(kList, kInfo);
+  const rt::Schedule schedule = rt::schedule_from_generated(kList, kInfo);
   const int steps = static_cast<int>(schedule.steps.size());
   Options options;
   options.steps = steps;

@@ -24,7 +24,7 @@ template <class T>
 Run<T> run(const rt::BatchShape& s, const std::vector<T>& input, const rt::Schedule& schedule,
            rt::PlanOptions options) {
   rt::CpuPlan<T> plan(s, schedule, options);
-  Run<T> r{std::vector<T>(input.size()), plan.products()};
+  Run<T> r{std::vector<T>(input.size()), plan.program().products};
   REQUIRE(plan.execute(input.data(), r.output.data()));
   return r;
 }
@@ -103,18 +103,18 @@ TEST_CASE("Gram and symmetric options resolve by shape", "[cpu][gram]") {
   const rt::Schedule schedule = rt::test::nanochat_schedule();
   const rt::PlanOptions automatic;
   // Aspect 2 and up: Gram; square: not.  Symmetric from k = 256 on the CPU.
-  CHECK(rt::CpuPlan<float>({1, 32, 64}, schedule, automatic).products().gram);
-  CHECK(rt::CpuPlan<float>({1, 64, 32}, schedule, automatic).products().gram);
-  CHECK_FALSE(rt::CpuPlan<float>({1, 48, 64}, schedule, automatic).products().gram);
-  CHECK_FALSE(rt::CpuPlan<float>({1, 32, 64}, schedule, automatic).products().symmetric);
-  CHECK(rt::CpuPlan<float>({1, 256, 300}, schedule, automatic).products().symmetric);
+  CHECK(rt::CpuPlan<float>({1, 32, 64}, schedule, automatic).program().products.gram);
+  CHECK(rt::CpuPlan<float>({1, 64, 32}, schedule, automatic).program().products.gram);
+  CHECK_FALSE(rt::CpuPlan<float>({1, 48, 64}, schedule, automatic).program().products.gram);
+  CHECK_FALSE(rt::CpuPlan<float>({1, 32, 64}, schedule, automatic).program().products.symmetric);
+  CHECK(rt::CpuPlan<float>({1, 256, 300}, schedule, automatic).program().products.symmetric);
   // Every step its own segment: the standard path is as cheap.
   CHECK_FALSE(rt::CpuPlan<float>({1, 8, 64}, schedule, with(rt::ProductMode::kAuto, rt::ProductMode::kAuto, 1))
-                  .products()
+                  .program().products
                   .gram);
-  CHECK(rt::CpuPlan<float>({1, 64, 64}, schedule, with(rt::ProductMode::kOn, rt::ProductMode::kOff)).products().gram);
+  CHECK(rt::CpuPlan<float>({1, 64, 64}, schedule, with(rt::ProductMode::kOn, rt::ProductMode::kOff)).program().products.gram);
   CHECK_FALSE(
-      rt::CpuPlan<float>({1, 32, 640}, schedule, with(rt::ProductMode::kOff, rt::ProductMode::kOn)).products().gram);
+      rt::CpuPlan<float>({1, 32, 640}, schedule, with(rt::ProductMode::kOff, rt::ProductMode::kOn)).program().products.gram);
   CHECK_THROWS_AS(rt::CpuPlan<float>({1, 8, 64}, schedule, with(rt::ProductMode::kOn, rt::ProductMode::kOff, -2)),
                   std::invalid_argument);
 }

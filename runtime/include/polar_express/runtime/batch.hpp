@@ -44,13 +44,9 @@ struct PlanOptions {
   // Also compute <G, U> = sum(G .* U) per matrix, the nuclear-norm estimate
   // PolarGrad uses (exact when U is the exact polar factor of G).
   bool nuclear_norm = false;
-  // The schedule's certified worst case max |1 - f(x)| over [lower, 1] for
-  // this number of steps (from `polar-express verify`).  When given, the
-  // plan reports it as the bound on max |1 - sigma_i| of the outputs when
-  // every matrix is kOk; it holds for matrices whose normalised smallest singular
-  // value is at least that lower end.
-  std::optional<double> certified_error;
-  // CPU: worker threads over the batch (0: the hardware's count).
+  // CPU: threads (0: the hardware's count), spread over the matrices of the
+  // batch first and given to the BLAS for what is left (batch 1: all of
+  // them to the BLAS).
   int threads = 0;
   // The Gram iteration (gram.hpp): iterate on the k x k side, k = min(rows,
   // cols), and touch the k x K iterate only at restarts and at the end.  Same

@@ -43,12 +43,20 @@ struct ScheduleStep {
   int degree() const { return polynomial.degree(); }
 };
 
-// How the input is scaled before the first step: X / (factor ||X||_F + eps).
+// How the input is scaled before the first step: X / (factor ||X||_F + eps),
+// or the AOL rescaling D X, D = diag(1 / sqrt(sum_j |X X^T|_ij)) (factor and
+// eps unused), as runtime/schedule.hpp defines them.
+enum class NormalizationKind { kFrobenius, kAol };
 struct Normalization {
   double factor = 1.0;
   double eps = 0.0;
+  NormalizationKind kind = NormalizationKind::kFrobenius;
   std::string text;  // as its source prints it
 };
+
+// "frobenius" / "aol"; parse throws std::invalid_argument on anything else.
+std::string to_string(NormalizationKind kind);
+NormalizationKind parse_normalization_kind(const std::string& text);
 
 enum class AfterList { kRepeatLast, kCycle };
 
