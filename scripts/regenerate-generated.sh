@@ -38,9 +38,12 @@ for degree in 3 7; do
     --format json --name "polar-express-d$degree" --output "$work/polar-express-d$degree.json"
 done
 
+# Every catalogue list as tables, with the registry the runtime's built-in
+# catalogue is compiled from; the CUDA kernel sets of the two shipped lists,
+# with the registry the CUDA backend looks them up in.
+"$cli" emit --registry --builtin all --target cpp --output "$out"
+"$cli" emit --registry --builtin polar-express-paper-d5 --builtin polar-express-nanochat-d5 --target cuda --output "$out"
 for target in cpp cuda; do
-  "$cli" emit --builtin polar-express-paper-d5 --target "$target" --output "$out"
-  "$cli" emit --builtin polar-express-nanochat-d5 --target "$target" --output "$out"
   "$cli" emit "$work/polar-express-d3.json" --target "$target" --output "$out"
   "$cli" emit "$work/polar-express-d7.json" --target "$target" --output "$out"
 done

@@ -1,32 +1,101 @@
-// polar-express emit: a schedule turned into C++, CUDA, JSON or PyTorch source.
+// polar-express emit: schedules turned into C++, CUDA, JSON or PyTorch source,
+// and (--registry) the registry header that lists them by name.
 #include "common.hpp"
 
 #include "polar_express/codegen/codegen.hpp"
+#include "polar_express/solver/catalogue.hpp"
+#include "polar_express/solver/schedule_io.hpp"
 
+#include <filesystem>
 #include <memory>
+#include <system_error>
 
 namespace polar_express::cli {
 namespace {
 
 struct EmitArguments {
-  ScheduleChoice schedule;
+  std::vector<std::string> files;
+  std::vector<std::string> builtins;
   std::string target;
   std::string output;
+  bool registry = false;
   unsigned precision = 256;
 };
 
+// The schedules named on the command line: files first, then built-ins in
+// the order given ("all": the whole catalogue).
+std::vector<Schedule> load_schedules(const EmitArguments& args) {
+  std::vector<Schedule> schedules;
+  for (const std::string& file : args.files) schedules.push_back(read_schedule_file(file, args.precision));
+  for (const std::string& name : args.builtins) {
+    if (name == "all") {
+      for (const std::string& each : builtin_names()) schedules.push_back(builtin_schedule(each, args.precision));
+    } else {
+      schedules.push_back(builtin_schedule(name, args.precision));
+    }
+  }
+  return schedules;
+}
+
+// Creates `directory` and its missing parents; a path that exists but is
+// not a directory is refused.  Returns the directories it created, deepest
+// last, so that a failure can remove them again.
+std::vector<std::filesystem::path> make_directories(const std::string& directory) {
+  namespace fs = std::filesystem;
+  std::vector<fs::path> created;
+  fs::path path(directory);
+  std::vector<fs::path> missing;
+  for (fs::path p = path; !p.empty(); p = p.parent_path()) {
+    std::error_code error;
+    const fs::file_status status = fs::status(p, error);
+    if (fs::exists(status)) {
+      if (!fs::is_directory(status)) throw UsageError("--output '" + p.string() + "' exists and is not a directory");
+      break;
+    }
+    missing.push_back(p);
+    if (p == p.parent_path()) break;
+  }
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+    std::error_code error;
+    if (!fs::create_directory(*it, error) && error) {
+      for (auto made = created.rbegin(); made != created.rend(); ++made) fs::remove(*made, error);
+      throw UsageError("cannot create directory '" + it->string() + "': " + error.message());
+    }
+    created.push_back(*it);
+  }
+  return created;
+}
+
 int run_emit(const EmitArguments& args) {
-  check_schedule_choice(args.schedule);
   const codegen::Target target = codegen::parse_target(args.target);
   check_precision(args.precision);
-  const Schedule schedule = load_schedule(args.schedule, args.precision);
+  if (args.output.empty()) throw UsageError("--output is empty (give a directory)");
+  const std::size_t given = args.files.size() + args.builtins.size();
+  if (given == 0) throw UsageError("give a SCHEDULE.json or --builtin NAME");
+  if (!args.registry && (given > 1 || (args.builtins.size() == 1 && args.builtins[0] == "all"))) {
+    throw UsageError("several schedules are emitted together only with --registry");
+  }
+  const std::vector<Schedule> schedules = load_schedules(args);
   // Everything is generated before the first byte is written, and
   // write_files() puts all the files in place or none.
   std::vector<OutputFile> files;
-  for (codegen::GeneratedFile& file : codegen::emit(schedule, target)) {
+  for (const Schedule& schedule : schedules) {
+    for (codegen::GeneratedFile& file : codegen::emit(schedule, target)) {
+      files.push_back({std::move(file.name), std::move(file.content)});
+    }
+  }
+  if (args.registry) {
+    codegen::GeneratedFile file = codegen::registry(schedules, target);
     files.push_back({std::move(file.name), std::move(file.content)});
   }
-  write_files(args.output, files);
+  const std::vector<std::filesystem::path> created = make_directories(args.output);
+  try {
+    write_files(args.output, files);
+  } catch (...) {
+    std::error_code error;
+    for (auto made = created.rbegin(); made != created.rend(); ++made) std::filesystem::remove(*made, error);
+    throw;
+  }
   return kExitOk;
 }
 
@@ -39,12 +108,22 @@ Command add_emit_command(CLI::App& root) {
       "Generate code for a schedule, certified over its input interval first:\n"
       "  cpp    DIR/<ident>.hpp  C++17 constexpr tables (exact hex-float coefficients, metadata)\n"
       "  cuda   DIR/<ident>.cu   kernels specialised to the schedule (nvcc -std=c++17 -I runtime/include)\n"
+      "         and DIR/<ident>_cuda.hpp, the factory host code includes\n"
       "  json   DIR/<ident>.json schema polar-express/schedule/v1\n"
       "  torch  DIR/<ident>.py   a PyTorch function in the published reference formulation\n"
-      "<ident> is the schedule's name with '-' turned to '_'.");
-  add_schedule_choice(*app, args->schedule);
+      "<ident> is the schedule's name with '-' turned to '_'.  DIR is created (with its parents)\n"
+      "when missing.  With --registry, several schedules (files, --builtin NAME repeated, or\n"
+      "--builtin all) are emitted together with the header that lists them by name:\n"
+      "  cpp    DIR/polar_express_registry.hpp       each name's runtime::Schedule\n"
+      "  cuda   DIR/polar_express_cuda_registry.hpp  each name's kernel-set factory");
+  app->add_option("schedule", args->files, "Schedule file(s): this tool's JSON or a published-list object");
+  app->add_option("--builtin", args->builtins,
+                  "A published schedule compiled into the tool, e.g. polar-express-paper-d5 (repeatable with "
+                  "--registry; 'all' for the whole catalogue)");
   app->add_option("--target", args->target, "cpp, cuda, json or torch")->required();
-  app->add_option("--output", args->output, "Existing directory to write into (only on success)")->required();
+  app->add_option("--output", args->output, "Directory to write into (created if missing; written only on success)")
+      ->required();
+  app->add_flag("--registry", args->registry, "Also write the registry header of the emitted schedules (cpp, cuda)");
   app->add_option("--precision", args->precision, "MPFR precision in bits for reading and certifying (64..65536)")
       ->capture_default_str();
   return {app, [args] { return run_emit(*args); }};

@@ -101,4 +101,20 @@ std::vector<GeneratedFile> emit(const Schedule& schedule, Target target) {
   throw std::invalid_argument("unknown target");
 }
 
+GeneratedFile registry(const std::vector<Schedule>& schedules, Target target) {
+  if (target != Target::kCpp && target != Target::kCuda) {
+    throw std::invalid_argument("a registry is emitted for the cpp and cuda targets, not " + to_string(target));
+  }
+  if (schedules.empty()) throw std::invalid_argument("a registry needs at least one schedule");
+  std::set<std::string> seen;
+  std::vector<std::string> names;
+  for (const Schedule& s : schedules) {
+    if (!seen.insert(identifier(s.name)).second) {
+      throw std::invalid_argument("schedule '" + s.name + "' appears twice in the registry (by name or identifier)");
+    }
+    names.push_back(s.name);
+  }
+  return target == Target::kCpp ? detail::cpp_registry(names) : detail::cuda_registry(names);
+}
+
 }  // namespace polar_express::codegen

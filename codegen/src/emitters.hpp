@@ -7,5 +7,7 @@ namespace polar_express::codegen::detail {
 std::string cpp_header(const Schedule& schedule, const std::string& id);
 std::vector<GeneratedFile> cuda_sources(const Schedule& schedule, const std::string& id);
 std::string torch_module(const Schedule& schedule, const std::string& id);
+GeneratedFile cpp_registry(const std::vector<std::string>& names);
+GeneratedFile cuda_registry(const std::vector<std::string>& names);
 
 }  // namespace polar_express::codegen::detail

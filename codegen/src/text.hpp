@@ -12,6 +12,8 @@ extern const char* const kCppHeaderTemplate;
 extern const char* const kCudaSourceTemplate;
 extern const char* const kCudaFactoryTemplate;
 extern const char* const kTorchTemplate;
+extern const char* const kCppRegistryTemplate;
+extern const char* const kCudaRegistryTemplate;
 
 // `text` with every @KEY@ (KEY in [A-Z0-9_], starting with a letter)
 // replaced by values.at(KEY).  Throws std::logic_error for a key without a

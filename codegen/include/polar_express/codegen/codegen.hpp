@@ -42,6 +42,16 @@ Schedule certified(Schedule schedule);
 // that is not finite in the target's arithmetic.
 std::vector<GeneratedFile> emit(const Schedule& schedule, Target target);
 
+// The registry of several schedules for `target`, a header naming each
+// schedule with what the runtime needs of it:
+//   cpp  -> polar_express_registry.hpp: {name, the runtime::Schedule from its
+//           tables and certificate} per schedule;
+//   cuda -> polar_express_cuda_registry.hpp: {name, its kernel-set factory}.
+// It includes each schedule's own `target` files, emitted beside it.  Throws
+// std::invalid_argument for another target, no schedules, or two that share a
+// name or an identifier.
+GeneratedFile registry(const std::vector<Schedule>& schedules, Target target);
+
 // The nearest double / float to `value` (ties to even), rounded once from the
 // MPFR value (so the float is not double-rounded through a double).  Throws
 // std::invalid_argument when the result is not finite.
