@@ -3,22 +3,22 @@
 #include "common.hpp"
 
 #include "polar_express/runtime/cpu.hpp"
-#if POLAR_EXPRESS_RUNTIME_CUDA
-#include "polar_express/runtime/cuda/plan.hpp"
-#include "polar_express_nanochat_d5_cuda.hpp"
-#include "polar_express_paper_d5_cuda.hpp"
-#endif
+#include "polar_express/runtime/device.hpp"
 
 #include <Eigen/Dense>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <random>
+#include <thread>
 
 namespace polar_express::cli {
 namespace {
@@ -32,6 +32,7 @@ struct RunArguments {
   std::string spectrum = "gaussian";
   std::uint64_t seed = 0;
   int repeats = 5;
+  std::optional<double> max_memory;
   std::string format = "table";
 };
 
@@ -176,52 +177,89 @@ Outcome run_cpu(const Shape& s, const runtime::Schedule& schedule, int steps, in
   return o;
 }
 
-#if POLAR_EXPRESS_RUNTIME_CUDA
-// The generated kernel set (generated/) of a shipped schedule, else null.
-std::shared_ptr<const cuda::ScheduleKernels> shipped_kernels(const std::string& builtin) {
-  if (builtin == "polar-express-paper-d5") return schedules::make_polar_express_paper_d5_cuda();
-  if (builtin == "polar-express-nanochat-d5") return schedules::make_polar_express_nanochat_d5_cuda();
-  return nullptr;
-}
-
-const char* describe(const cuda::Plan& plan, bool specialised) {
-  switch (plan.fused_kernel()) {
-    case cuda::FusedKernel::kGramTensorCore: return "fused tensor-core kernel (generated)";
-    case cuda::FusedKernel::kSimt: return "fused SIMT kernel (generated)";
-    case cuda::FusedKernel::kNone: break;
-  }
-  return specialised ? "cuBLASLt (generated set; no fused kernel for this shape)" : "cuBLASLt";
-}
-
-Outcome run_cuda(const Shape& s, cuda::DType dtype, const runtime::Schedule& schedule, int steps, int repeats,
-                 const std::vector<double>& generated, std::shared_ptr<const cuda::ScheduleKernels> kernels) {
+Outcome run_cuda(const Shape& s, runtime::DType dtype, const runtime::Schedule& schedule, int steps, int repeats,
+                 const std::vector<double>& generated) {
+  const runtime::DeviceBackend& cuda = runtime::cuda_backend();
+  if (cuda.device_count() == 0) throw UsageError("--backend cuda: no CUDA device is available");
   const std::size_t count = generated.size();
+  const std::size_t bytes = count * runtime::element_size(dtype);
+  // Device memory owned for the length of the run.
+  struct Buffer {
+    const runtime::DeviceBackend& backend;
+    void* data;
+    ~Buffer() { backend.release(data); }
+  };
+  const Buffer in{cuda, cuda.allocate(bytes, 0)}, out{cuda, cuda.allocate(bytes, 0)};
   std::vector<float> host(generated.begin(), generated.end());
-  cuda::DeviceBuffer in(count * cuda::element_size(dtype)), out(count * cuda::element_size(dtype));
-  cuda::upload(host.data(), in.data(), count, dtype);
+  cuda.upload(host.data(), in.data, count, dtype);
   runtime::PlanOptions options;
   options.steps = steps;
-  const bool specialised = kernels != nullptr;
-  cuda::Plan plan = specialised ? cuda::Plan({s.batch, s.rows, s.cols}, dtype, std::move(kernels), options)
-                                : cuda::Plan({s.batch, s.rows, s.cols}, dtype, schedule, options);
-  plan.execute(in.data(), out.data(), nullptr);  // warm-up: kernel loading, cuBLASLt caches
-  cuda::synchronize();
+  const std::unique_ptr<runtime::DevicePlan> plan = cuda.make_plan({s.batch, s.rows, s.cols}, dtype, schedule, options, 0);
+  plan->execute(in.data, out.data, nullptr);  // warm-up: kernel loading, cuBLASLt caches
+  cuda.synchronize(nullptr);
   Outcome o;
   for (int r = 0; r < repeats; ++r) {
     o.times_ms.push_back(time_ms([&] {
-      plan.execute(in.data(), out.data(), nullptr);
-      cuda::synchronize();
+      plan->execute(in.data, out.data, nullptr);
+      cuda.synchronize(nullptr);
     }));
   }
-  o.status = plan.report(nullptr).status;
-  o.kernels = describe(plan, specialised);
-  cuda::download(in.data(), host.data(), count, dtype);
+  o.status = plan->report(nullptr).status;
+  o.kernels = plan->kernels();
+  cuda.download(in.data, host.data(), count, dtype);
   o.inputs.assign(host.begin(), host.end());
-  cuda::download(out.data(), host.data(), count, dtype);
+  cuda.download(out.data, host.data(), count, dtype);
   o.outputs.assign(host.begin(), host.end());
   return o;
 }
-#endif
+
+// Bytes of host memory the run holds at its peak: the generated batch in
+// double, the outcome's inputs and outputs in double, the SVD reference of
+// one matrix, and the backend's copies: on the CPU the batch in and out in
+// the element type plus every worker's plan buffers (counted from the
+// program the plan will run); for CUDA the float staging copy.
+double bytes_needed(const Shape& s, const runtime::Schedule& schedule, int steps, bool cpu, bool f64) {
+  const double size = static_cast<double>(s.rows) * static_cast<double>(s.cols);
+  const double k = static_cast<double>(std::min(s.rows, s.cols));
+  const double batch = static_cast<double>(s.batch);
+  double bytes = batch * size * 8 * 3 + (4 * size + 4 * k * k) * 8;
+  if (!cpu) return bytes + batch * size * 4;
+  runtime::PlanOptions options;
+  options.steps = steps;
+  const runtime::Program program = runtime::compile_program(
+      {s.batch, s.rows, s.cols}, schedule, options, f64 ? runtime::cpu_traits<double>() : runtime::cpu_traits<float>());
+  double per_worker = k * k;  // the backend's own scratch
+  for (runtime::Buffer b : program.buffers()) per_worker += runtime::is_iterate(b) ? size : k * k;
+  const double workers = std::min(batch, static_cast<double>(std::max(1u, std::thread::hardware_concurrency())));
+  const double element = f64 ? 8 : 4;
+  return bytes + (batch * size * 2 + workers * per_worker) * element;
+}
+
+// "3.1 GB", "512 kB".
+std::string human_bytes(double bytes) {
+  const char* units[] = {"B", "kB", "MB", "GB", "TB"};
+  int unit = 0;
+  while (bytes >= 1000 && unit < 4) {
+    bytes /= 1000;
+    ++unit;
+  }
+  return fmt::format("{:.3g} {}", bytes, units[unit]);
+}
+
+// What --max-memory allows: the given value, else the memory the kernel
+// reports available now.
+double memory_limit(const std::optional<double>& max_memory) {
+  if (max_memory) return *max_memory;
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  double kilobytes = 0;
+  std::string unit;
+  while (meminfo >> key >> kilobytes >> unit) {
+    if (key == "MemAvailable:") return kilobytes * 1024;
+  }
+  const double pages = static_cast<double>(sysconf(_SC_PHYS_PAGES));
+  return pages * static_cast<double>(sysconf(_SC_PAGE_SIZE));
+}
 
 int run_run(const RunArguments& args) {
   if (args.backend != "cpu" && args.backend != "cuda") {
@@ -248,16 +286,19 @@ int run_run(const RunArguments& args) {
     throw UsageError("--repeats " + std::to_string(args.repeats) + " is outside [1, 10000]");
   }
   check_schedule_choice(args.schedule);
-#if POLAR_EXPRESS_RUNTIME_CUDA
-  if (!cpu && cuda::device_count() == 0) throw UsageError("--backend cuda: no CUDA device is available");
-#else
-  if (!cpu) throw UsageError("--backend cuda: this build has no CUDA backend (nvcc was not found when it was configured)");
-#endif
   // Doubles are all the runtime takes; 64 bits read them exactly enough.
   constexpr unsigned kBits = 128;
   const Schedule source = load_schedule(args.schedule, kBits);
   const runtime::Schedule schedule = to_runtime(source);
   const int steps = args.steps.value_or(static_cast<int>(schedule.steps.size()));
+  const double needed = bytes_needed(shape, schedule, steps, cpu, dtype == "f64");
+  const double limit = memory_limit(args.max_memory);
+  if (needed > limit) {
+    throw UsageError(fmt::format("--shape '{}' needs about {} of host memory (batch, plan buffers and the SVD "
+                                 "reference), more than the {} {}",
+                                 args.shape, human_bytes(needed), human_bytes(limit),
+                                 args.max_memory ? "--max-memory allows" : "available"));
+  }
 
   std::mt19937_64 rng(args.seed);
   const std::int64_t size = shape.rows * shape.cols;
@@ -269,10 +310,11 @@ int run_run(const RunArguments& args) {
     outcome = dtype == "f64" ? run_cpu<double>(shape, schedule, steps, args.repeats, generated)
                              : run_cpu<float>(shape, schedule, steps, args.repeats, generated);
   } else {
-#if POLAR_EXPRESS_RUNTIME_CUDA
-    outcome = run_cuda(shape, cuda::parse_dtype(dtype), schedule, steps, args.repeats, generated,
-                       shipped_kernels(args.schedule.builtin));
-#endif
+    try {
+      outcome = run_cuda(shape, runtime::parse_dtype(dtype), schedule, steps, args.repeats, generated);
+    } catch (const runtime::BackendUnavailable& e) {
+      throw UsageError(std::string("--backend cuda: ") + e.what());
+    }
   }
 
   // The reference is the polar factor of what the backend saw, by SVD in double.
@@ -337,9 +379,10 @@ Command add_run_command(CLI::App& root) {
       "Run a schedule with the runtime on random matrices of a chosen spectrum and report the\n"
       "polar error against an SVD reference in double (relative Frobenius error and\n"
       "max |1 - sigma_i| of the output) and the median time.  Exit 1 if a matrix failed.\n"
-      "With --backend cuda, --builtin polar-express-paper-d5 or polar-express-nanochat-d5\n"
-      "runs the schedule's generated kernel set (generated/*.cu: the fused kernels where they\n"
-      "take the shape); other schedules run the generic cuBLASLt path.  The output says which.");
+      "With --backend cuda (loaded on demand from libpolar_express_cuda.so), the shipped\n"
+      "schedules polar-express-paper-d5 and polar-express-nanochat-d5 run their generated kernel\n"
+      "sets (the fused kernels where they take the shape); other schedules run the generic\n"
+      "cuBLASLt path.  The output says which.");
   add_schedule_choice(*app, args->schedule);
   app->add_option("--backend", args->backend, "cpu or cuda")->required();
   app->add_option("--shape", args->shape, "MxN or BxMxN (B matrices of M rows, N columns)")->required();
@@ -351,6 +394,10 @@ Command add_run_command(CLI::App& root) {
   app->add_option("--seed", args->seed, "Random seed")->capture_default_str();
   app->add_option("--repeats", args->repeats, "Timed runs after one warm-up; the median is reported")
       ->capture_default_str();
+  app->add_option("--max-memory", args->max_memory,
+                  "Refuse runs needing more host memory than this many bytes (default: what the system reports "
+                  "available)")
+      ->check(CLI::PositiveNumber);
   app->add_option("--format", args->format, "table or json")->capture_default_str();
   return {app, [args] { return run_run(*args); }};
 }

@@ -45,6 +45,15 @@ TEST_CASE("run: tall shapes, f32, a schedule file, a table", "[cli][run]") {
     CHECK(error > 1e-3);
     CHECK(error < 0.5);
   }
+  SECTION("Turbo-Muon's list with its AOL normalisation, run past its 4 steps") {
+    const auto r = run_cli("run --backend cpu --shape 3x24x40 --builtin turbo-muon-aol-4step --steps 10 "
+                           "--spectrum logspace:0.05 --format json");
+    REQUIRE(r.exit_code == 0);
+    // `verify --builtin turbo-muon-aol-4step --lower 0.05 --steps 10`
+    // certifies 0.0319 over [0.05, 1]; AOL keeps the normalised singular
+    // values at most 1 and, for these spectra, above 0.05.
+    CHECK(nlohmann::json::parse(r.out)["max_sigma_error"].get<double>() < 0.04);
+  }
   SECTION("a schedule file") {
     polar_express::test::TempDir dir;
     std::ofstream(dir.file("ns.json")) << R"({"name": "newton-schulz-3", "normalization": "X / ||X||_F",
@@ -78,7 +87,6 @@ TEST_CASE("run rejects bad input: one line, exit 2", "[cli][run][errors]") {
       {"run --backend cpu --shape 4x5 --steps 0" + schedule, "--steps 0"},
       {"run --backend cpu --shape 4x5 --format csv" + schedule, "csv"},
       {"run --backend cpu --shape 4x5 --builtin no-such-list", "no-such-list"},
-      {"run --backend cpu --shape 4x5 --builtin turbo-muon-aol-4step", "AOL"},
       {"run --backend cpu --shape 4x5", "--builtin"},
       {"run --backend cpu --shape 4x5 /no/such/file.json", "/no/such/file.json"},
       {"run --backend cuda --shape 4x5 --dtype f64" + schedule, "f64"},
@@ -123,4 +131,27 @@ TEST_CASE("run --backend cuda: shipped schedules run their generated kernels", "
   const auto generic = run_cli("run --backend cuda --shape 4x32x64 --builtin muon-jordan-ns5 --format json");
   REQUIRE(generic.exit_code == 0);
   CHECK(nlohmann::json::parse(generic.out)["cuda_kernels"] == "cuBLASLt");
+}
+
+TEST_CASE("run: memory is counted before anything is allocated", "[cli][run]") {
+  // 8 x 100 x 100 in f64: the batch alone in double is 0.64 MB.
+  const auto refused = run_cli(
+      "run --backend cpu --shape 8x100x100 --builtin polar-express-nanochat-d5 --max-memory 100000");
+  CHECK(refused.exit_code == 2);
+  CHECK(line_count(refused.err) == 1);
+  CHECK(refused.err.find("--max-memory allows") != std::string::npos);
+  CHECK(refused.out.empty());
+  const auto allowed = run_cli(
+      "run --backend cpu --shape 8x100x100 --builtin polar-express-nanochat-d5 --max-memory 1e9 --repeats 1");
+  CHECK(allowed.exit_code == 0);
+}
+
+TEST_CASE("run: an iteration that blows up fails the run, it is not reported ok", "[cli][run]") {
+  // p(x) = 3x: 40 steps take every singular value to 3^40, finite in f64.
+  polar_express::test::TempDir dir;
+  std::ofstream(dir.file("triple.json")) << R"({"name": "triple", "normalization": "X / ||X||_F",
+    "after_list": "repeat_last", "steps": [[3, 0]]})";
+  const auto r = run_cli("run " + dir.file("triple.json") + " --backend cpu --shape 4x6x6 --steps 40 --format json");
+  CHECK(r.exit_code == 1);
+  CHECK(nlohmann::json::parse(r.out)["failed_matrices"] == 4);
 }
