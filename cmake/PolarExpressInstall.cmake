@@ -6,12 +6,15 @@ set(_pe_targets polar_express_runtime)
 if(POLAR_EXPRESS_BUILD_SOLVER)
   list(APPEND _pe_targets polar_express_solver polar_express_codegen)
 endif()
-install(TARGETS ${_pe_targets} polar_express_warnings EXPORT PolarExpressTargets
+install(TARGETS ${_pe_targets} EXPORT PolarExpressTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY runtime/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+# The find modules of the dependencies the exported targets name.
+install(FILES cmake/FindOpenBLAS.cmake cmake/FindMPFR.cmake cmake/FindGMP.cmake
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/PolarExpress)
 install(DIRECTORY generated/ DESTINATION ${CMAKE_INSTALL_DATADIR}/polar_express/generated
   FILES_MATCHING PATTERN "*.hpp" PATTERN "*.cu" PATTERN "*.cuh")
 if(POLAR_EXPRESS_BUILD_SOLVER)

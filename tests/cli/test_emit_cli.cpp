@@ -8,6 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <fstream>
+
 using polar_express::test::CliResult;
 using polar_express::test::line_count;
 using polar_express::test::read_text;
@@ -82,18 +85,62 @@ TEST_CASE("emit refuses bad input with one line, exit 2, nothing written", "[cli
   const std::string out = " --output " + dir.path().string();
   check_bad_input(run_cli("emit --builtin polar-express-paper-d5 --target rust" + out), "unknown target 'rust'");
   check_bad_input(run_cli("emit --builtin no-such-schedule --target cpp" + out), "no-such-schedule");
-  check_bad_input(run_cli("emit --target cpp" + out), "exactly one of");
+  check_bad_input(run_cli("emit --target cpp" + out), "give a SCHEDULE.json or --builtin NAME");
   check_bad_input(run_cli("emit " + dir.file("x.json") + " --builtin polar-express-paper-d5 --target cpp" + out),
-                  "exactly one of");
+                  "only with --registry");
+  check_bad_input(run_cli("emit --registry --builtin polar-express-paper-d5 --builtin polar-express-paper-d5 "
+                          "--target cpp" + out),
+                  "appears twice");
+  check_bad_input(run_cli("emit --registry --builtin polar-express-paper-d5 --target json" + out),
+                  "not json");
   check_bad_input(run_cli("emit " + dir.file("missing.json") + " --target cpp" + out), "missing.json");
-  check_bad_input(run_cli("emit --builtin polar-express-paper-d5 --target cpp --output " + dir.file("absent")),
-                  std::string("'") + dir.file("absent") + "' does not exist");
+  std::ofstream(dir.file("plain")) << "a file, not a directory";
+  check_bad_input(run_cli("emit --builtin polar-express-paper-d5 --target cpp --output " + dir.file("plain") + "/sub"),
+                  dir.file("plain") + "' exists and is not a directory");
 
   // A schedule whose name makes no identifier.
   REQUIRE(run_cli("design --lower 1e-3 --steps 2 --format json --name 'bad name!' --output " + dir.file("bad.json"))
               .exit_code == 0);
   check_bad_input(run_cli("emit " + dir.file("bad.json") + " --target cpp" + out), "'bad name!'");
-  CHECK(entries(dir.path()) == 1);  // bad.json only
+  CHECK(entries(dir.path()) == 2);  // bad.json and plain only
+}
+
+TEST_CASE("emit creates its output directory with its parents", "[cli][emit]") {
+  TempDir dir;
+  const std::string nested = dir.file("a") + "/b/c";
+  const CliResult r = run_cli("emit --builtin polar-express-paper-d5 --target cpp --output " + nested);
+  REQUIRE(r.exit_code == 0);
+  CHECK(std::filesystem::exists(nested + "/polar_express_paper_d5.hpp"));
+  CHECK(entries(nested) == 1);
+}
+
+TEST_CASE("emit --registry lists every schedule it writes, by name", "[cli][emit]") {
+  TempDir dir;
+  const CliResult r = run_cli("emit --registry --builtin all --target cpp --output " + dir.path().string());
+  REQUIRE(r.exit_code == 0);
+  const std::string registry = read_text(dir.file("polar_express_registry.hpp"));
+  // The catalogue's names, read from the published file independently.
+  const auto published = nlohmann::json::parse(read_text(std::string(POLAR_EXPRESS_TEST_DATA) + "/published_schedules.json"));
+  for (const auto& entry : published.at("schedules")) {
+    const std::string name = entry.at("name").get<std::string>();
+    CAPTURE(name);
+    std::string id = name;
+    std::replace(id.begin(), id.end(), '-', '_');
+    CHECK_THAT(registry, Catch::Contains("{\"" + name + "\", [] { return polar_express::runtime::schedule_from_generated(" +
+                                         id + ", " + id + "_info); }}"));
+    CHECK_THAT(registry, Catch::Contains("#include \"" + id + ".hpp\""));
+    CHECK(std::filesystem::exists(dir.file(id + ".hpp")));
+  }
+  CHECK(entries(dir.path()) == published.at("schedules").size() + 1);
+
+  TempDir cuda;
+  REQUIRE(run_cli("emit --registry --builtin polar-express-nanochat-d5 --builtin muon-jordan-ns5 --target cuda --output " +
+                  cuda.path().string())
+              .exit_code == 0);
+  const std::string kernels = read_text(cuda.file("polar_express_cuda_registry.hpp"));
+  CHECK_THAT(kernels, Catch::Contains("{\"polar-express-nanochat-d5\", &make_polar_express_nanochat_d5_cuda}"));
+  CHECK_THAT(kernels, Catch::Contains("{\"muon-jordan-ns5\", &make_muon_jordan_ns5_cuda}"));
+  CHECK(entries(cuda.path()) == 5);  // two .cu, two _cuda.hpp, the registry
 }
 
 TEST_CASE("emit into an unwritable directory leaves no file behind", "[cli][emit]") {
