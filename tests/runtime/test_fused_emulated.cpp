@@ -303,6 +303,37 @@ TEST_CASE("emulated tensor-core kernel: zero, NaN, Inf, tiny and huge inputs", "
         1e-18);
 }
 
+// Launches of one kernel for a large and a small shape, alternately: each
+// must stay inside the shared memory its own shape asks for (run_grid throws
+// otherwise) and give the bits it gives first.
+template <class T, Kernel kKernel>
+void check_alternating(const rt::BatchShape& large_shape, const rt::BatchShape& small_shape, double tolerance) {
+  const rt::Schedule schedule = rt::test::nanochat_schedule();
+  const Batch large = make_batch<T>(large_shape, 1e-2, 60), small = make_batch<T>(small_shape, 1e-2, 61);
+  Options large_options, small_options;
+  if (kKernel == Kernel::kTensorCore) {
+    large_options.restarts = planned_restarts(schedule, 5, std::min(large_shape.rows, large_shape.cols));
+    small_options.restarts = planned_restarts(schedule, 5, std::min(small_shape.rows, small_shape.cols));
+  }
+  using polar_express::test::NanochatTable;
+  const Result large_first = emulate<NanochatTable, T, kKernel>(large, large_options);
+  const Result small_first = emulate<NanochatTable, T, kKernel>(small, small_options);
+  CHECK(worst_relative_error(large_first.output, cpu_reference(large, schedule, 5), large_shape) < tolerance);
+  CHECK(worst_relative_error(small_first.output, cpu_reference(small, schedule, 5), small_shape) < tolerance);
+  CHECK(emulate<NanochatTable, T, kKernel>(large, large_options).output == large_first.output);
+  CHECK(emulate<NanochatTable, T, kKernel>(small, small_options).output == small_first.output);
+}
+
+// Plans of two shapes launch one kernel function with different amounts of
+// dynamic shared memory (specialized.cuh).  The device's part, the limit
+// the kernel function keeps between plans, is tested in test_cuda.cpp.
+TEST_CASE("emulated fused kernels: two shapes alternately, each within its own shared memory", "[emulated]") {
+  SECTION("tensor-core, 37 KiB and 5 KiB") {
+    check_alternating<__nv_bfloat16, Kernel::kTensorCore>({1, 64, 200}, {3, 8, 24}, 3e-2);
+  }
+  SECTION("SIMT, 52 KiB and 1 KiB") { check_alternating<float, Kernel::kSimt>({1, 48, 64}, {2, 6, 9}, 1e-4); }
+}
+
 TEST_CASE("emulated SIMT fused kernel: f32 and bf16, wide and tall, edge inputs", "[emulated][simt]") {
   const rt::Schedule schedule = rt::test::nanochat_schedule();
   for (const rt::BatchShape& s : {rt::BatchShape{2, 20, 36}, rt::BatchShape{2, 30, 12}, rt::BatchShape{3, 6, 9},

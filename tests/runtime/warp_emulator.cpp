@@ -143,8 +143,10 @@ void run_grid(int blocks, int threads, std::size_t dynamic_bytes, const std::fun
   if (dynamic_bytes > cuda::specialized::kEmulatedSharedBytes) {
     throw std::invalid_argument("emulated dynamic shared memory: " + std::to_string(dynamic_bytes) + " bytes");
   }
+  unsigned char* const shared = cuda::specialized::dynamic_shared;
+  constexpr unsigned char kPoison = 0x7e;  // 0x7e7e is an fp16 NaN
   for (int b = 0; b < blocks; ++b) {
-    std::memset(cuda::specialized::dynamic_shared, 0x7e, sizeof cuda::specialized::dynamic_shared);  // fp16 NaNs
+    std::memset(shared, kPoison, cuda::specialized::kEmulatedSharedBytes);
     Block state(threads);
     block = &state;
     std::vector<std::thread> team;
@@ -159,6 +161,15 @@ void run_grid(int blocks, int threads, std::size_t dynamic_bytes, const std::fun
     }
     for (std::thread& thread : team) thread.join();
     block = nullptr;
+    // On a GPU the launch gets exactly `dynamic_bytes`: a write past them
+    // would land outside the block's shared memory.
+    for (std::size_t i = dynamic_bytes; i < cuda::specialized::kEmulatedSharedBytes; ++i) {
+      if (shared[i] != kPoison) {
+        throw std::runtime_error("emulated block " + std::to_string(b) + " wrote shared memory at byte " +
+                                 std::to_string(i) + ", past the " + std::to_string(dynamic_bytes) +
+                                 " bytes its launch asked for");
+      }
+    }
   }
 }
 

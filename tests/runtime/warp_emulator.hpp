@@ -13,7 +13,9 @@
 //     PTX ISA documents (warp_emulator.cpp), independently of the kernel's
 //     own addressing, so a wrong lane or tile index there gives wrong numbers;
 //   - dynamic shared memory filled with fp16 NaNs before each block, so a
-//     read of an element the kernel never wrote shows up in the result.
+//     read of an element the kernel never wrote shows up in the result, and
+//     checked after it, so a write past the bytes the launch asked for
+//     throws.
 // Products accumulate in float in a fixed order (the hardware's order is
 // unspecified); everything else rounds exactly as on the device.
 #include <cuda_bf16.h>

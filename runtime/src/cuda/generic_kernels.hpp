@@ -8,10 +8,16 @@
 
 namespace polar_express::cuda::detail {
 
+// The reductions over a matrix spread over several blocks (the sum of
+// squares, <G, U>) add per-block partial sums in a fixed order, so that
+// equal inputs give equal bits on every run; `partials` is device memory for
+// reduction_partials(size, batch) doubles, reused by both.
+std::size_t reduction_partials(std::int64_t size, int batch);
+
 // Per matrix: max |g|, the non-finite flag, then sum (g / max|g|)^2 into
 // `stats` (which must be zeroed).
 void launch_input_scan(DType dtype, const void* input, std::int64_t stride, std::int64_t size, int batch,
-                       MatrixStats* stats, cudaStream_t stream);
+                       MatrixStats* stats, double* partials, cudaStream_t stream);
 
 // x = g / (factor ||G||_F + eps) in the element type; zero for a zero or
 // non-finite input.
@@ -23,7 +29,7 @@ void launch_normalise(DType dtype, const void* input, std::int64_t stride, std::
 // <G, U> when `nuclear_norm`.  `output` may equal `input`.
 void launch_finish(DType dtype, const void* x, const void* input, std::int64_t input_stride, void* output,
                    std::int64_t output_stride, std::int64_t size, int batch, MatrixStats* stats, bool nuclear_norm,
-                   cudaStream_t stream);
+                   double* partials, cudaStream_t stream);
 
 // Gram path, fp32 k x k matrices packed per matrix (stride k * k):
 // q = alpha p + c0 I (a segment's first Q, H = c0 I + P).

@@ -13,12 +13,15 @@ using device::to_float;
 
 constexpr int kThreads = 256;
 // Blocks per matrix: enough to fill the GPU for a single large matrix, few
-// enough that the atomics that merge them stay cheap.
+// enough that merging their partial sums stays cheap.
 constexpr std::int64_t kMaxBlocksPerMatrix = 1024;
 
+std::int64_t blocks_for(std::int64_t size) {
+  return std::min<std::int64_t>((size + kThreads - 1) / kThreads, kMaxBlocksPerMatrix);
+}
+
 dim3 grid_for(std::int64_t size, int batch) {
-  const std::int64_t blocks = std::min<std::int64_t>((size + kThreads - 1) / kThreads, kMaxBlocksPerMatrix);
-  return dim3(static_cast<unsigned>(batch), static_cast<unsigned>(blocks));
+  return dim3(static_cast<unsigned>(batch), static_cast<unsigned>(blocks_for(size)));
 }
 
 __device__ inline std::int64_t first_index() {
@@ -42,17 +45,34 @@ __global__ void scan_max_kernel(const T* input, std::int64_t stride, std::int64_
   bad = block_reduce(bad, device::Or{}, flag_scratch);
   if (threadIdx.x == 0) {
     MatrixStats& s = stats[blockIdx.x];
-    // Non-negative floats order like their bit patterns.
+    // Non-negative floats order like their bit patterns; max and or give
+    // the same result in any order, so these atomics stay deterministic.
     if (largest > 0) atomicMax(&s.max_bits, __float_as_uint(largest));
     if (bad) atomicOr(&s.flags, kNonFiniteInput);
   }
 }
 
+// Sums that span the blocks of a matrix are never merged with atomics (whose
+// order, and so whose rounding, changes from run to run): each block writes
+// its partial sum to partials[matrix * gridDim.y + block], and
+// sum_partials_kernel adds them up in a fixed order.  The same input then
+// gives the same bits on every run (replays, in place, eager vs graph).
+__device__ inline double& partial_slot(double* partials) {
+  return partials[static_cast<std::int64_t>(blockIdx.x) * gridDim.y + blockIdx.y];
+}
+
+// A matrix whose statistics say it skips the iteration (a NaN/Inf input or,
+// once the output is checked, a diverged result) or is zero has no partials.
+__device__ inline bool has_partials(const MatrixStats& s, std::uint32_t failure_flags) {
+  return !(s.flags & failure_flags) && s.max_bits != 0;
+}
+
 template <class T>
-__global__ void scan_sum_kernel(const T* input, std::int64_t stride, std::int64_t size, MatrixStats* stats) {
+__global__ void scan_sum_kernel(const T* input, std::int64_t stride, std::int64_t size, const MatrixStats* stats,
+                                double* partials) {
   __shared__ float scratch[device::kMaxWarps];
-  MatrixStats& s = stats[blockIdx.x];
-  if ((s.flags & kNonFiniteInput) || s.max_bits == 0) return;  // uniform over the block
+  const MatrixStats& s = stats[blockIdx.x];
+  if (!has_partials(s, kNonFiniteInput)) return;  // uniform over the block
   const float largest = __uint_as_float(s.max_bits);
   const T* g = input + static_cast<std::int64_t>(blockIdx.x) * stride;
   float sum = 0;
@@ -61,7 +81,29 @@ __global__ void scan_sum_kernel(const T* input, std::int64_t stride, std::int64_
     sum += r * r;
   }
   sum = block_reduce(sum, device::Sum{}, scratch);
-  if (threadIdx.x == 0) atomicAdd(&s.sum_squares, sum);
+  if (threadIdx.x == 0) partial_slot(partials) = sum;
+}
+
+// One block per matrix: thread t adds partials t, t + blockDim.x, ... in
+// that order, then the block reduction's fixed tree; the total goes to the
+// sum of squares (fp32, as the fused kernels keep it) or to <G, U>.
+enum class PartialsOf { kSumSquares, kNuclear };
+
+template <PartialsOf kWhat>
+__global__ void sum_partials_kernel(const double* partials, int blocks_per_matrix, MatrixStats* stats) {
+  __shared__ double scratch[device::kMaxWarps];
+  MatrixStats& s = stats[blockIdx.x];
+  constexpr std::uint32_t failure = kWhat == PartialsOf::kSumSquares ? kNonFiniteInput
+                                                                     : (kNonFiniteInput | kDivergedOutput);
+  if (!has_partials(s, failure)) return;  // uniform over the block
+  const double* mine = partials + static_cast<std::int64_t>(blockIdx.x) * blocks_per_matrix;
+  double total = 0;
+  for (int b = static_cast<int>(threadIdx.x); b < blocks_per_matrix; b += static_cast<int>(blockDim.x)) total += mine[b];
+  total = block_reduce(total, device::Sum{}, scratch);
+  if (threadIdx.x == 0) {
+    if constexpr (kWhat == PartialsOf::kSumSquares) s.sum_squares = static_cast<float>(total);
+    else s.nuclear = total;
+  }
 }
 
 template <class T>
@@ -92,9 +134,10 @@ __global__ void check_kernel(const T* x, std::int64_t size, MatrixStats* stats) 
 
 template <class T>
 __global__ void finish_kernel(const T* x, const T* input, std::int64_t input_stride, T* output,
-                              std::int64_t output_stride, std::int64_t size, MatrixStats* stats, bool nuclear_norm) {
+                              std::int64_t output_stride, std::int64_t size, const MatrixStats* stats,
+                              bool nuclear_norm, double* partials) {
   __shared__ double scratch[device::kMaxWarps];
-  MatrixStats& s = stats[blockIdx.x];
+  const MatrixStats& s = stats[blockIdx.x];
   const bool failed = (s.flags & (kNonFiniteInput | kDivergedOutput)) != 0;
   const T* u = x + static_cast<std::int64_t>(blockIdx.x) * size;
   const T* g = input + static_cast<std::int64_t>(blockIdx.x) * input_stride;
@@ -108,7 +151,7 @@ __global__ void finish_kernel(const T* x, const T* input, std::int64_t input_str
   }
   if (nuclear_norm && !failed) {
     inner = block_reduce(inner, device::Sum{}, scratch);
-    if (threadIdx.x == 0) atomicAdd(&s.nuclear, inner);
+    if (threadIdx.x == 0) partial_slot(partials) = inner;
   }
 }
 
@@ -150,16 +193,23 @@ void dispatch(DType dtype, Launch&& launch) {
 
 }  // namespace
 
+std::size_t reduction_partials(std::int64_t size, int batch) {
+  return static_cast<std::size_t>(blocks_for(size)) * static_cast<std::size_t>(batch);
+}
+
 void launch_input_scan(DType dtype, const void* input, std::int64_t stride, std::int64_t size, int batch,
-                       MatrixStats* stats, cudaStream_t stream) {
+                       MatrixStats* stats, double* partials, cudaStream_t stream) {
   dispatch(dtype, [&](auto tag) {
     using T = decltype(tag);
     const T* in = static_cast<const T*>(input);
     scan_max_kernel<T><<<grid_for(size, batch), kThreads, 0, stream>>>(in, stride, size, stats);
     check_cuda(cudaGetLastError(), "launching the input scan (max)");
-    scan_sum_kernel<T><<<grid_for(size, batch), kThreads, 0, stream>>>(in, stride, size, stats);
+    scan_sum_kernel<T><<<grid_for(size, batch), kThreads, 0, stream>>>(in, stride, size, stats, partials);
     check_cuda(cudaGetLastError(), "launching the input scan (sum of squares)");
   });
+  sum_partials_kernel<PartialsOf::kSumSquares><<<batch, kThreads, 0, stream>>>(
+      partials, static_cast<int>(blocks_for(size)), stats);
+  check_cuda(cudaGetLastError(), "launching the input scan (sum of the partial sums)");
 }
 
 void launch_normalise(DType dtype, const void* input, std::int64_t stride, std::int64_t size, int batch,
@@ -174,7 +224,7 @@ void launch_normalise(DType dtype, const void* input, std::int64_t stride, std::
 
 void launch_finish(DType dtype, const void* x, const void* input, std::int64_t input_stride, void* output,
                    std::int64_t output_stride, std::int64_t size, int batch, MatrixStats* stats, bool nuclear_norm,
-                   cudaStream_t stream) {
+                   double* partials, cudaStream_t stream) {
   dispatch(dtype, [&](auto tag) {
     using T = decltype(tag);
     const T* u = static_cast<const T*>(x);
@@ -182,9 +232,14 @@ void launch_finish(DType dtype, const void* x, const void* input, std::int64_t i
     check_cuda(cudaGetLastError(), "launching the finiteness check");
     finish_kernel<T><<<grid_for(size, batch), kThreads, 0, stream>>>(
         u, static_cast<const T*>(input), input_stride, static_cast<T*>(output), output_stride, size, stats,
-        nuclear_norm);
+        nuclear_norm, partials);
     check_cuda(cudaGetLastError(), "launching the output write");
   });
+  if (nuclear_norm) {
+    sum_partials_kernel<PartialsOf::kNuclear><<<batch, kThreads, 0, stream>>>(
+        partials, static_cast<int>(blocks_for(size)), stats);
+    check_cuda(cudaGetLastError(), "launching the output write (sum of the partial <G, U>)");
+  }
 }
 
 void launch_scaled_plus_identity(const float* p, float alpha, float c0, float* q, std::int64_t k, int batch,

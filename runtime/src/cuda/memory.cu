@@ -2,6 +2,7 @@
 #include "polar_express/runtime/cuda/device.cuh"
 #include "polar_express/runtime/cuda/plan.hpp"
 
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -23,14 +24,32 @@ DType parse_dtype(const std::string& text) {
   throw std::invalid_argument("unknown CUDA dtype '" + text + "' (expected f32, f16 or bf16)");
 }
 
+namespace {
+
+// "13.0" from the CUDA version number 13000.
+std::string cuda_version_text(int version) {
+  return std::to_string(version / 1000) + "." + std::to_string(version % 1000 / 10);
+}
+
+}  // namespace
+
 int device_count() {
   int count = 0;
-  // No driver or no device both mean: nothing to run on.
-  if (cudaGetDeviceCount(&count) != cudaSuccess) {
-    cudaGetLastError();  // clear the sticky error so later calls report their own
-    return 0;
-  }
-  return count;
+  const cudaError_t status = cudaGetDeviceCount(&count);
+  if (status == cudaSuccess) return count;
+  cudaGetLastError();  // clear the error so that later calls report their own
+  int driver = 0, runtime = 0;
+  cudaDriverGetVersion(&driver);  // 0 when no driver is installed
+  cudaRuntimeGetVersion(&runtime);
+  // No device, or no NVIDIA driver at all (the runtime then reports an
+  // insufficient driver, and the driver version as 0): a machine without a
+  // GPU.  Anything else (a driver too old for this runtime, a broken
+  // installation) must not pass for "no GPU", which would quietly turn every
+  // GPU test into a skip.
+  if (status == cudaErrorNoDevice || (status == cudaErrorInsufficientDriver && driver == 0)) return 0;
+  throw CudaError(std::string("cudaGetDeviceCount failed: ") + cudaGetErrorName(status) + " (" +
+                  cudaGetErrorString(status) + "); the driver supports CUDA " + cuda_version_text(driver) +
+                  ", this program's runtime is CUDA " + cuda_version_text(runtime));
 }
 
 void synchronize(cudaStream_t stream) { check_cuda(cudaStreamSynchronize(stream), "cudaStreamSynchronize"); }

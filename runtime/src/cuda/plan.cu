@@ -10,9 +10,10 @@
 
 #include <algorithm>
 #include <climits>
-#include <utility>
 #include <cmath>
+#include <cstdint>
 #include <limits>
+#include <utility>
 
 namespace polar_express::cuda {
 namespace {
@@ -70,16 +71,34 @@ Layout make_layout(cudaDataType_t type, std::int64_t rows, std::int64_t cols, st
   return layout;
 }
 
+// The byte alignment of the pointers a GEMM runs with.  cuBLASLt's heuristic
+// assumes 256 unless told, and may pick an algorithm that fails or reads
+// misaligned on a pointer aligned less.
+struct Alignment {
+  std::uint32_t a = 256, b = 256, cd = 256;
+};
+
+// The alignment, up to 256, of a pointer `offset_bytes` past a cudaMalloc'd
+// (256-byte aligned) base.
+std::uint32_t alignment_at(std::int64_t offset_bytes) {
+  std::uint32_t alignment = 256;
+  while (offset_bytes % alignment != 0) alignment /= 2;
+  return alignment;
+}
+
 // D = alpha op(A) op(B) + beta C with C and D of one layout, accumulated and
-// scaled in fp32, and the algorithm cuBLASLt's heuristic picks for it.
+// scaled in fp32, and the algorithm cuBLASLt's heuristic picks for it with
+// pointers of the given alignment.
 struct Gemm {
   Desc desc;
   Layout a, b, cd;
   cublasLtMatmulAlgo_t algo{};
 
+  // `preference` is shared by the plan's GEMMs: each sets the alignments it
+  // runs with before its own query.
   Gemm(cublasLtHandle_t handle, cublasLtMatmulPreference_t preference, cublasOperation_t trans_a,
        cublasOperation_t trans_b, Layout layout_a, Layout layout_b, Layout layout_cd, const char* name,
-       cublasComputeType_t compute = CUBLAS_COMPUTE_32F)
+       cublasComputeType_t compute = CUBLAS_COMPUTE_32F, Alignment alignment = {})
       : a(std::move(layout_a)), b(std::move(layout_b)), cd(std::move(layout_cd)) {
     cublasLtMatmulDesc_t raw = nullptr;
     check_lt(cublasLtMatmulDescCreate(&raw, compute, CUDA_R_32F), "cublasLtMatmulDescCreate");
@@ -88,6 +107,15 @@ struct Gemm {
              "cublasLtMatmulDescSetAttribute(TRANSA)");
     check_lt(cublasLtMatmulDescSetAttribute(raw, CUBLASLT_MATMUL_DESC_TRANSB, &trans_b, sizeof trans_b),
              "cublasLtMatmulDescSetAttribute(TRANSB)");
+    const std::pair<cublasLtMatmulPreferenceAttributes_t, std::uint32_t> alignments[] = {
+        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, alignment.a},
+        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, alignment.b},
+        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, alignment.cd},
+        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, alignment.cd}};
+    for (const auto& [attribute, bytes] : alignments) {
+      check_lt(cublasLtMatmulPreferenceSetAttribute(preference, attribute, &bytes, sizeof bytes),
+               "cublasLtMatmulPreferenceSetAttribute(MIN_ALIGNMENT)");
+    }
     cublasLtMatmulHeuristicResult_t result{};
     int found = 0;
     check_lt(cublasLtMatmulAlgoGetHeuristic(handle, raw, a.get(), b.get(), cd.get(), cd.get(), preference, 1, &result,
@@ -148,8 +176,13 @@ class Product {
       const std::int64_t a_offset = op_a == CUBLAS_OP_N ? r0 : r0 * a.ld;
       // op(B)[:, 0:r1]: the first r1 columns of B (N) or rows of B (T).
       Layout lb = op_b == CUBLAS_OP_N ? layout(b, inner, r1) : layout(b, r1, inner);
+      // A and C/D start past their bases (for 16-bit elements, r0 = 64
+      // is 128 bytes in); B starts at its base.
+      const Alignment alignment{alignment_at(a_offset * static_cast<std::int64_t>(ab_bytes_)), 256,
+                                alignment_at(r0 * static_cast<std::int64_t>(cd_bytes_))};
       blocks_.push_back({std::make_unique<Gemm>(handle, preference, op_a, op_b, std::move(la), std::move(lb),
-                                                make_layout(cd_type, h, r1, k, batch, k * k), name, compute),
+                                                make_layout(cd_type, h, r1, k, batch, k * k), name, compute,
+                                                alignment),
                          a_offset, r0});
     }
   }
@@ -209,6 +242,7 @@ struct Plan::Impl {
   // The generic path.
   std::int64_t k = 0;  // min(rows, cols): the Gram matrices are k x k
   DeviceBuffer x[2], gram, poly[2], workspace;
+  DeviceBuffer partials;  // per-block partial sums of the norm and <G, U> (generic_kernels.hpp)
   Handle handle;
   std::unique_ptr<Product> gram_gemm, poly_gemm;
   std::unique_ptr<Gemm> update_gemm;
@@ -272,6 +306,7 @@ struct Plan::Impl {
     k = std::min(m, n);
     const std::size_t elem = element_size(dtype);
     for (DeviceBuffer& b : x) b = DeviceBuffer(static_cast<std::size_t>(shape.batch * m * n) * elem);
+    partials = DeviceBuffer(detail::reduction_partials(m * n, batch) * sizeof(double));
     const std::size_t square_count = static_cast<std::size_t>(shape.batch * k * k);
     // Horner needs the ping-pong pair only from degree 5 up.
     const bool horner = std::any_of(schedule.steps.begin(), schedule.steps.end(),
@@ -360,12 +395,13 @@ struct Plan::Impl {
     }
     const std::int64_t size = shape.matrix_size();
     const int batch = static_cast<int>(shape.batch);
-    detail::launch_input_scan(dtype, input, shape.input_step(), size, batch, st, stream);
+    double* sums = static_cast<double*>(partials.data());
+    detail::launch_input_scan(dtype, input, shape.input_step(), size, batch, st, sums, stream);
     detail::launch_normalise(dtype, input, shape.input_step(), size, batch, st, schedule.normalization.factor,
                              schedule.normalization.eps, x[0].data(), stream);
     const int current = products.gram ? run_gram(stream) : run_standard(stream);
     detail::launch_finish(dtype, x[current].data(), input, shape.input_step(), output, shape.output_step(), size, batch,
-                          st, options.nuclear_norm, stream);
+                          st, options.nuclear_norm, sums, stream);
   }
 
   // The standard path; returns the index of the x buffer holding the result.

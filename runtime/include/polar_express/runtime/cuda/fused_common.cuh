@@ -43,8 +43,17 @@ __device__ inline ReductionScratch& scratch_in(unsigned char* shared_base, std::
   return *reinterpret_cast<ReductionScratch*>(shared_base + scratch_offset(payload));
 }
 
+// The fused kernels index a matrix's elements with int (BlockMatrix::size
+// and the loops i < size, i += blockDim.x over it; chunk starts j0 < K,
+// j0 += 64).  Staying at or under 2^30 elements keeps every such index and
+// its next step below INT_MAX; SpecializedKernels::prepare_fused refuses
+// larger matrices (which would have one block stream gigabytes anyway) and
+// the plan's cuBLASLt path, with 64-bit indices, takes them.
+inline constexpr std::int64_t kMaxFusedElements = std::int64_t{1} << 30;
+
 // This block's matrix: rows x cols row-major, handled in its wide form
-// k x K (k = min, K = max; tall matrices are read transposed).
+// k x K (k = min, K = max; tall matrices are read transposed).  At most
+// kMaxFusedElements elements.
 template <class T>
 struct BlockMatrix {
   int cols, k, kk, size;

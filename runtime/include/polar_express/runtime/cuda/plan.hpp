@@ -24,7 +24,10 @@
 
 namespace polar_express::cuda {
 
-// Number of usable CUDA devices; 0 when there is none or no driver.
+// Number of usable CUDA devices; 0 when there is none or no NVIDIA driver is
+// installed.  Throws CudaError, naming the error and the driver's and the
+// runtime's CUDA versions, for any other failure (e.g. a driver too old for
+// this runtime): a broken installation is not a machine without a GPU.
 int device_count();
 
 // Blocks until all work on `stream` is done.  Throws CudaError.

@@ -34,8 +34,8 @@
 //     plan's options turn the Gram form off;
 //   - otherwise, while its fp32 buffers fit shared memory, the SIMT kernel
 //     (fused_simt.cuh; f32 always comes here when it fits).
-// Other shapes take the plan's cuBLASLt path with the same constants
-// (schedule()).  Statuses, the <G, U> by-product and the NaN policy are those
+// Other shapes, and matrices of more than kMaxFusedElements elements, take
+// the plan's cuBLASLt path with the same constants (schedule()).  Statuses, the <G, U> by-product and the NaN policy are those
 // of the generic path.
 #include "polar_express/runtime/cuda/fused_common.cuh"
 #include "polar_express/runtime/cuda/fused_gram_mma.cuh"
@@ -71,6 +71,8 @@ class SpecializedKernels final : public ScheduleKernels {
 
   FusedKernel prepare_fused(int rows, int cols, DType dtype, bool allow_gram) const override {
     if (rows < 1 || cols < 1) return FusedKernel::kNone;
+    // Decided before asking the device anything (so testable without one).
+    if (static_cast<std::int64_t>(rows) * cols > specialized::kMaxFusedElements) return FusedKernel::kNone;
     int device = 0, major = 0;
     check_cuda(cudaGetDevice(&device), "cudaGetDevice");
     check_cuda(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device),
@@ -78,18 +80,19 @@ class SpecializedKernels final : public ScheduleKernels {
     const int k = std::min(rows, cols);
     if (allow_gram && dtype != DType::kF32 && major >= 8 && k <= specialized::kGramMaxSide) {
       const std::size_t bytes = specialized::gram_layout(k).bytes();
-      const bool taken = dtype == DType::kF16 ? gram_ready(specialized::gram_mma_kernel<Table, __half>, bytes)
-                                              : gram_ready(specialized::gram_mma_kernel<Table, __nv_bfloat16>, bytes);
+      constexpr int arch = specialized::mma::kRequiredArch;
+      const bool taken = dtype == DType::kF16 ? ready(specialized::gram_mma_kernel<Table, __half>, bytes, arch)
+                                              : ready(specialized::gram_mma_kernel<Table, __nv_bfloat16>, bytes, arch);
       if (taken) return FusedKernel::kGramTensorCore;
     }
     const std::size_t bytes = specialized::simt_shared_bytes(rows, cols);
-    if (!fits_shared(bytes)) return FusedKernel::kNone;
+    bool taken = false;
     switch (dtype) {
-      case DType::kF32: opt_in(specialized::simt_kernel<Table, float>, bytes); break;
-      case DType::kF16: opt_in(specialized::simt_kernel<Table, __half>, bytes); break;
-      case DType::kBF16: opt_in(specialized::simt_kernel<Table, __nv_bfloat16>, bytes); break;
+      case DType::kF32: taken = ready(specialized::simt_kernel<Table, float>, bytes); break;
+      case DType::kF16: taken = ready(specialized::simt_kernel<Table, __half>, bytes); break;
+      case DType::kBF16: taken = ready(specialized::simt_kernel<Table, __nv_bfloat16>, bytes); break;
     }
-    return FusedKernel::kSimt;
+    return taken ? FusedKernel::kSimt : FusedKernel::kNone;
   }
 
   void launch_fused(const FusedArguments& args, cudaStream_t stream) const override {
@@ -101,29 +104,29 @@ class SpecializedKernels final : public ScheduleKernels {
   }
 
  private:
+  // Whether `kernel` was compiled for a virtual architecture of at least
+  // `required_ptx` (the tensor-core kernel needs its MMAs: sm_80) and can
+  // take `bytes` of dynamic shared memory on the current device; if so,
+  // lets it launch with up to the device's whole opt-in allowance.  That
+  // limit is an attribute of the kernel function, shared by every plan that
+  // launches it: set to one plan's size, a later plan of a smaller shape
+  // would lower it under an earlier plan's launches and captured graphs.
+  // The device's allowance is the same value at every call, so no plan can
+  // lower it and concurrent calls agree.  (The occupancy of a launch follows
+  // the shared memory it asks for, not this limit.)
   template <class Kernel>
-  static void opt_in(Kernel* kernel, std::size_t bytes) {
-    check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)),
-               "cudaFuncSetAttribute(MaxDynamicSharedMemorySize)");
-  }
-
-  // Whether a tensor-core kernel was compiled with its MMAs (a virtual
-  // architecture >= sm_80) and its shared memory fits; if so, opts in.
-  template <class Kernel>
-  static bool gram_ready(Kernel* kernel, std::size_t bytes) {
+  static bool ready(Kernel* kernel, std::size_t bytes, int required_ptx = 0) {
     cudaFuncAttributes attributes{};
-    check_cuda(cudaFuncGetAttributes(&attributes, kernel), "cudaFuncGetAttributes (tensor-core kernel)");
-    if (attributes.ptxVersion < specialized::mma::kRequiredArch || !fits_shared(bytes)) return false;
-    opt_in(kernel, bytes);
-    return true;
-  }
-
-  static bool fits_shared(std::size_t bytes) {
-    int device = 0, limit = 0;
+    check_cuda(cudaFuncGetAttributes(&attributes, kernel), "cudaFuncGetAttributes (fused kernel)");
+    int device = 0, allowance = 0;
     check_cuda(cudaGetDevice(&device), "cudaGetDevice");
-    check_cuda(cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
+    check_cuda(cudaDeviceGetAttribute(&allowance, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
                "cudaDeviceGetAttribute(MaxSharedMemoryPerBlockOptin)");
-    return bytes <= static_cast<std::size_t>(limit);
+    const int dynamic_limit = allowance - static_cast<int>(attributes.sharedSizeBytes);
+    if (attributes.ptxVersion < required_ptx || bytes > static_cast<std::size_t>(dynamic_limit)) return false;
+    check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, dynamic_limit),
+               "cudaFuncSetAttribute(MaxDynamicSharedMemorySize)");
+    return true;
   }
 
   template <class T>
