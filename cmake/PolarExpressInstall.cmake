@@ -3,6 +3,9 @@
 include(CMakePackageConfigHelpers)
 
 set(_pe_targets polar_express_runtime)
+if(TARGET polar_express_cuda)
+  list(APPEND _pe_targets polar_express_cuda)
+endif()
 if(POLAR_EXPRESS_BUILD_SOLVER)
   list(APPEND _pe_targets polar_express_solver polar_express_codegen)
 endif()

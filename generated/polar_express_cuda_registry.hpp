@@ -16,7 +16,7 @@ namespace polar_express::schedules {
 
 struct KernelSetEntry {
   const char* name;
-  std::unique_ptr<polar_express::cuda::ScheduleKernels> (*make)();
+  std::unique_ptr<polar_express::runtime::cuda::ScheduleKernels> (*make)();
 };
 
 inline constexpr KernelSetEntry cuda_registry[] = {

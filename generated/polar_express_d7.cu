@@ -43,8 +43,8 @@ struct polar_express_d7_table {
 
 }  // namespace
 
-std::unique_ptr<polar_express::cuda::ScheduleKernels> make_polar_express_d7_cuda() {
-  return std::make_unique<polar_express::cuda::SpecializedKernels<polar_express_d7_table>>();
+std::unique_ptr<polar_express::runtime::cuda::ScheduleKernels> make_polar_express_d7_cuda() {
+  return std::make_unique<polar_express::runtime::cuda::SpecializedKernels<polar_express_d7_table>>();
 }
 
 }  // namespace polar_express::schedules

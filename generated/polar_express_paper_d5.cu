@@ -47,8 +47,8 @@ struct polar_express_paper_d5_table {
 
 }  // namespace
 
-std::unique_ptr<polar_express::cuda::ScheduleKernels> make_polar_express_paper_d5_cuda() {
-  return std::make_unique<polar_express::cuda::SpecializedKernels<polar_express_paper_d5_table>>();
+std::unique_ptr<polar_express::runtime::cuda::ScheduleKernels> make_polar_express_paper_d5_cuda() {
+  return std::make_unique<polar_express::runtime::cuda::SpecializedKernels<polar_express_paper_d5_table>>();
 }
 
 }  // namespace polar_express::schedules

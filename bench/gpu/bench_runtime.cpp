@@ -29,7 +29,7 @@
 
 namespace {
 
-namespace pc = polar_express::cuda;
+namespace pc = polar_express::runtime::cuda;
 namespace rt = polar_express::runtime;
 
 void check(cudaError_t status, const char* what) {
@@ -102,7 +102,7 @@ int run(int argc, char** argv) {
     check(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
     times.push_back(ms);
   }
-  const pc::Report report = plan.report(stream);
+  const rt::Report report = plan.report(stream);
   std::vector<char> result(bytes);
   check(cudaMemcpy(result.data(), output.data(), bytes, cudaMemcpyDeviceToHost), "cudaMemcpy");
   std::ofstream(argv[6], std::ios::binary).write(result.data(), static_cast<std::streamsize>(bytes));
@@ -114,7 +114,7 @@ int run(int argc, char** argv) {
   std::sort(sorted.begin(), sorted.end());
   const double median = sorted.size() % 2 ? sorted[sorted.size() / 2]
                                           : 0.5 * (sorted[sorted.size() / 2 - 1] + sorted[sorted.size() / 2]);
-  const rt::ProductPlan& products = plan.products();
+  const rt::ProductPlan& products = plan.program().products;
   std::printf("{\"variant\": \"%s\", \"gram\": %s, \"symmetric\": %s, \"restarts\": [", variant.c_str(),
               products.gram ? "true" : "false", products.symmetric ? "true" : "false");
   for (std::size_t i = 0; i < products.restarts.size(); ++i) std::printf("%s%d", i ? ", " : "", products.restarts[i]);

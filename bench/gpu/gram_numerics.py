@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Emulates, on the CPU, the roundings of the fused tensor-core Gram kernel
-(runtime/include/polar_express/runtime/cuda/fused_gram_mma.cuh) and compares
+(runtime/include/polar_express/runtime/cuda/detail/fused_gram_mma.cuh) and compares
 them with exact arithmetic and with the published bf16 formulation.
 
     python3 bench/gpu/gram_numerics.py [--seed 0]

@@ -45,7 +45,7 @@ TEST_CASE("cuda output is the table of floats and its factory", "[codegen][cuda]
   CHECK_THAT(cu, Catch::Contains("kNormEps = " + codegen::hex_literal(1e-6f) + ";"));
   CHECK_THAT(cu, Catch::Contains("SpecializedKernels<polar_express_nanochat_d5_table>"));
   CHECK_THAT(files[1].content,
-             Catch::Contains("std::unique_ptr<polar_express::cuda::ScheduleKernels> make_polar_express_nanochat_d5_cuda();"));
+             Catch::Contains("std::unique_ptr<polar_express::runtime::cuda::ScheduleKernels> make_polar_express_nanochat_d5_cuda();"));
   CHECK(cu == read_text(POLAR_EXPRESS_SOURCE_DIR "/generated/polar_express_nanochat_d5.cu"));
 }
 

@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
 #if POLAR_EXPRESS_RUNTIME_CUDA
   int devices = 0;
   try {
-    devices = polar_express::cuda::device_count();
+    devices = polar_express::runtime::cuda::device_count();
   } catch (const std::exception& e) {
     std::cerr << "test_runtime_cuda: " << e.what() << '\n';
     return 1;

@@ -9,20 +9,18 @@
 
 #if POLAR_EXPRESS_RUNTIME_CUDA
 
+#include "polar_express/runtime/catalogue.hpp"
 #include "polar_express/runtime/cuda/plan.hpp"
+#include "polar_express/runtime/device.hpp"
+#include "polar_express_nanochat_d5_cuda.hpp"
 
 #include <cuda_runtime_api.h>
 
 #include <limits>
 #include <memory>
 
-namespace polar_express::schedules {
-// tests/runtime/nanochat_specialized.cu: the hand-written specialised set.
-std::unique_ptr<polar_express::cuda::ScheduleKernels> make_nanochat_test_cuda();
-}  // namespace polar_express::schedules
-
 namespace rt = polar_express::runtime;
-namespace pc = polar_express::cuda;
+namespace pc = polar_express::runtime::cuda;
 using rt::test::Matrix;
 using rt::test::worst_relative_error;
 
@@ -115,7 +113,7 @@ TEST_CASE("CUDA: bf16 and fp16 within their tolerance of the CPU f64 result", "[
       pc::Plan plan(s, dtype, rt::test::nanochat_schedule());
       const std::vector<float> out = run(plan, batch.values);
       REQUIRE(plan.report(nullptr).all_succeeded);
-      CAPTURE(pc::to_string(dtype), s.batch, s.rows, s.cols);
+      CAPTURE(rt::to_string(dtype), s.batch, s.rows, s.cols);
       CHECK(worst_relative_error(out, cpu_reference(batch, rt::test::nanochat_schedule(), 5), s) < tolerance);
     }
   }
@@ -124,7 +122,7 @@ TEST_CASE("CUDA: bf16 and fp16 within their tolerance of the CPU f64 result", "[
 TEST_CASE("CUDA: edge inputs in every dtype", "[cuda][edge]") {
   const rt::BatchShape s{4, 13, 21};
   for (pc::DType dtype : {pc::DType::kF32, pc::DType::kBF16, pc::DType::kF16}) {
-    CAPTURE(pc::to_string(dtype));
+    CAPTURE(rt::to_string(dtype));
     // fp16 holds neither 1e-30 nor 1e30: its extremes stand in.
     const bool half = dtype == pc::DType::kF16;
     const double tiny = half ? 1e-4 : 1e-30, huge = half ? 3e4 : 1e30;
@@ -142,7 +140,7 @@ TEST_CASE("CUDA: edge inputs in every dtype", "[cuda][edge]") {
     options.steps = 12;
     pc::Plan plan(s, dtype, schedule, options);
     const std::vector<float> out = run(plan, batch.values);
-    const pc::Report report = plan.report(nullptr);
+    const rt::Report report = plan.report(nullptr);
     CHECK_FALSE(report.all_succeeded);
     CHECK(report.status[0] == rt::MatrixStatus::kZero);
     CHECK(report.status[1] == rt::MatrixStatus::kNonFinite);
@@ -197,7 +195,7 @@ TEST_CASE("CUDA: in place, repeated and graph-captured runs agree", "[cuda][layo
   REQUIRE(cudaStreamEndCapture(stream, &graph) == cudaSuccess);
   REQUIRE(cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess);
   REQUIRE(cudaGraphLaunch(exec, stream) == cudaSuccess);
-  const pc::Report report = plan.report(stream);
+  const rt::Report report = plan.report(stream);
   std::vector<float> captured(batch.values.size());
   pc::download(out.data(), captured.data(), captured.size(), pc::DType::kBF16);
   cudaGraphExecDestroy(exec);
@@ -215,13 +213,13 @@ TEST_CASE("CUDA: in place, repeated and graph-captured runs agree", "[cuda][layo
 TEST_CASE("CUDA: a matrix spread over many blocks gives the same bits on every run", "[cuda][determinism]") {
   const rt::BatchShape s{2, 1024, 4096};
   for (const pc::DType dtype : {pc::DType::kBF16, pc::DType::kF32}) {
-    CAPTURE(pc::to_string(dtype));
+    CAPTURE(rt::to_string(dtype));
     const Batch batch = gaussian_batch(s, dtype, 11);
     rt::PlanOptions options;
     options.nuclear_norm = true;
     pc::Plan plan(s, dtype, rt::test::nanochat_schedule(), options);
     const std::vector<float> first = run(plan, batch.values);
-    const pc::Report first_report = plan.report(nullptr);
+    const rt::Report first_report = plan.report(nullptr);
     REQUIRE(first_report.all_succeeded);
     // A real result: nanochat's list maps every normalised sigma in
     // [1e-3, 1] into [0.858, 1.142], so ||U_b||_F^2 / k lies in [0.73, 1.31]
@@ -240,7 +238,7 @@ TEST_CASE("CUDA: a matrix spread over many blocks gives the same bits on every r
 }
 
 TEST_CASE("CUDA: the specialised kernel set matches the generic path", "[cuda][specialised]") {
-  std::shared_ptr<const pc::ScheduleKernels> kernels = polar_express::schedules::make_nanochat_test_cuda();
+  std::shared_ptr<const pc::ScheduleKernels> kernels = polar_express::schedules::make_polar_express_nanochat_d5_cuda();
   const rt::Schedule schedule = kernels->schedule();
   REQUIRE(schedule.steps.size() == 5);
   CHECK(schedule.normalization.factor == Approx(1.02));
@@ -255,7 +253,7 @@ TEST_CASE("CUDA: the specialised kernel set matches the generic path", "[cuda][s
     CHECK(fused.uses_fused_kernel());
     CHECK_FALSE(generic.uses_fused_kernel());
     const std::vector<float> a = run(fused, batch.values), b = run(generic, batch.values);
-    const pc::Report ra = fused.report(nullptr), rb = generic.report(nullptr);
+    const rt::Report ra = fused.report(nullptr), rb = generic.report(nullptr);
     CHECK(ra.all_succeeded);
     CHECK(rb.all_succeeded);
     const std::vector<double> b64(b.begin(), b.end());
@@ -281,7 +279,7 @@ TEST_CASE("CUDA: the specialised kernel set matches the generic path", "[cuda][s
     pc::Plan fused(s, pc::DType::kF32, kernels);
     REQUIRE(fused.uses_fused_kernel());
     const std::vector<float> out = run(fused, batch.values);
-    const pc::Report report = fused.report(nullptr);
+    const rt::Report report = fused.report(nullptr);
     CHECK(report.status[0] == rt::MatrixStatus::kZero);
     CHECK(report.status[1] == rt::MatrixStatus::kNonFinite);
     CHECK(report.status[2] == rt::MatrixStatus::kOk);
@@ -303,7 +301,7 @@ TEST_CASE("CUDA: the specialised kernel set matches the generic path", "[cuda][s
 // plan made later for a smaller shape must not lower it under an earlier
 // plan's launches or its captured graph.
 TEST_CASE("CUDA: plans of two shapes on one fused kernel, used alternately", "[cuda][specialised]") {
-  std::shared_ptr<const pc::ScheduleKernels> kernels = polar_express::schedules::make_nanochat_test_cuda();
+  std::shared_ptr<const pc::ScheduleKernels> kernels = polar_express::schedules::make_polar_express_nanochat_d5_cuda();
   const rt::Schedule schedule = kernels->schedule();
   struct Case {
     pc::DType dtype;
@@ -315,7 +313,7 @@ TEST_CASE("CUDA: plans of two shapes on one fused kernel, used alternately", "[c
   // the 48 KiB a kernel gets without opting in; small: 5 KiB at most.
   for (const Case& c : {Case{pc::DType::kBF16, {2, 128, 768}, {3, 16, 40}, pc::FusedKernel::kGramTensorCore, 3e-2},
                         Case{pc::DType::kF32, {2, 64, 128}, {3, 8, 24}, pc::FusedKernel::kSimt, 1e-4}}) {
-    CAPTURE(pc::to_string(c.dtype));
+    CAPTURE(rt::to_string(c.dtype));
     const Batch large_batch = make_batch(c.large, c.dtype, 1e-2, 51), small_batch = make_batch(c.small, c.dtype, 1e-2, 52);
     pc::Plan large(c.large, c.dtype, kernels);
     REQUIRE(large.fused_kernel() == c.kernel);
@@ -355,7 +353,7 @@ TEST_CASE("CUDA: plans of two shapes on one fused kernel, used alternately", "[c
 // the exact iterate on these spectra, where the cuBLASLt bf16 path is near
 // 0.06; the bounds below leave room over that emulation.
 TEST_CASE("CUDA: the tensor-core fused kernel matches the CPU f64 result", "[cuda][specialised][tensor-core]") {
-  std::shared_ptr<const pc::ScheduleKernels> kernels = polar_express::schedules::make_nanochat_test_cuda();
+  std::shared_ptr<const pc::ScheduleKernels> kernels = polar_express::schedules::make_polar_express_nanochat_d5_cuda();
   const rt::Schedule schedule = kernels->schedule();
   rt::PlanOptions options;
   options.nuclear_norm = true;
@@ -363,17 +361,17 @@ TEST_CASE("CUDA: the tensor-core fused kernel matches the CPU f64 result", "[cud
                                   rt::BatchShape{1000, 6, 9}, rt::BatchShape{1, 1, 40}, rt::BatchShape{2, 40, 1},
                                   rt::BatchShape{2, 128, 128}}) {
     for (const pc::DType dtype : {pc::DType::kBF16, pc::DType::kF16}) {
-      CAPTURE(s.batch, s.rows, s.cols, pc::to_string(dtype));
+      CAPTURE(s.batch, s.rows, s.cols, rt::to_string(dtype));
       const Batch batch = make_batch(s, dtype, 1e-2, 31);
       const std::vector<double> exact = cpu_reference(batch, schedule, 5);
       pc::Plan fused(s, dtype, kernels, options);
       REQUIRE(fused.fused_kernel() == pc::FusedKernel::kGramTensorCore);
-      CHECK(fused.products().gram);
+      CHECK(fused.program().products.gram);
       rt::PlanOptions standard_options = options;
       standard_options.gram = rt::ProductMode::kOff;
       pc::Plan standard(s, dtype, schedule, standard_options);
       const std::vector<float> out = run(fused, batch.values), base = run(standard, batch.values);
-      const pc::Report report = fused.report(nullptr);
+      const rt::Report report = fused.report(nullptr);
       CHECK(standard.report(nullptr).all_succeeded);
       CHECK(report.all_succeeded);
       const double error = worst_relative_error(out, exact, s);
@@ -401,18 +399,18 @@ TEST_CASE("CUDA: the tensor-core fused kernel matches the CPU f64 result", "[cud
     const std::vector<double> exact = cpu_reference(batch, schedule, 5);
     pc::Plan planned(s, pc::DType::kBF16, kernels, options);
     REQUIRE(planned.fused_kernel() == pc::FusedKernel::kGramTensorCore);
-    CHECK_FALSE(planned.products().restarts.empty());  // nanochat's first steps grow Q past the fp16 budget
+    CHECK_FALSE(planned.program().products.restarts.empty());  // nanochat's first steps grow Q past the fp16 budget
     rt::PlanOptions every = options;
     every.gram_restart_interval = 1;
     pc::Plan each_step(s, pc::DType::kBF16, kernels, every);
-    CHECK(each_step.products().restarts == std::vector<int>{1, 2, 3, 4});
+    CHECK(each_step.program().products.restarts == std::vector<int>{1, 2, 3, 4});
     const std::vector<float> a = run(planned, batch.values), b = run(each_step, batch.values);
     CHECK(worst_relative_error(a, exact, s) < 3e-2);
     CHECK(worst_relative_error(b, exact, s) < 3e-2);
     const std::vector<float> in_place = run(planned, batch.values, true);
     CHECK(in_place == a);
-    const pc::Report report = planned.report(nullptr);
-    const pc::Report out_of_place = [&] {
+    const rt::Report report = planned.report(nullptr);
+    const rt::Report out_of_place = [&] {
       run(planned, batch.values);
       return planned.report(nullptr);
     }();
@@ -435,7 +433,7 @@ TEST_CASE("CUDA: the tensor-core fused kernel matches the CPU f64 result", "[cud
     pc::Plan fused(s, pc::DType::kBF16, kernels);
     REQUIRE(fused.fused_kernel() == pc::FusedKernel::kGramTensorCore);
     const std::vector<float> out = run(fused, batch.values);
-    const pc::Report report = fused.report(nullptr);
+    const rt::Report report = fused.report(nullptr);
     CHECK(report.status[0] == rt::MatrixStatus::kZero);
     CHECK(report.status[1] == rt::MatrixStatus::kNonFinite);
     CHECK(report.status[2] == rt::MatrixStatus::kNonFinite);
@@ -482,7 +480,7 @@ TEST_CASE("CUDA: Gram iteration and symmetric products match the standard path",
   for (const rt::BatchShape& s : {rt::BatchShape{1, 64, 1024}, rt::BatchShape{1, 1024, 64}, rt::BatchShape{3, 100, 300},
                                   rt::BatchShape{1, 700, 1500}}) {
     for (const auto& [dtype, tolerance] : {std::pair{pc::DType::kF32, 2e-3}, std::pair{pc::DType::kBF16, 3e-2}}) {
-      CAPTURE(s.batch, s.rows, s.cols, pc::to_string(dtype));
+      CAPTURE(s.batch, s.rows, s.cols, rt::to_string(dtype));
       const Batch batch = make_batch(s, dtype, 1e-3, 21);
       const std::vector<double> exact = cpu_reference(batch, schedule, 5);
       pc::Plan standard(s, dtype, schedule, options(rt::ProductMode::kOff, rt::ProductMode::kOff, 0));
@@ -496,7 +494,7 @@ TEST_CASE("CUDA: Gram iteration and symmetric products match the standard path",
         for (const rt::ProductMode symmetric : {rt::ProductMode::kOff, rt::ProductMode::kOn}) {
           CAPTURE(interval, symmetric == rt::ProductMode::kOn);
           pc::Plan gram(s, dtype, schedule, options(rt::ProductMode::kOn, symmetric, interval));
-          REQUIRE(gram.products().gram);
+          REQUIRE(gram.program().products.gram);
           const std::vector<float> out = run(gram, batch.values);
           CHECK(gram.report(nullptr).all_succeeded);
           CHECK(worst_relative_error(out, exact, s) < std::max(tolerance, 1.25 * base_error));
@@ -508,7 +506,7 @@ TEST_CASE("CUDA: Gram iteration and symmetric products match the standard path",
         }
       }
       pc::Plan symmetric(s, dtype, schedule, options(rt::ProductMode::kOff, rt::ProductMode::kOn, 0));
-      REQUIRE(symmetric.products().symmetric);
+      REQUIRE(symmetric.program().products.symmetric);
       CHECK(worst_relative_error(run(symmetric, batch.values), exact, s) < std::max(tolerance, 1.25 * base_error));
     }
   }
@@ -543,13 +541,82 @@ TEST_CASE("CUDA: a captured graph replays execute", "[cuda][graph]") {
   }
 }
 
+TEST_CASE("CUDA: the generic path runs the program compile_program lists", "[cuda][program]") {
+  const rt::Schedule paper = rt::test::paper_schedule();
+  for (const pc::DType dtype : {pc::DType::kF32, pc::DType::kBF16}) {
+    for (const rt::BatchShape& s : {rt::BatchShape{2, 64, 256}, rt::BatchShape{1, 300, 90}}) {
+      rt::PlanOptions options;
+      options.steps = 9;
+      const pc::Plan plan(s, dtype, paper, options);
+      const rt::Program expected = rt::compile_program(s, paper, options, pc::traits(dtype));
+      INFO(plan.program().to_string());
+      CHECK(plan.program().operations == expected.operations);
+    }
+  }
+}
+
+TEST_CASE("CUDA: AOL normalisation (Turbo-Muon's list) matches the CPU plan", "[cuda][aol]") {
+  const rt::Schedule turbo = rt::builtin_schedule("turbo-muon-aol-4step");
+  for (const rt::BatchShape& s : {rt::BatchShape{3, 48, 160}, rt::BatchShape{2, 160, 48}}) {
+    CAPTURE(s.rows, s.cols);
+    const Batch batch = make_batch(s, pc::DType::kF32, 1e-2, 9, 1e3);
+    pc::Plan plan(s, pc::DType::kF32, turbo);
+    CHECK(worst_relative_error(run(plan, batch.values), cpu_reference(batch, turbo, 4), s) < 1e-4);
+  }
+}
+
+TEST_CASE("CUDA: a finite but exploding iteration is reported as diverged", "[cuda][edge]") {
+  rt::Schedule tripling;
+  tripling.steps = {{3, {3.0, 0.0}}};
+  rt::PlanOptions options;
+  options.steps = 40;  // 3^40 ~ 1e19: finite in f32
+  const Batch batch = gaussian_batch({2, 16, 24}, pc::DType::kF32, 10);
+  pc::Plan plan({2, 16, 24}, pc::DType::kF32, tripling, options);
+  run(plan, batch.values);
+  const rt::Report report = plan.report(nullptr);
+  CHECK(report.status[0] == rt::MatrixStatus::kDiverged);
+  CHECK(report.status[1] == rt::MatrixStatus::kDiverged);
+}
+
+TEST_CASE("CUDA: the loadable module runs shipped kernel sets and reports their certificate", "[cuda][module]") {
+  const rt::DeviceBackend& cuda = rt::cuda_backend();
+  REQUIRE(cuda.device_count() > 0);
+  const rt::Schedule nanochat = rt::test::nanochat_schedule();
+  const rt::BatchShape s{4, 32, 64};
+  const Batch batch = make_batch(s, pc::DType::kBF16, 1e-2, 11);
+  const std::size_t bytes = batch.values.size() * 2;
+  void* in = cuda.allocate(bytes, 0);
+  void* out = cuda.allocate(bytes, 0);
+  cuda.upload(batch.values.data(), in, batch.values.size(), pc::DType::kBF16);
+  const auto plan = cuda.make_plan(s, pc::DType::kBF16, nanochat, {}, 0);
+  CHECK(plan->kernels() == "fused tensor-core kernel (generated)");
+  plan->execute(in, out, nullptr);
+  const rt::Report report = plan->report(nullptr);
+  REQUIRE(report.all_succeeded);
+  REQUIRE(report.sigma_error_bound.has_value());
+  CHECK(*report.sigma_error_bound == *nanochat.error_bound(5));
+  std::vector<float> result(batch.values.size());
+  cuda.download(out, result.data(), result.size(), pc::DType::kBF16);
+  CHECK(worst_relative_error(result, cpu_reference(batch, nanochat, 5), s) < 0.1);
+  // Another schedule of the same name but other coefficients gets no kernel set.
+  rt::Schedule impostor = nanochat;
+  impostor.steps[0].coefficients[0] *= 1.001;
+  CHECK(cuda.make_plan(s, pc::DType::kBF16, impostor, {}, 0)->kernels() == "cuBLASLt");
+  cuda.release(in);
+  cuda.release(out);
+}
+
 // Run by cuda_main.cpp only when device_count() reports no device.
 TEST_CASE("CUDA: without a device the backend refuses clearly", "[cuda][no-device]") {
   REQUIRE(pc::device_count() == 0);
   CHECK_THROWS_WITH(pc::Plan({1, 8, 8}, pc::DType::kBF16, rt::test::nanochat_schedule()),
                     Catch::Contains("no CUDA device"));
-  CHECK_THROWS_AS(pc::Plan({1, 8, 8}, pc::DType::kF32, polar_express::schedules::make_nanochat_test_cuda()),
+  CHECK_THROWS_AS(pc::Plan({1, 8, 8}, pc::DType::kF32, polar_express::schedules::make_polar_express_nanochat_d5_cuda()),
                   pc::CudaError);
+  // Through the loadable module: one clear BackendUnavailable.
+  CHECK(rt::cuda_backend().device_count() == 0);
+  CHECK_THROWS_WITH(rt::cuda_backend().make_plan({1, 8, 8}, pc::DType::kBF16, rt::test::nanochat_schedule(), {}, 0),
+                    Catch::Contains("no CUDA device"));
 }
 
 #endif  // POLAR_EXPRESS_RUNTIME_CUDA

@@ -7,18 +7,14 @@
 #if POLAR_EXPRESS_RUNTIME_CUDA
 
 #include "polar_express/runtime/cuda/plan.hpp"
+#include "polar_express_nanochat_d5_cuda.hpp"  // the shipped kernel set, in libpolar_express_cuda
 
 #include <memory>
 
-namespace polar_express::schedules {
-// tests/runtime/nanochat_specialized.cu: the hand-written specialised set.
-std::unique_ptr<polar_express::cuda::ScheduleKernels> make_nanochat_test_cuda();
-}  // namespace polar_express::schedules
-
-namespace pc = polar_express::cuda;
+namespace pc = polar_express::runtime::cuda;
 
 TEST_CASE("fused kernels: matrices of more than 2^30 elements take the cuBLASLt path", "[cuda][fused]") {
-  const std::unique_ptr<pc::ScheduleKernels> kernels = polar_express::schedules::make_nanochat_test_cuda();
+  const std::unique_ptr<pc::ScheduleKernels> kernels = polar_express::schedules::make_polar_express_nanochat_d5_cuda();
   constexpr int kWide = (1 << 23) + 1;  // with 128 rows: 2^30 + 128 elements
   CHECK(kernels->prepare_fused(128, kWide, pc::DType::kBF16, true) == pc::FusedKernel::kNone);
   CHECK(kernels->prepare_fused(kWide, 128, pc::DType::kF16, true) == pc::FusedKernel::kNone);

@@ -12,12 +12,12 @@
 #define POLAR_EXPRESS_WARP_EMULATION 1
 #include "warp_emulator.hpp"
 
-#include "nanochat_table.hpp"
-#include "polar_express/runtime/cuda/fused_gram_mma.cuh"
-#include "polar_express/runtime/cuda/fused_simt.cuh"
+#include "polar_express/runtime/cuda/detail/fused_gram_mma.cuh"
+#include "polar_express/runtime/cuda/detail/fused_simt.cuh"
 #include "polar_express/runtime/gram.hpp"
 #include "polar_express_d3.hpp"
 #include "polar_express_d7.hpp"
+#include "polar_express_nanochat_d5.hpp"
 #include "support.hpp"
 
 #include <catch2/catch.hpp>
@@ -32,8 +32,8 @@
 #include <vector>
 
 namespace rt = polar_express::runtime;
-namespace pc = polar_express::cuda;
-namespace sp = polar_express::cuda::specialized;
+namespace pc = polar_express::runtime::cuda;
+namespace sp = polar_express::runtime::cuda::detail;
 using rt::test::Matrix;
 using rt::test::worst_relative_error;
 
@@ -62,6 +62,9 @@ struct GeneratedTable {
 };
 using D3Table = GeneratedTable<polar_express::schedules::polar_express_d3_f32, polar_express::schedules::polar_express_d3_info>;
 using D7Table = GeneratedTable<polar_express::schedules::polar_express_d7_f32, polar_express::schedules::polar_express_d7_info>;
+// nanochat's shipped list, the table its generated kernel set is compiled from.
+using NanochatTable = GeneratedTable<polar_express::schedules::polar_express_nanochat_d5_f32,
+                                     polar_express::schedules::polar_express_nanochat_d5_info>;
 
 template <class T>
 T to_element(float v) {
@@ -193,7 +196,7 @@ TEST_CASE("emulated tensor-core kernel: shapes, layouts and both 16-bit types", 
       const Batch batch = make_batch<__nv_bfloat16>(s, 1e-2, 41);
       std::vector<double> nuclear;
       const std::vector<double> exact = cpu_reference(batch, schedule, 5, &nuclear);
-      const Result r = emulate<polar_express::test::NanochatTable, __nv_bfloat16>(batch, options);
+      const Result r = emulate<NanochatTable, __nv_bfloat16>(batch, options);
       for (const pc::MatrixStats& st : r.stats) CHECK(status(st) == rt::MatrixStatus::kOk);
       CHECK(worst_relative_error(r.output, exact, s) < 3e-2);
       check_nuclear(r, batch, exact, nuclear);
@@ -201,7 +204,7 @@ TEST_CASE("emulated tensor-core kernel: shapes, layouts and both 16-bit types", 
     {
       const Batch batch = make_batch<__half>(s, 1e-2, 42);
       const std::vector<double> exact = cpu_reference(batch, schedule, 5);
-      const Result r = emulate<polar_express::test::NanochatTable, __half>(batch, options);
+      const Result r = emulate<NanochatTable, __half>(batch, options);
       for (const pc::MatrixStats& st : r.stats) CHECK(status(st) == rt::MatrixStatus::kOk);
       CHECK(worst_relative_error(r.output, exact, s) < 3e-2);
     }
@@ -219,19 +222,19 @@ TEST_CASE("emulated tensor-core kernel: restarts, steps past the list, in place"
     Options options;
     options.restarts = restarts;
     const double error =
-        worst_relative_error(emulate<polar_express::test::NanochatTable, __nv_bfloat16>(batch, options).output, exact, s);
+        worst_relative_error(emulate<NanochatTable, __nv_bfloat16>(batch, options).output, exact, s);
     CHECK(error < 3e-2);
     if (planned_error == 0) planned_error = error;
   }
   // Without restarts Q grows by up to the product of the c0 (~990) and its
   // fp16 rounding swamps the output: why the plan places them.
-  CHECK(worst_relative_error(emulate<polar_express::test::NanochatTable, __nv_bfloat16>(batch, Options{}).output,
+  CHECK(worst_relative_error(emulate<NanochatTable, __nv_bfloat16>(batch, Options{}).output,
                              exact, s) > 10 * planned_error);
   SECTION("seven steps: the last one repeats") {
     Options options;
     options.steps = 7;
     options.restarts = planned_restarts(schedule, 7, 24);
-    const Result r = emulate<polar_express::test::NanochatTable, __nv_bfloat16>(batch, options);
+    const Result r = emulate<NanochatTable, __nv_bfloat16>(batch, options);
     CHECK(worst_relative_error(r.output, cpu_reference(batch, schedule, 7), s) < 3e-2);
   }
   SECTION("in place gives the same bits and the same <G, U>") {
@@ -239,9 +242,9 @@ TEST_CASE("emulated tensor-core kernel: restarts, steps past the list, in place"
     options.restarts = planned_restarts(schedule, 5, 24);
     REQUIRE_FALSE(options.restarts.empty());
     options.nuclear_norm = true;
-    const Result apart = emulate<polar_express::test::NanochatTable, __nv_bfloat16>(batch, options);
+    const Result apart = emulate<NanochatTable, __nv_bfloat16>(batch, options);
     options.in_place = true;
-    const Result same = emulate<polar_express::test::NanochatTable, __nv_bfloat16>(batch, options);
+    const Result same = emulate<NanochatTable, __nv_bfloat16>(batch, options);
     CHECK(same.output == apart.output);
     for (std::size_t b = 0; b < apart.stats.size(); ++b) CHECK(same.stats[b].nuclear == apart.stats[b].nuclear);
   }
@@ -281,7 +284,7 @@ TEST_CASE("emulated tensor-core kernel: zero, NaN, Inf, tiny and huge inputs", "
   }
   Options options;
   options.restarts = planned_restarts(rt::test::nanochat_schedule(), 5, 24);
-  const Result r = emulate<polar_express::test::NanochatTable, __nv_bfloat16>(batch, options);
+  const Result r = emulate<NanochatTable, __nv_bfloat16>(batch, options);
   CHECK(status(r.stats[0]) == rt::MatrixStatus::kZero);
   CHECK(status(r.stats[1]) == rt::MatrixStatus::kNonFinite);
   CHECK(status(r.stats[2]) == rt::MatrixStatus::kNonFinite);
@@ -315,7 +318,6 @@ void check_alternating(const rt::BatchShape& large_shape, const rt::BatchShape& 
     large_options.restarts = planned_restarts(schedule, 5, std::min(large_shape.rows, large_shape.cols));
     small_options.restarts = planned_restarts(schedule, 5, std::min(small_shape.rows, small_shape.cols));
   }
-  using polar_express::test::NanochatTable;
   const Result large_first = emulate<NanochatTable, T, kKernel>(large, large_options);
   const Result small_first = emulate<NanochatTable, T, kKernel>(small, small_options);
   CHECK(worst_relative_error(large_first.output, cpu_reference(large, schedule, 5), large_shape) < tolerance);
@@ -344,14 +346,14 @@ TEST_CASE("emulated SIMT fused kernel: f32 and bf16, wide and tall, edge inputs"
     const Batch batch = make_batch<float>(s, 1e-2, 46);
     std::vector<double> nuclear;
     const std::vector<double> exact = cpu_reference(batch, schedule, 5, &nuclear);
-    const Result r = emulate<polar_express::test::NanochatTable, float, Kernel::kSimt>(batch, options);
+    const Result r = emulate<NanochatTable, float, Kernel::kSimt>(batch, options);
     for (const pc::MatrixStats& st : r.stats) CHECK(status(st) == rt::MatrixStatus::kOk);
     // fp32 against f64: a vector's single singular value sits at 1/1.02,
     // where the first step's slope (~17) amplifies fp32 rounding the most.
     CHECK(worst_relative_error(r.output, exact, s) < 1e-4);
     check_nuclear(r, batch, exact, nuclear);
     const Batch narrow = make_batch<__nv_bfloat16>(s, 1e-2, 47);
-    CHECK(worst_relative_error(emulate<polar_express::test::NanochatTable, __nv_bfloat16, Kernel::kSimt>(narrow, options).output,
+    CHECK(worst_relative_error(emulate<NanochatTable, __nv_bfloat16, Kernel::kSimt>(narrow, options).output,
                                cpu_reference(narrow, schedule, 5), s) < 1e-2);
   }
   SECTION("zero and NaN matrices") {
@@ -359,7 +361,7 @@ TEST_CASE("emulated SIMT fused kernel: f32 and bf16, wide and tall, edge inputs"
     Batch batch = make_batch<float>(s, 1e-2, 48);
     std::fill_n(batch.values.begin(), 16 * 24, 0.0f);
     batch.values[16 * 24 + 1] = std::numeric_limits<float>::quiet_NaN();
-    const Result r = emulate<polar_express::test::NanochatTable, float, Kernel::kSimt>(batch, Options{});
+    const Result r = emulate<NanochatTable, float, Kernel::kSimt>(batch, Options{});
     CHECK(status(r.stats[0]) == rt::MatrixStatus::kZero);
     CHECK(status(r.stats[1]) == rt::MatrixStatus::kNonFinite);
     CHECK(status(r.stats[2]) == rt::MatrixStatus::kOk);

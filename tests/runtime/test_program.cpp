@@ -260,3 +260,26 @@ TEST_CASE("a finite but exploding iteration is reported as diverged", "[cpu][edg
   CHECK_FALSE(plan.execute(input.data(), output.data()));
   CHECK(plan.report().status[0] == rt::MatrixStatus::kDiverged);
 }
+
+#if POLAR_EXPRESS_RUNTIME_CUDA
+#include "polar_express/runtime/cuda/plan.hpp"
+
+// Both backends plan through compile_program; only their traits differ (the
+// iterate's precision, from which k symmetric products pay).  With the
+// choices the traits make forced the same way, the lists are identical.
+TEST_CASE("the CPU and CUDA backends run the same operation list", "[program][cuda]") {
+  const rt::Schedule paper = rt::test::paper_schedule();
+  for (const rt::BatchShape& s : {rt::BatchShape{2, 512, 2048}, rt::BatchShape{1, 3000, 700}}) {
+    for (const rt::ProductMode gram : {rt::ProductMode::kOff, rt::ProductMode::kOn}) {
+      rt::PlanOptions options = with(gram, 10);
+      options.symmetric = rt::ProductMode::kOn;
+      const rt::Program cpu = rt::compile_program(s, paper, options, rt::cpu_traits<float>());
+      const rt::Program cuda =
+          rt::compile_program(s, paper, options, polar_express::runtime::cuda::traits(rt::DType::kF32));
+      INFO("CPU:\n" << cpu.to_string() << "CUDA:\n" << cuda.to_string());
+      CHECK(cpu.operations == cuda.operations);
+      CHECK(cpu.products.restarts == cuda.products.restarts);
+    }
+  }
+}
+#endif

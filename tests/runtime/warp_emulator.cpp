@@ -16,9 +16,9 @@
 
 thread_local EmulatedIndex threadIdx, blockIdx, blockDim;
 
-namespace polar_express::cuda::specialized {
+namespace polar_express::runtime::cuda::detail {
 alignas(16) unsigned char dynamic_shared[kEmulatedSharedBytes];
-}  // namespace polar_express::cuda::specialized
+}  // namespace polar_express::runtime::cuda::detail
 
 namespace {
 
@@ -140,13 +140,13 @@ void mma_16x8x16(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1
 
 void run_grid(int blocks, int threads, std::size_t dynamic_bytes, const std::function<void()>& kernel) {
   if (threads % kLanes != 0 || threads < kLanes) throw std::invalid_argument("emulated blocks are whole warps");
-  if (dynamic_bytes > cuda::specialized::kEmulatedSharedBytes) {
+  if (dynamic_bytes > runtime::cuda::detail::kEmulatedSharedBytes) {
     throw std::invalid_argument("emulated dynamic shared memory: " + std::to_string(dynamic_bytes) + " bytes");
   }
-  unsigned char* const shared = cuda::specialized::dynamic_shared;
+  unsigned char* const shared = runtime::cuda::detail::dynamic_shared;
   constexpr unsigned char kPoison = 0x7e;  // 0x7e7e is an fp16 NaN
   for (int b = 0; b < blocks; ++b) {
-    std::memset(shared, kPoison, cuda::specialized::kEmulatedSharedBytes);
+    std::memset(shared, kPoison, runtime::cuda::detail::kEmulatedSharedBytes);
     Block state(threads);
     block = &state;
     std::vector<std::thread> team;
@@ -163,7 +163,7 @@ void run_grid(int blocks, int threads, std::size_t dynamic_bytes, const std::fun
     block = nullptr;
     // On a GPU the launch gets exactly `dynamic_bytes`: a write past them
     // would land outside the block's shared memory.
-    for (std::size_t i = dynamic_bytes; i < cuda::specialized::kEmulatedSharedBytes; ++i) {
+    for (std::size_t i = dynamic_bytes; i < runtime::cuda::detail::kEmulatedSharedBytes; ++i) {
       if (shared[i] != kPoison) {
         throw std::runtime_error("emulated block " + std::to_string(b) + " wrote shared memory at byte " +
                                  std::to_string(i) + ", past the " + std::to_string(dynamic_bytes) +

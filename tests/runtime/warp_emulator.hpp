@@ -46,11 +46,11 @@ inline int min(int a, int b) { return a < b ? a : b; }
 inline int max(int a, int b) { return a > b ? a : b; }
 using std::isfinite;
 
-namespace polar_express::cuda::specialized {
+namespace polar_express::runtime::cuda::detail {
 // The kernel's `extern __shared__` array resolves to this one.
 inline constexpr std::size_t kEmulatedSharedBytes = 232448;  // sm_90's 227 KiB opt-in limit
 extern unsigned char dynamic_shared[kEmulatedSharedBytes];
-}  // namespace polar_express::cuda::specialized
+}  // namespace polar_express::runtime::cuda::detail
 
 namespace polar_express::warp_emulation {
 

@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-namespace polar_express::cuda::detail {
+namespace polar_express::runtime::cuda::detail {
 
 // The reductions over a matrix spread over several blocks (the sum of
 // squares, <G, U>) add per-block partial sums in a fixed order, so that
@@ -19,17 +19,26 @@ std::size_t reduction_partials(std::int64_t size, int batch);
 void launch_input_scan(DType dtype, const void* input, std::int64_t stride, std::int64_t size, int batch,
                        MatrixStats* stats, double* partials, cudaStream_t stream);
 
-// x = g / (factor ||G||_F + eps) in the element type; zero for a zero or
-// non-finite input.
+// x = g / (factor ||G||_F + eps) in the element type, or with `by_max`
+// g / max|g| (AOL's prescaling); zero for a zero or non-finite input.
 void launch_normalise(DType dtype, const void* input, std::int64_t stride, std::int64_t size, int batch,
-                      const MatrixStats* stats, double factor, double eps, void* x, cudaStream_t stream);
+                      const MatrixStats* stats, double factor, double eps, bool by_max, void* x,
+                      cudaStream_t stream);
 
-// Flags matrices whose iterate is not finite, then writes the output: the
+// The AOL rescaling (program.hpp, kAolScale): D = diag(1 / sqrt(row sums of
+// |A|)) into `diagonal` (batch * k floats), A <- D A D (column-major k x k,
+// fp32 when `square_f32`, else the element type), X <- D X (wide) or X D
+// (tall) for the row-major iterate.
+void launch_aol_scale(DType dtype, bool square_f32, void* a, void* x, std::int64_t k, std::int64_t big, bool wide,
+                      int batch, float* diagonal, cudaStream_t stream);
+
+// Flags matrices whose iterate is not finite or has ||X||_F^2 > 4k (k the
+// short side: no polar-factor estimate), then writes the output: the
 // iterate, or NaN for a non-finite input or a diverged run; accumulates
 // <G, U> when `nuclear_norm`.  `output` may equal `input`.
 void launch_finish(DType dtype, const void* x, const void* input, std::int64_t input_stride, void* output,
-                   std::int64_t output_stride, std::int64_t size, int batch, MatrixStats* stats, bool nuclear_norm,
-                   double* partials, cudaStream_t stream);
+                   std::int64_t output_stride, std::int64_t size, std::int64_t short_side, int batch,
+                   MatrixStats* stats, bool nuclear_norm, double* partials, cudaStream_t stream);
 
 // Gram path, fp32 k x k matrices packed per matrix (stride k * k):
 // q = alpha p + c0 I (a segment's first Q, H = c0 I + P).
@@ -44,4 +53,4 @@ void launch_narrow(DType dtype, const float* q, void* narrow, std::int64_t size,
 // `elem_bytes` is 4 (fp32) or 2 (bf16 / fp16: copied as raw bits).
 void launch_mirror_lower(void* d, std::size_t elem_bytes, std::int64_t k, int batch, cudaStream_t stream);
 
-}  // namespace polar_express::cuda::detail
+}  // namespace polar_express::runtime::cuda::detail

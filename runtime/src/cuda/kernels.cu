@@ -1,10 +1,10 @@
 #include "generic_kernels.hpp"
 
-#include "polar_express/runtime/cuda/device.cuh"
+#include "polar_express/runtime/cuda/detail/device.cuh"
 
 #include <algorithm>
 
-namespace polar_express::cuda::detail {
+namespace polar_express::runtime::cuda::detail {
 namespace {
 
 using device::block_reduce;
@@ -106,30 +106,88 @@ __global__ void sum_partials_kernel(const double* partials, int blocks_per_matri
   }
 }
 
+// x = g / (factor ||G||_F + eps), or with `by_max` g / max|g| (the exact
+// prescaling AOL refines).
 template <class T>
 __global__ void normalise_kernel(const T* input, std::int64_t stride, std::int64_t size, const MatrixStats* stats,
-                                 double factor, double eps, T* x) {
+                                 double factor, double eps, bool by_max, T* x) {
   const MatrixStats s = stats[blockIdx.x];
   const T* g = input + static_cast<std::int64_t>(blockIdx.x) * stride;
   T* out = x + static_cast<std::int64_t>(blockIdx.x) * size;
   const bool keep = !(s.flags & kNonFiniteInput) && s.max_bits != 0;
   const float largest = __uint_as_float(s.max_bits);
-  const float ratio = keep ? device::normalisation_ratio(largest, s.sum_squares, factor, eps) : 0.0f;
+  const float ratio =
+      !keep ? 0.0f : by_max ? 1.0f : device::normalisation_ratio(largest, s.sum_squares, factor, eps);
   for (std::int64_t i = first_index(); i < size; i += index_step()) {
     out[i] = from_float<T>(keep ? to_float(g[i]) / largest * ratio : 0.0f);
   }
 }
 
+// d[i] = 1 / sqrt(sum_j |A_ij|) of each k x k matrix (0 for a zero row): one
+// block per (matrix, row).
+template <class S>
+__global__ void aol_diagonal_kernel(const S* a, std::int64_t k, float* d) {
+  __shared__ float scratch[device::kMaxWarps];
+  const std::int64_t row = blockIdx.y;
+  const S* m = a + static_cast<std::int64_t>(blockIdx.x) * k * k;
+  float sum = 0;
+  for (std::int64_t j = threadIdx.x; j < k; j += blockDim.x) sum += fabsf(to_float(m[row + j * k]));
+  sum = block_reduce(sum, device::Sum{}, scratch);
+  if (threadIdx.x == 0) d[static_cast<std::int64_t>(blockIdx.x) * k + row] = sum > 0 ? rsqrtf(sum) : 0.0f;
+}
+
+// A <- D A D (column-major k x k).
+template <class S>
+__global__ void aol_scale_square_kernel(S* a, std::int64_t k, const float* d) {
+  S* m = a + static_cast<std::int64_t>(blockIdx.x) * k * k;
+  const float* dm = d + static_cast<std::int64_t>(blockIdx.x) * k;
+  for (std::int64_t i = first_index(); i < k * k; i += index_step()) {
+    m[i] = from_float<S>(to_float(m[i]) * dm[i % k] * dm[i / k]);
+  }
+}
+
+// X <- D X (wide, row-major k x K: row i) or X D (tall, row-major K x k:
+// column i).
 template <class T>
-__global__ void check_kernel(const T* x, std::int64_t size, MatrixStats* stats) {
+__global__ void aol_scale_iterate_kernel(T* x, std::int64_t k, std::int64_t big, bool wide, const float* d) {
+  T* m = x + static_cast<std::int64_t>(blockIdx.x) * k * big;
+  const float* dm = d + static_cast<std::int64_t>(blockIdx.x) * k;
+  for (std::int64_t i = first_index(); i < k * big; i += index_step()) {
+    m[i] = from_float<T>(to_float(m[i]) * dm[wide ? i / big : i % k]);
+  }
+}
+
+// Flags a non-finite iterate, and writes each block's partial sum of squares
+// for size_check_kernel.
+template <class T>
+__global__ void check_kernel(const T* x, std::int64_t size, MatrixStats* stats, double* partials) {
   __shared__ unsigned scratch[device::kMaxWarps];
+  __shared__ double sums[device::kMaxWarps];
   const T* u = x + static_cast<std::int64_t>(blockIdx.x) * size;
   unsigned bad = 0;
+  double squares = 0;
   for (std::int64_t i = first_index(); i < size; i += index_step()) {
-    if (!isfinite(to_float(u[i]))) bad = 1;
+    const float v = to_float(u[i]);
+    if (!isfinite(v)) bad = 1;
+    squares += static_cast<double>(v) * v;
   }
   bad = block_reduce(bad, device::Or{}, scratch);
-  if (threadIdx.x == 0 && bad) atomicOr(&stats[blockIdx.x].flags, kDivergedOutput);
+  squares = block_reduce(squares, device::Sum{}, sums);
+  if (threadIdx.x == 0) {
+    if (bad) atomicOr(&stats[blockIdx.x].flags, kDivergedOutput);
+    partial_slot(partials) = squares;
+  }
+}
+
+// One block per matrix: ||X||_F^2 from the partials in a fixed order; above
+// 4k the iterate is no polar-factor estimate (program.hpp, kStore).
+__global__ void size_check_kernel(const double* partials, int blocks_per_matrix, double limit, MatrixStats* stats) {
+  __shared__ double scratch[device::kMaxWarps];
+  const double* mine = partials + static_cast<std::int64_t>(blockIdx.x) * blocks_per_matrix;
+  double total = 0;
+  for (int b = static_cast<int>(threadIdx.x); b < blocks_per_matrix; b += static_cast<int>(blockDim.x)) total += mine[b];
+  total = block_reduce(total, device::Sum{}, scratch);
+  if (threadIdx.x == 0 && !(total <= limit)) atomicOr(&stats[blockIdx.x].flags, kDivergedOutput);
 }
 
 template <class T>
@@ -213,23 +271,47 @@ void launch_input_scan(DType dtype, const void* input, std::int64_t stride, std:
 }
 
 void launch_normalise(DType dtype, const void* input, std::int64_t stride, std::int64_t size, int batch,
-                      const MatrixStats* stats, double factor, double eps, void* x, cudaStream_t stream) {
+                      const MatrixStats* stats, double factor, double eps, bool by_max, void* x, cudaStream_t stream) {
   dispatch(dtype, [&](auto tag) {
     using T = decltype(tag);
     normalise_kernel<T><<<grid_for(size, batch), kThreads, 0, stream>>>(static_cast<const T*>(input), stride, size,
-                                                                       stats, factor, eps, static_cast<T*>(x));
+                                                                       stats, factor, eps, by_max,
+                                                                       static_cast<T*>(x));
     check_cuda(cudaGetLastError(), "launching the normalisation");
   });
 }
 
+void launch_aol_scale(DType dtype, bool square_f32, void* a, void* x, std::int64_t k, std::int64_t big, bool wide,
+                      int batch, float* diagonal, cudaStream_t stream) {
+  const auto square = [&](auto tag) {
+    using S = decltype(tag);
+    aol_diagonal_kernel<S><<<dim3(static_cast<unsigned>(batch), static_cast<unsigned>(k)), kThreads, 0, stream>>>(
+        static_cast<const S*>(a), k, diagonal);
+    check_cuda(cudaGetLastError(), "launching the AOL diagonal");
+    aol_scale_square_kernel<S><<<grid_for(k * k, batch), kThreads, 0, stream>>>(static_cast<S*>(a), k, diagonal);
+    check_cuda(cudaGetLastError(), "launching the AOL scaling of the Gram matrix");
+  };
+  if (square_f32) square(float{});
+  else dispatch(dtype, square);
+  dispatch(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    aol_scale_iterate_kernel<T><<<grid_for(k * big, batch), kThreads, 0, stream>>>(static_cast<T*>(x), k, big, wide,
+                                                                                  diagonal);
+    check_cuda(cudaGetLastError(), "launching the AOL scaling of the iterate");
+  });
+}
+
 void launch_finish(DType dtype, const void* x, const void* input, std::int64_t input_stride, void* output,
-                   std::int64_t output_stride, std::int64_t size, int batch, MatrixStats* stats, bool nuclear_norm,
-                   double* partials, cudaStream_t stream) {
+                   std::int64_t output_stride, std::int64_t size, std::int64_t short_side, int batch,
+                   MatrixStats* stats, bool nuclear_norm, double* partials, cudaStream_t stream) {
   dispatch(dtype, [&](auto tag) {
     using T = decltype(tag);
     const T* u = static_cast<const T*>(x);
-    check_kernel<T><<<grid_for(size, batch), kThreads, 0, stream>>>(u, size, stats);
+    check_kernel<T><<<grid_for(size, batch), kThreads, 0, stream>>>(u, size, stats, partials);
     check_cuda(cudaGetLastError(), "launching the finiteness check");
+    size_check_kernel<<<batch, kThreads, 0, stream>>>(partials, static_cast<int>(blocks_for(size)),
+                                                      4.0 * static_cast<double>(short_side), stats);
+    check_cuda(cudaGetLastError(), "launching the size check");
     finish_kernel<T><<<grid_for(size, batch), kThreads, 0, stream>>>(
         u, static_cast<const T*>(input), input_stride, static_cast<T*>(output), output_stride, size, stats,
         nuclear_norm, partials);
@@ -265,4 +347,4 @@ void launch_mirror_lower(void* d, std::size_t elem_bytes, std::int64_t k, int ba
   check_cuda(cudaGetLastError(), "launching the mirror of a symmetric product");
 }
 
-}  // namespace polar_express::cuda::detail
+}  // namespace polar_express::runtime::cuda::detail

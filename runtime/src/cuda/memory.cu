@@ -1,28 +1,12 @@
 // Device discovery, buffers and converting copies of the CUDA backend.
-#include "polar_express/runtime/cuda/device.cuh"
+#include "polar_express/runtime/cuda/detail/device.cuh"
 #include "polar_express/runtime/cuda/plan.hpp"
 
 #include <string>
 #include <utility>
 #include <vector>
 
-namespace polar_express::cuda {
-
-const char* to_string(DType dtype) {
-  switch (dtype) {
-    case DType::kF32: return "f32";
-    case DType::kF16: return "f16";
-    case DType::kBF16: return "bf16";
-  }
-  return "unknown";
-}
-
-DType parse_dtype(const std::string& text) {
-  if (text == "f32") return DType::kF32;
-  if (text == "f16") return DType::kF16;
-  if (text == "bf16") return DType::kBF16;
-  throw std::invalid_argument("unknown CUDA dtype '" + text + "' (expected f32, f16 or bf16)");
-}
+namespace polar_express::runtime::cuda {
 
 namespace {
 
@@ -52,10 +36,10 @@ int device_count() {
                   ", this program's runtime is CUDA " + cuda_version_text(runtime));
 }
 
-void synchronize(cudaStream_t stream) { check_cuda(cudaStreamSynchronize(stream), "cudaStreamSynchronize"); }
+void synchronize(cudaStream_t stream) { detail::check_cuda(cudaStreamSynchronize(stream), "cudaStreamSynchronize"); }
 
 DeviceBuffer::DeviceBuffer(std::size_t bytes) : bytes_(bytes) {
-  if (bytes > 0) check_cuda(cudaMalloc(&data_, bytes), ("cudaMalloc of " + std::to_string(bytes) + " bytes").c_str());
+  if (bytes > 0) detail::check_cuda(cudaMalloc(&data_, bytes), ("cudaMalloc of " + std::to_string(bytes) + " bytes").c_str());
 }
 
 DeviceBuffer::~DeviceBuffer() {
@@ -76,7 +60,7 @@ DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& other) noexcept {
 
 void upload(const float* host, void* device, std::size_t count, DType dtype) {
   if (dtype == DType::kF32) {
-    check_cuda(cudaMemcpy(device, host, count * sizeof(float), cudaMemcpyHostToDevice), "cudaMemcpy (upload)");
+    detail::check_cuda(cudaMemcpy(device, host, count * sizeof(float), cudaMemcpyHostToDevice), "cudaMemcpy (upload)");
     return;
   }
   std::vector<unsigned short> narrow(count);
@@ -84,16 +68,16 @@ void upload(const float* host, void* device, std::size_t count, DType dtype) {
     narrow[i] = dtype == DType::kF16 ? static_cast<__half_raw>(__float2half_rn(host[i])).x
                                      : static_cast<__nv_bfloat16_raw>(__float2bfloat16_rn(host[i])).x;
   }
-  check_cuda(cudaMemcpy(device, narrow.data(), count * 2, cudaMemcpyHostToDevice), "cudaMemcpy (upload)");
+  detail::check_cuda(cudaMemcpy(device, narrow.data(), count * 2, cudaMemcpyHostToDevice), "cudaMemcpy (upload)");
 }
 
 void download(const void* device, float* host, std::size_t count, DType dtype) {
   if (dtype == DType::kF32) {
-    check_cuda(cudaMemcpy(host, device, count * sizeof(float), cudaMemcpyDeviceToHost), "cudaMemcpy (download)");
+    detail::check_cuda(cudaMemcpy(host, device, count * sizeof(float), cudaMemcpyDeviceToHost), "cudaMemcpy (download)");
     return;
   }
   std::vector<unsigned short> narrow(count);
-  check_cuda(cudaMemcpy(narrow.data(), device, count * 2, cudaMemcpyDeviceToHost), "cudaMemcpy (download)");
+  detail::check_cuda(cudaMemcpy(narrow.data(), device, count * 2, cudaMemcpyDeviceToHost), "cudaMemcpy (download)");
   for (std::size_t i = 0; i < count; ++i) {
     if (dtype == DType::kF16) {
       __half_raw raw;
@@ -107,4 +91,4 @@ void download(const void* device, float* host, std::size_t count, DType dtype) {
   }
 }
 
-}  // namespace polar_express::cuda
+}  // namespace polar_express::runtime::cuda

@@ -2,9 +2,10 @@
 // enqueue-only execute.
 #include "generic_kernels.hpp"
 
-#include "polar_express/runtime/cuda/device.cuh"
+#include "polar_express/runtime/cuda/detail/device.cuh"
 #include "polar_express/runtime/cuda/plan.hpp"
 #include "polar_express/runtime/gram.hpp"
+#include "polar_express/runtime/program.hpp"
 
 #include <cublasLt.h>
 
@@ -15,7 +16,7 @@
 #include <limits>
 #include <utility>
 
-namespace polar_express::cuda {
+namespace polar_express::runtime::cuda {
 namespace {
 
 void check_lt(cublasStatus_t status, const char* what) {
@@ -227,99 +228,96 @@ constexpr std::int64_t kSymmetricFromK = 2048;
 
 }  // namespace
 
+runtime::BackendTraits traits(DType dtype) { return {significand_bits(dtype), kSymmetricFromK}; }
+
 struct Plan::Impl {
-  runtime::BatchShape shape;
   DType dtype;
   runtime::Schedule schedule;
   runtime::PlanOptions options;
-  int steps = 0;
+  runtime::Program program;
   std::shared_ptr<const ScheduleKernels> kernels;  // set when a fused kernel runs
   FusedKernel fused = FusedKernel::kNone;
   std::uint64_t fused_restarts = 0;  // kGramTensorCore: bit t = restart before step t
   DeviceBuffer fused_workspace;      // kGramTensorCore with restarts: the fp16 iterate
   DeviceBuffer stats;
 
-  // The generic path.
-  std::int64_t k = 0;  // min(rows, cols): the Gram matrices are k x k
-  DeviceBuffer x[2], gram, poly[2], workspace;
-  DeviceBuffer partials;  // per-block partial sums of the norm and <G, U> (generic_kernels.hpp)
+  // The generic path: the program's buffers, the k x k ones in fp32 for the
+  // Gram form (R squares the condition number; TF32 tensor cores for 16-bit
+  // elements keep more bits than the elements do), else in the element type.
+  std::int64_t k = 0, big = 0;
+  bool side_f32 = false;
+  DeviceBuffer buffers[runtime::kBufferCount];
+  DeviceBuffer narrow;    // an fp32 k x k matrix rounded to the element type for an apply
+  DeviceBuffer diagonal;  // AOL's D, batch x k floats
+  DeviceBuffer partials;  // per-block partial sums (generic_kernels.hpp)
+  DeviceBuffer workspace;
   Handle handle;
-  std::unique_ptr<Product> gram_gemm, poly_gemm;
-  std::unique_ptr<Gemm> update_gemm;
-  runtime::ProductPlan products;
-  std::vector<char> restart_before;  // per step: the Gram iteration restarts there
-  // The Gram path's k x k side in fp32 (A, Horner pair, Q, two scratch) and
-  // Q rounded to the element type for the k x K product.
-  DeviceBuffer side[6], narrow_q;
-  std::unique_ptr<Product> side_gemm;
+  std::unique_ptr<Product> gram_gemm, square_gemm;
+  std::unique_ptr<Gemm> apply_gemm;
 
-  Impl(const runtime::BatchShape& s, DType d, runtime::Schedule sched, const runtime::PlanOptions& o)
-      : shape(s), dtype(d), schedule(std::move(sched)), options(o) {
-    runtime::validate(shape);
-    runtime::validate(schedule);
+  Impl(const runtime::BatchShape& shape, DType d, runtime::Schedule sched, const runtime::PlanOptions& o)
+      : dtype(d),
+        schedule(std::move(sched)),
+        options(o),
+        program(runtime::compile_program(shape, schedule, options, traits(dtype))) {
     if (shape.batch > INT_MAX || shape.rows > INT_MAX || shape.cols > INT_MAX) {
       throw std::invalid_argument("CUDA plan: batch, rows and cols must each fit an int");
     }
-    if (options.steps < 0) throw std::invalid_argument("steps " + std::to_string(options.steps) + " is negative");
-    steps = options.steps == 0 ? static_cast<int>(schedule.steps.size()) : options.steps;
     if (device_count() == 0) throw CudaError("no CUDA device is available");
-    products = runtime::plan_products(shape, schedule, steps, options, significand_bits(dtype), kSymmetricFromK);
-    restart_before.assign(static_cast<std::size_t>(steps), 0);
-    for (int t : products.restarts) restart_before[static_cast<std::size_t>(t)] = 1;
+    k = program.short_side();
+    big = program.long_side();
     stats = DeviceBuffer(static_cast<std::size_t>(shape.batch) * sizeof(MatrixStats));
   }
 
-  // Takes the kernel set's fused kernel when it has one for this shape.  The
-  // tensor-core kernel runs the Gram form with Q and the restarted iterate in
-  // fp16, so its restarts follow the fp16 budget (or the options' interval);
-  // its mask holds 64 steps.
+  const runtime::BatchShape& shape() const { return program.shape; }
+
+  // Takes the kernel set's fused kernel when it has one for this shape (the
+  // fused kernels normalise by the Frobenius norm only).  The tensor-core
+  // kernel runs the Gram form with Q and the restarted iterate in fp16, so
+  // its restarts follow the fp16 budget (or the options' interval); its mask
+  // holds 64 steps.  The plan's program is then the one the kernel runs.
   bool choose_fused(std::shared_ptr<const ScheduleKernels> set) {
-    if (shape.rows > INT_MAX || shape.cols > INT_MAX) return false;
-    const std::int64_t side = std::min(shape.rows, shape.cols);
+    if (program.normalization.kind != runtime::NormalizationKind::kFrobenius) return false;
     std::vector<int> restarts;
     bool allow_gram = options.gram != runtime::ProductMode::kOff;
     if (allow_gram) {
-      restarts = runtime::gram_restart_steps(schedule, steps, runtime::gram_growth_budget(11, side),
+      restarts = runtime::gram_restart_steps(schedule, program.steps, runtime::gram_growth_budget(11, k),
                                              options.gram_restart_interval);
       allow_gram = restarts.empty() || restarts.back() < 64;
     }
-    fused = set->prepare_fused(static_cast<int>(shape.rows), static_cast<int>(shape.cols), dtype, allow_gram);
+    fused = set->prepare_fused(static_cast<int>(shape().rows), static_cast<int>(shape().cols), dtype, allow_gram);
     if (fused == FusedKernel::kNone) return false;
     kernels = std::move(set);
+    runtime::PlanOptions as_run = options;
+    as_run.symmetric = runtime::ProductMode::kOff;
+    as_run.gram = fused == FusedKernel::kGramTensorCore ? runtime::ProductMode::kOn : runtime::ProductMode::kOff;
+    program = runtime::compile_program(shape(), schedule, as_run, {11, kSymmetricFromK});
     if (fused == FusedKernel::kGramTensorCore) {
-      products = runtime::ProductPlan{true, restarts, false};
-      restart_before.assign(static_cast<std::size_t>(steps), 0);
-      for (int t : restarts) {
-        restart_before[static_cast<std::size_t>(t)] = 1;
-        fused_restarts |= std::uint64_t{1} << t;
-      }
+      for (int t : restarts) fused_restarts |= std::uint64_t{1} << t;
       if (!restarts.empty()) {
-        fused_workspace = DeviceBuffer(static_cast<std::size_t>(shape.batch * shape.matrix_size()) * 2);
+        fused_workspace = DeviceBuffer(static_cast<std::size_t>(shape().batch * shape().matrix_size()) * 2);
       }
     }
     return true;
   }
 
+  void* buffer(runtime::Buffer b) const { return buffers[static_cast<int>(b)].data(); }
+
   void build_generic() {
-    const std::int64_t m = shape.rows, n = shape.cols;
-    const int batch = static_cast<int>(shape.batch);
-    k = std::min(m, n);
+    const std::int64_t m = shape().rows, n = shape().cols;
+    const int batch = static_cast<int>(shape().batch);
     const std::size_t elem = element_size(dtype);
-    for (DeviceBuffer& b : x) b = DeviceBuffer(static_cast<std::size_t>(shape.batch * m * n) * elem);
-    partials = DeviceBuffer(detail::reduction_partials(m * n, batch) * sizeof(double));
-    const std::size_t square_count = static_cast<std::size_t>(shape.batch * k * k);
-    // Horner needs the ping-pong pair only from degree 5 up.
-    const bool horner = std::any_of(schedule.steps.begin(), schedule.steps.end(),
-                                    [](const runtime::Step& st) { return st.coefficients.size() > 2; });
-    if (products.gram) {
-      for (DeviceBuffer& b : side) b = DeviceBuffer(square_count * sizeof(float));
-      narrow_q = DeviceBuffer(square_count * elem);
-    } else {
-      gram = DeviceBuffer(square_count * elem);
-      if (horner) {
-        for (DeviceBuffer& b : poly) b = DeviceBuffer(square_count * elem);
-      }
+    side_f32 = program.products.gram;
+    const std::size_t square_bytes = static_cast<std::size_t>(shape().batch * k * k) * (side_f32 ? 4 : elem);
+    for (runtime::Buffer b : program.buffers()) {
+      buffers[static_cast<int>(b)] =
+          DeviceBuffer(runtime::is_iterate(b) ? static_cast<std::size_t>(shape().batch * m * n) * elem : square_bytes);
     }
+    if (side_f32 && dtype != DType::kF32) narrow = DeviceBuffer(static_cast<std::size_t>(shape().batch * k * k) * elem);
+    if (program.normalization.kind == runtime::NormalizationKind::kAol) {
+      diagonal = DeviceBuffer(static_cast<std::size_t>(shape().batch * k) * sizeof(float));
+    }
+    partials = DeviceBuffer(detail::reduction_partials(m * n, batch) * sizeof(double));
     workspace = DeviceBuffer(kLtWorkspaceBytes);
 
     cublasLtHandle_t raw = nullptr;
@@ -333,47 +331,48 @@ struct Plan::Impl {
              "cublasLtMatmulPreferenceSetAttribute(MAX_WORKSPACE_BYTES)");
 
     // Row-major X (m x n) is column-major Xc = X^T (n x m, ld n): no copy.
+    // Wide: A = X X^T = Xc^T Xc and Xc' = Xc P^T + c0 Xc (X' = P X + c0 X).
+    // Tall: A = X^T X = Xc Xc^T and Xc' = P^T Xc + c0 Xc (X' = X P + c0 X).
     const cudaDataType_t type = data_type(dtype);
+    const cudaDataType_t square_type = side_f32 ? CUDA_R_32F : type;
     auto xc = [&] { return make_layout(type, n, m, n, batch, m * n); };
     auto square = [&] { return make_layout(type, k, k, k, batch, k * k); };
     const Operand x_operand{type, n, m, n, m * n};
-    const bool wide = m <= n;
-    const bool sym = products.symmetric;
-    // Wide: A = X X^T = Xc^T Xc and Xc' = Xc P^T + c0 Xc (X' = P X + c0 X).
-    // Tall: A = X^T X = Xc Xc^T and Xc' = P^T Xc + c0 Xc (X' = X P + c0 X).
-    // The Gram path forms A in fp32 (R: its small eigenvalues are the squares
-    // of X's) and keeps the k x k side there: TF32 tensor cores for 16-bit
-    // elements (10 bits, more than the element type keeps), plain fp32 for f32.
-    const cudaDataType_t gram_type = products.gram ? CUDA_R_32F : type;
+    const Operand square_operand{square_type, k, k, k, k * k};
+    const bool wide = program.wide;
+    const bool sym = program.products.symmetric;
+    const auto uses = [&](runtime::OpKind kind) {
+      return std::any_of(program.operations.begin(), program.operations.end(),
+                         [&](const runtime::Operation& op) { return op.kind == kind; });
+    };
     gram_gemm = std::make_unique<Product>(handle.get(), pref_raw, wide ? CUBLAS_OP_T : CUBLAS_OP_N,
-                                          wide ? CUBLAS_OP_N : CUBLAS_OP_T, x_operand, x_operand, gram_type, k, batch,
+                                          wide ? CUBLAS_OP_N : CUBLAS_OP_T, x_operand, x_operand, square_type, k, batch,
                                           sym, CUBLAS_COMPUTE_32F, "Gram");
-    const Operand square_operand{gram_type, k, k, k, k * k};
-    if (products.gram) {
-      const cublasComputeType_t side_compute =
-          dtype == DType::kF32 ? CUBLAS_COMPUTE_32F : CUBLAS_COMPUTE_32F_FAST_TF32;
-      side_gemm = std::make_unique<Product>(handle.get(), pref_raw, CUBLAS_OP_N, CUBLAS_OP_N, square_operand,
-                                            square_operand, CUDA_R_32F, k, batch, sym, side_compute, "Gram-side");
-    } else if (horner) {
-      poly_gemm = std::make_unique<Product>(handle.get(), pref_raw, CUBLAS_OP_N, CUBLAS_OP_N, square_operand,
-                                            square_operand, type, k, batch, sym, CUBLAS_COMPUTE_32F, "polynomial");
+    if (uses(runtime::OpKind::kProduct)) {
+      const cublasComputeType_t compute =
+          side_f32 && dtype != DType::kF32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+      square_gemm = std::make_unique<Product>(handle.get(), pref_raw, CUBLAS_OP_N, CUBLAS_OP_N, square_operand,
+                                              square_operand, square_type, k, batch, sym, compute, "k x k");
+    }
+    if (uses(runtime::OpKind::kAddIdentity) && !side_f32) {
+      throw std::logic_error("CUDA plan: add-identity on k x k matrices stored in the element type");
     }
     if (wide) {
-      update_gemm = std::make_unique<Gemm>(handle.get(), pref_raw, CUBLAS_OP_N, CUBLAS_OP_T, xc(), square(), xc(),
-                                           "update");
+      apply_gemm = std::make_unique<Gemm>(handle.get(), pref_raw, CUBLAS_OP_N, CUBLAS_OP_T, xc(), square(), xc(),
+                                          "apply");
     } else {
-      update_gemm = std::make_unique<Gemm>(handle.get(), pref_raw, CUBLAS_OP_T, CUBLAS_OP_N, square(), xc(), xc(),
-                                           "update");
+      apply_gemm = std::make_unique<Gemm>(handle.get(), pref_raw, CUBLAS_OP_T, CUBLAS_OP_N, square(), xc(), xc(),
+                                          "apply");
     }
   }
 
   void execute(const void* input, void* output, cudaStream_t stream) {
     if (input == nullptr || output == nullptr) throw std::invalid_argument("execute: null input or output pointer");
-    if (input == output && shape.input_step() != shape.output_step()) {
+    if (input == output && shape().input_step() != shape().output_step()) {
       throw std::invalid_argument("execute in place needs equal input and output strides");
     }
     MatrixStats* st = static_cast<MatrixStats*>(stats.data());
-    check_cuda(cudaMemsetAsync(st, 0, stats.bytes(), stream), "cudaMemsetAsync (statistics)");
+    detail::check_cuda(cudaMemsetAsync(st, 0, stats.bytes(), stream), "cudaMemsetAsync (statistics)");
     if (kernels) {
       FusedArguments args;
       args.kernel = fused;
@@ -382,138 +381,93 @@ struct Plan::Impl {
       args.input = input;
       args.output = output;
       args.dtype = dtype;
-      args.batch = static_cast<int>(shape.batch);
-      args.rows = static_cast<int>(shape.rows);
-      args.cols = static_cast<int>(shape.cols);
-      args.input_stride = shape.input_step();
-      args.output_stride = shape.output_step();
-      args.steps = steps;
+      args.batch = static_cast<int>(shape().batch);
+      args.rows = static_cast<int>(shape().rows);
+      args.cols = static_cast<int>(shape().cols);
+      args.input_stride = shape().input_step();
+      args.output_stride = shape().output_step();
+      args.steps = program.steps;
       args.nuclear_norm = options.nuclear_norm;
       args.stats = st;
       kernels->launch_fused(args, stream);
       return;
     }
-    const std::int64_t size = shape.matrix_size();
-    const int batch = static_cast<int>(shape.batch);
+    for (const runtime::Operation& op : program.operations) run(op, input, output, st, stream);
+  }
+
+  // One operation of the program as kernel launches and cuBLASLt calls.
+  void run(const runtime::Operation& op, const void* input, void* output, MatrixStats* st, cudaStream_t stream) {
+    const std::int64_t size = shape().matrix_size();
+    const int batch = static_cast<int>(shape().batch);
     double* sums = static_cast<double*>(partials.data());
-    detail::launch_input_scan(dtype, input, shape.input_step(), size, batch, st, sums, stream);
-    detail::launch_normalise(dtype, input, shape.input_step(), size, batch, st, schedule.normalization.factor,
-                             schedule.normalization.eps, x[0].data(), stream);
-    const int current = products.gram ? run_gram(stream) : run_standard(stream);
-    detail::launch_finish(dtype, x[current].data(), input, shape.input_step(), output, shape.output_step(), size, batch,
-                          st, options.nuclear_norm, sums, stream);
-  }
-
-  // The standard path; returns the index of the x buffer holding the result.
-  int run_standard(cudaStream_t stream) {
-    int current = 0;
-    for (int t = 0; t < steps; ++t) {
-      const std::vector<double>& c = schedule.step(t).coefficients;
-      const std::size_t q = c.size();
-      void* xs = x[current].data();
-      gram_gemm->run(handle.get(), 1.0f, xs, xs, 0.0f, gram.data(), gram.data(), workspace.data(), stream,
-                     "cublasLtMatmul (Gram)");
-      // P = c1 A + ... + c_{q-1} A^{q-1} by Horner: next = alpha A P + c_j A,
-      // the sum fused into the GEMM through beta with C = A.
-      const void* p = gram.data();
-      float alpha = static_cast<float>(c[q - 1]);
-      int slot = 0;
-      for (std::size_t j = q - 1; j-- > 1;) {
-        poly_gemm->run(handle.get(), alpha, gram.data(), p, static_cast<float>(c[j]), gram.data(), poly[slot].data(),
-                       workspace.data(), stream, "cublasLtMatmul (polynomial)");
-        p = poly[slot].data();
-        slot ^= 1;
-        alpha = 1.0f;
-      }
-      void* next = x[current ^ 1].data();
-      const bool wide = shape.rows <= shape.cols;
-      // X' = alpha P X + c0 X, the c0 X term through beta with C = X.
-      gemm_update(wide, alpha, p, xs, static_cast<float>(c[0]), next, stream);
-      current ^= 1;
-    }
-    return current;
-  }
-
-  // The Gram iteration (runtime/gram.hpp), as the CPU plan runs it: per
-  // segment A = X0 X0^T (fp32), per step H = c0 I + P(A), Q <- H Q (Q = H on
-  // the segment's first step), A <- H (A H) unless the segment ends, and at
-  // its end X0 <- Q X0 with Q rounded to the element type.  Returns the x
-  // buffer holding the result.
-  int run_gram(cudaStream_t stream) {
-    const int batch = static_cast<int>(shape.batch);
-    const bool wide = shape.rows <= shape.cols;
-    float* a = static_cast<float*>(side[0].data());
-    float* horner_buffers[2] = {static_cast<float*>(side[1].data()), static_cast<float*>(side[2].data())};
-    float* q = static_cast<float*>(side[3].data());
-    float* s1 = static_cast<float*>(side[4].data());
-    float* s2 = static_cast<float*>(side[5].data());
     void* ws = workspace.data();
-    int current = 0;
-    for (int t = 0; t < steps; ++t) {
-      const bool first = t == 0 || restart_before[static_cast<std::size_t>(t)];
-      const bool last = t + 1 == steps || restart_before[static_cast<std::size_t>(t + 1)];
-      const std::vector<double>& c = schedule.step(t).coefficients;
-      const std::size_t count = c.size();
-      const float c0 = static_cast<float>(c[0]);
-      void* xs = x[current].data();
-      if (first) gram_gemm->run(handle.get(), 1.0f, xs, xs, 0.0f, a, a, ws, stream, "cublasLtMatmul (Gram, fp32)");
-      // P = alpha * *p by Horner, as in the standard path.
-      const float* p = a;
-      float alpha = static_cast<float>(c[count - 1]);
-      int slot = 0;
-      for (std::size_t j = count - 1; j-- > 1;) {
-        side_gemm->run(handle.get(), alpha, a, p, static_cast<float>(c[j]), a, horner_buffers[slot], ws, stream,
-                       "cublasLtMatmul (Gram-side polynomial)");
-        p = horner_buffers[slot];
-        slot ^= 1;
-        alpha = 1.0f;
+    const auto alpha = static_cast<float>(op.alpha);
+    const auto beta = static_cast<float>(op.addend == runtime::Buffer::kNone ? 0.0 : op.beta);
+    switch (op.kind) {
+      case runtime::OpKind::kNormalize: {
+        const runtime::Normalization& n = program.normalization;
+        detail::launch_input_scan(dtype, input, shape().input_step(), size, batch, st, sums, stream);
+        detail::launch_normalise(dtype, input, shape().input_step(), size, batch, st, n.factor, n.eps,
+                                 n.kind == runtime::NormalizationKind::kAol, buffer(op.dst), stream);
+        return;
       }
-      if (first) {
-        detail::launch_scaled_plus_identity(p, alpha, c0, q, k, batch, stream);
-      } else {
-        side_gemm->run(handle.get(), alpha, p, q, c0, q, s1, ws, stream, "cublasLtMatmul (Gram-side Q)");
-        std::swap(q, s1);
+      case runtime::OpKind::kGram:
+        gram_gemm->run(handle.get(), 1.0f, buffer(op.lhs), buffer(op.lhs), 0.0f, buffer(op.dst), buffer(op.dst), ws,
+                       stream, "cublasLtMatmul (Gram)");
+        return;
+      case runtime::OpKind::kAolScale:
+        detail::launch_aol_scale(dtype, side_f32, buffer(op.dst), buffer(op.lhs), k, big, program.wide, batch,
+                                 static_cast<float*>(diagonal.data()), stream);
+        return;
+      case runtime::OpKind::kProduct: {
+        void* addend = op.addend == runtime::Buffer::kNone ? buffer(op.dst) : buffer(op.addend);
+        square_gemm->run(handle.get(), alpha, buffer(op.lhs), buffer(op.rhs), beta, addend, buffer(op.dst), ws, stream,
+                         "cublasLtMatmul (k x k product)");
+        return;
       }
-      if (!last) {
-        side_gemm->run(handle.get(), alpha, p, a, c0, a, s1, ws, stream, "cublasLtMatmul (Gram-side A H)");
-        side_gemm->run(handle.get(), alpha, p, s1, c0, s1, s2, ws, stream, "cublasLtMatmul (Gram-side H A H)");
-        std::swap(a, s2);
-      } else {
-        detail::launch_narrow(dtype, q, narrow_q.data(), k * k, batch, stream);
-        gemm_update(wide, 1.0f, narrow_q.data(), xs, 0.0f, x[current ^ 1].data(), stream);
-        current ^= 1;
+      case runtime::OpKind::kAddIdentity:
+        detail::launch_scaled_plus_identity(static_cast<const float*>(buffer(op.lhs)), alpha,
+                                            static_cast<float>(op.beta), static_cast<float*>(buffer(op.dst)), k, batch,
+                                            stream);
+        return;
+      case runtime::OpKind::kApply: {
+        // The k x k factor in the element type: an fp32 side matrix is
+        // rounded once (the Gram form's Q, for Q X0).
+        const void* p = buffer(op.lhs);
+        if (side_f32 && dtype != DType::kF32) {
+          detail::launch_narrow(dtype, static_cast<const float*>(p), narrow.data(), k * k, batch, stream);
+          p = narrow.data();
+        }
+        // X' = alpha P X + beta X, the beta X term through cuBLASLt's C.
+        const void* x = buffer(op.rhs);
+        if (program.wide) {
+          apply_gemm->run(handle.get(), alpha, x, p, beta, x, buffer(op.dst), ws, stream, "cublasLtMatmul (apply)");
+        } else {
+          apply_gemm->run(handle.get(), alpha, p, x, beta, x, buffer(op.dst), ws, stream, "cublasLtMatmul (apply)");
+        }
+        return;
       }
+      case runtime::OpKind::kStore:
+        detail::launch_finish(dtype, buffer(op.lhs), input, shape().input_step(), output, shape().output_step(), size,
+                              k, batch, st, options.nuclear_norm, sums, stream);
+        return;
     }
-    return current;
   }
 
-  void gemm_update(bool wide, float alpha, const void* p, const void* xs, float c0, void* next,
-                   cudaStream_t stream) const {
-    if (wide) {
-      update_gemm->run(handle.get(), alpha, xs, p, c0, xs, next, workspace.data(), stream, "cublasLtMatmul (update)");
-    } else {
-      update_gemm->run(handle.get(), alpha, p, xs, c0, xs, next, workspace.data(), stream, "cublasLtMatmul (update)");
-    }
-  }
-
-  Report report(cudaStream_t stream) const {
+  runtime::Report report(cudaStream_t stream) const {
     synchronize(stream);
-    std::vector<MatrixStats> host(static_cast<std::size_t>(shape.batch));
-    check_cuda(cudaMemcpy(host.data(), stats.data(), stats.bytes(), cudaMemcpyDeviceToHost),
-               "cudaMemcpy (statistics)");
-    Report r;
-    r.all_succeeded = true;
-    bool all_ok = true;
+    std::vector<MatrixStats> host(static_cast<std::size_t>(shape().batch));
+    detail::check_cuda(cudaMemcpy(host.data(), stats.data(), stats.bytes(), cudaMemcpyDeviceToHost),
+                       "cudaMemcpy (statistics)");
+    runtime::Report r;
     for (const MatrixStats& s : host) {
       const runtime::MatrixStatus status = status_of(s);
       r.status.push_back(status);
-      r.all_succeeded = r.all_succeeded && runtime::succeeded(status);
-      all_ok = all_ok && status == runtime::MatrixStatus::kOk;
       if (options.nuclear_norm) {
         r.nuclear_norms.push_back(runtime::succeeded(status) ? s.nuclear : std::numeric_limits<double>::quiet_NaN());
       }
     }
-    if (all_ok) r.sigma_error_bound = options.certified_error;
+    runtime::summarize(r, schedule, program.steps);
     return r;
   }
 };
@@ -525,9 +479,12 @@ Plan::Plan(const runtime::BatchShape& shape, DType dtype, runtime::Schedule sche
 }
 
 Plan::Plan(const runtime::BatchShape& shape, DType dtype, std::shared_ptr<const ScheduleKernels> kernels,
-           const runtime::PlanOptions& options) {
+           const runtime::PlanOptions& options, std::optional<runtime::Certificate> certificate) {
   if (!kernels) throw std::invalid_argument("CUDA plan: null kernel set");
-  impl_ = std::make_unique<Impl>(shape, dtype, kernels->schedule(), options);
+  runtime::Schedule schedule = kernels->schedule();
+  schedule.certificate = std::move(certificate);
+  runtime::validate(schedule);
+  impl_ = std::make_unique<Impl>(shape, dtype, std::move(schedule), options);
   if (!impl_->choose_fused(std::move(kernels))) impl_->build_generic();
 }
 
@@ -539,7 +496,7 @@ void Plan::execute(const void* input, void* output, cudaStream_t stream) { impl_
 
 Graph Plan::capture(const void* input, void* output, cudaStream_t stream) {
   if (stream == nullptr) throw std::invalid_argument("capture needs a created stream (the legacy default stream cannot be captured)");
-  check_cuda(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
+  detail::check_cuda(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
   cudaGraph_t graph = nullptr;
   try {
     impl_->execute(input, output, stream);
@@ -548,10 +505,10 @@ Graph Plan::capture(const void* input, void* output, cudaStream_t stream) {
     if (cudaStreamEndCapture(stream, &graph) == cudaSuccess && graph != nullptr) cudaGraphDestroy(graph);
     throw;
   }
-  check_cuda(cudaStreamEndCapture(stream, &graph), "cudaStreamEndCapture");
+  detail::check_cuda(cudaStreamEndCapture(stream, &graph), "cudaStreamEndCapture");
   Graph result;
   result.graph_ = graph;
-  check_cuda(cudaGraphInstantiate(&result.exec_, graph, 0), "cudaGraphInstantiate");
+  detail::check_cuda(cudaGraphInstantiate(&result.exec_, graph, 0), "cudaGraphInstantiate");
   return result;
 }
 
@@ -572,15 +529,13 @@ Graph& Graph::operator=(Graph&& other) noexcept {
 }
 void Graph::launch(cudaStream_t stream) const {
   if (exec_ == nullptr) throw std::logic_error("launch of an empty graph");
-  check_cuda(cudaGraphLaunch(exec_, stream), "cudaGraphLaunch");
+  detail::check_cuda(cudaGraphLaunch(exec_, stream), "cudaGraphLaunch");
 }
-const runtime::ProductPlan& Plan::products() const { return impl_->products; }
-Report Plan::report(cudaStream_t stream) const { return impl_->report(stream); }
+runtime::Report Plan::report(cudaStream_t stream) const { return impl_->report(stream); }
 bool Plan::uses_fused_kernel() const { return impl_->kernels != nullptr; }
 FusedKernel Plan::fused_kernel() const { return impl_->fused; }
-const runtime::BatchShape& Plan::shape() const { return impl_->shape; }
-DType Plan::dtype() const { return impl_->dtype; }
+const runtime::Program& Plan::program() const { return impl_->program; }
 const runtime::Schedule& Plan::schedule() const { return impl_->schedule; }
-int Plan::steps() const { return impl_->steps; }
+DType Plan::dtype() const { return impl_->dtype; }
 
-}  // namespace polar_express::cuda
+}  // namespace polar_express::runtime::cuda

@@ -3,6 +3,7 @@
 // statistics the kernels leave on the device, errors, and the interface a
 // schedule-specialised kernel set (what `polar-express emit --target cuda`
 // writes) implements.  Compiles with a plain C++17 compiler: no CUDA header.
+#include "polar_express/runtime/device.hpp"
 #include "polar_express/runtime/schedule.hpp"
 
 #include <cstdint>
@@ -13,16 +14,14 @@
 // streams without including CUDA headers.
 typedef struct CUstream_st* cudaStream_t;
 
-namespace polar_express::cuda {
+namespace polar_express::runtime::cuda {
 
 // Element type of the input and output (and of the iterate between GEMMs);
-// products always accumulate in fp32.
-enum class DType { kF32, kF16, kBF16 };
-
-// "f32", "f16", "bf16"; parse throws std::invalid_argument naming the text.
-const char* to_string(DType dtype);
-DType parse_dtype(const std::string& text);
-inline std::size_t element_size(DType dtype) { return dtype == DType::kF32 ? 4 : 2; }
+// products always accumulate in fp32.  (runtime/device.hpp: to_string,
+// parse_dtype, element_size.)
+using runtime::DType;
+using runtime::element_size;
+using runtime::parse_dtype;
 
 // A failed CUDA or cuBLAS call: the message names the call and the error.
 class CudaError : public std::runtime_error {
@@ -91,4 +90,4 @@ class ScheduleKernels {
   virtual void launch_fused(const FusedArguments& arguments, cudaStream_t stream) const = 0;
 };
 
-}  // namespace polar_express::cuda
+}  // namespace polar_express::runtime::cuda

@@ -1,28 +1,44 @@
 #pragma once
-// CUDA backend: bf16, fp16 or fp32 batches, fp32 accumulation, cuBLASLt
-// strided-batched GEMMs with the polynomial folded into their beta epilogue.
+// CUDA backend: bf16, fp16 or fp32 batches, fp32 accumulation.  The plan
+// runs the iteration program (program.hpp) as cuBLASLt strided-batched
+// GEMMs and a few element-wise kernels, or one fused kernel of a schedule's
+// generated kernel set (specialized.cuh).  Linked directly as
+// PolarExpress::cuda (libpolar_express_cuda.so), or reached through the
+// loadable backend of runtime/device.hpp.
 //
-//   polar_express::cuda::Plan plan({B, M, N}, DType::kBF16, schedule);
+//   polar_express::runtime::cuda::Plan plan({B, M, N}, DType::kBF16, schedule);
 //   plan.execute(d_grad, d_update, stream);   // async; graph-capturable
 //   auto report = plan.report(stream);        // synchronises: statuses etc.
 //
-// Per matrix: max |g| and sum (g / max|g|)^2 reduced in fp32 (so 1e-30 and
-// 1e30 neither under- nor overflow), X = g / (factor ||G||_F + eps) written in
-// the element type (|x| <= 1 / factor: fp16 cannot overflow), then each step
-//   A = X X^T (rows <= cols) or X^T X (rows > cols, no transpose copy),
-//   P = alpha A P + beta A (Horner in A: one GEMM per coefficient past c1),
-//   X = alpha P X + c0 X   (or X P^T + c0 X),
-// then non-finite outputs are flagged and the result written (NaN for a
-// non-finite input or a diverged run, zero for a zero input).
+// The operations: kNormalize reduces max |g| and sum (g / max|g|)^2 per
+// matrix (per-block partials added in a fixed order: the same bits on every
+// run) and writes X in the element type (|x| <= 1 / factor: fp16 cannot
+// overflow); kGram is A = X X^T (or X^T X) through the transpose flags
+// (row-major X is column-major X^T: no copy), by lower block rows and a
+// mirror when symmetric; kProduct and kApply put their beta term in
+// cuBLASLt's C; the Gram form keeps its k x k matrices in fp32 and rounds Q
+// to the element type only for Q X0; kStore flags non-finite and too large
+// (||X||_F^2 > 4k) iterates and writes the output.
 #include "polar_express/runtime/batch.hpp"
 #include "polar_express/runtime/cuda/kernels.hpp"
-#include "polar_express/runtime/gram.hpp"
+#include "polar_express/runtime/program.hpp"
+#include "polar_express/runtime/report.hpp"
 
 #include <memory>
 #include <optional>
 #include <vector>
 
-namespace polar_express::cuda {
+// Exactly the CUDA runtime's own declarations, at global scope as cudaStream_t
+// (kernels.hpp), so that every translation unit names the same types
+// whether or not it includes the CUDA headers first.
+typedef struct CUgraph_st* cudaGraph_t;
+typedef struct CUgraphExec_st* cudaGraphExec_t;
+
+namespace polar_express::runtime::cuda {
+
+// The planning traits of the CUDA backend for `dtype` (program.hpp): the
+// generic path runs compile_program(shape, schedule, options, traits(dtype)).
+runtime::BackendTraits traits(DType dtype);
 
 // Number of usable CUDA devices; 0 when there is none or no NVIDIA driver is
 // installed.  Throws CudaError, naming the error and the driver's and the
@@ -56,17 +72,6 @@ class DeviceBuffer {
 void upload(const float* host, void* device, std::size_t count, DType dtype);
 void download(const void* device, float* host, std::size_t count, DType dtype);
 
-struct Report {
-  std::vector<runtime::MatrixStatus> status;
-  std::vector<double> nuclear_norms;  // empty unless options.nuclear_norm
-  bool all_succeeded = false;
-  std::optional<double> sigma_error_bound;  // options.certified_error when every status is kOk
-};
-
-// Exactly the CUDA runtime's own declarations (see cudaStream_t).
-typedef struct CUgraph_st* cudaGraph_t;
-typedef struct CUgraphExec_st* cudaGraphExec_t;
-
 // One captured execute of a plan (its input, output and workspace fixed),
 // replayed by launch() as a single CUDA graph launch: no per-kernel launch
 // overhead, no host synchronisation.  Must not outlive its plan.
@@ -93,9 +98,11 @@ class Plan {
   Plan(const runtime::BatchShape& shape, DType dtype, runtime::Schedule schedule,
        const runtime::PlanOptions& options = {});
   // A specialised kernel set: its fused kernel when it takes the shape, else
-  // the cuBLASLt path with its schedule.
+  // the cuBLASLt path with its schedule.  `certificate`, when given, is the
+  // certificate of the schedule the set was generated from (reported by
+  // report() as for any schedule).
   Plan(const runtime::BatchShape& shape, DType dtype, std::shared_ptr<const ScheduleKernels> kernels,
-       const runtime::PlanOptions& options = {});
+       const runtime::PlanOptions& options = {}, std::optional<runtime::Certificate> certificate = std::nullopt);
   ~Plan();
   Plan(Plan&&) noexcept;
   Plan& operator=(Plan&&) noexcept;
@@ -114,22 +121,22 @@ class Plan {
   Graph capture(const void* input, void* output, cudaStream_t stream);
 
   // The statistics of the last execute; synchronises `stream`.
-  Report report(cudaStream_t stream) const;
+  runtime::Report report(cudaStream_t stream) const;
 
   bool uses_fused_kernel() const;
   // Which fused kernel runs (kNone on the cuBLASLt path).
   FusedKernel fused_kernel() const;
-  // Gram iteration, its restarts and symmetric products, resolved for this
-  // shape and dtype (PlanOptions; CUDA's symmetric threshold is k >= 2048).
-  const runtime::ProductPlan& products() const;
-  const runtime::BatchShape& shape() const;
-  DType dtype() const;
+  // The program the plan runs: the generic path executes its operations;
+  // a fused kernel runs the same iteration in one launch (the tensor-core
+  // kernel the Gram form with the fp16 restart budget, the SIMT kernel the
+  // direct form).  program().products: Gram form, restarts, symmetric.
+  const runtime::Program& program() const;
   const runtime::Schedule& schedule() const;
-  int steps() const;
+  DType dtype() const;
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace polar_express::cuda
+}  // namespace polar_express::runtime::cuda

@@ -19,12 +19,12 @@
 // instantiates SpecializedKernels<MyTable>, typically as
 //
 //   namespace polar_express::schedules {
-//   std::unique_ptr<polar_express::cuda::ScheduleKernels> make_<ident>_cuda() {
-//     return std::make_unique<polar_express::cuda::SpecializedKernels<MyTable>>();
+//   std::unique_ptr<polar_express::runtime::cuda::ScheduleKernels> make_<ident>_cuda() {
+//     return std::make_unique<polar_express::runtime::cuda::SpecializedKernels<MyTable>>();
 //   }
 //   }
 //
-// which polar_express::cuda::Plan takes (as a shared_ptr).  Steps past
+// which polar_express::runtime::cuda::Plan takes (as a shared_ptr).  Steps past
 // kSteps repeat the last one (the after_list rule of every shipped schedule).
 //
 // What it provides: two fused kernels, each one thread block per matrix
@@ -37,9 +37,9 @@
 // Other shapes, and matrices of more than kMaxFusedElements elements, take
 // the plan's cuBLASLt path with the same constants (schedule()).  Statuses, the <G, U> by-product and the NaN policy are those
 // of the generic path.
-#include "polar_express/runtime/cuda/fused_common.cuh"
-#include "polar_express/runtime/cuda/fused_gram_mma.cuh"
-#include "polar_express/runtime/cuda/fused_simt.cuh"
+#include "polar_express/runtime/cuda/detail/fused_common.cuh"
+#include "polar_express/runtime/cuda/detail/fused_gram_mma.cuh"
+#include "polar_express/runtime/cuda/detail/fused_simt.cuh"
 #include "polar_express/runtime/cuda/kernels.hpp"
 
 #include <algorithm>
@@ -47,11 +47,11 @@
 #include <stdexcept>
 #include <type_traits>
 
-namespace polar_express::cuda {
+namespace polar_express::runtime::cuda {
 
 template <class Table>
 class SpecializedKernels final : public ScheduleKernels {
-  static_assert(specialized::Constants<Table>::valid(),
+  static_assert(detail::Constants<Table>::valid(),
                 "Table: kSteps >= 1, odd degrees >= 3 with (degree + 1) / 2 <= kMaxCoefficients, "
                 "kNormFactor > 0, kNormEps >= 0");
 
@@ -72,25 +72,25 @@ class SpecializedKernels final : public ScheduleKernels {
   FusedKernel prepare_fused(int rows, int cols, DType dtype, bool allow_gram) const override {
     if (rows < 1 || cols < 1) return FusedKernel::kNone;
     // Decided before asking the device anything (so testable without one).
-    if (static_cast<std::int64_t>(rows) * cols > specialized::kMaxFusedElements) return FusedKernel::kNone;
+    if (static_cast<std::int64_t>(rows) * cols > detail::kMaxFusedElements) return FusedKernel::kNone;
     int device = 0, major = 0;
-    check_cuda(cudaGetDevice(&device), "cudaGetDevice");
-    check_cuda(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device),
+    detail::check_cuda(cudaGetDevice(&device), "cudaGetDevice");
+    detail::check_cuda(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device),
                "cudaDeviceGetAttribute(ComputeCapabilityMajor)");
     const int k = std::min(rows, cols);
-    if (allow_gram && dtype != DType::kF32 && major >= 8 && k <= specialized::kGramMaxSide) {
-      const std::size_t bytes = specialized::gram_layout(k).bytes();
-      constexpr int arch = specialized::mma::kRequiredArch;
-      const bool taken = dtype == DType::kF16 ? ready(specialized::gram_mma_kernel<Table, __half>, bytes, arch)
-                                              : ready(specialized::gram_mma_kernel<Table, __nv_bfloat16>, bytes, arch);
+    if (allow_gram && dtype != DType::kF32 && major >= 8 && k <= detail::kGramMaxSide) {
+      const std::size_t bytes = detail::gram_layout(k).bytes();
+      constexpr int arch = detail::mma::kRequiredArch;
+      const bool taken = dtype == DType::kF16 ? ready(detail::gram_mma_kernel<Table, __half>, bytes, arch)
+                                              : ready(detail::gram_mma_kernel<Table, __nv_bfloat16>, bytes, arch);
       if (taken) return FusedKernel::kGramTensorCore;
     }
-    const std::size_t bytes = specialized::simt_shared_bytes(rows, cols);
+    const std::size_t bytes = detail::simt_shared_bytes(rows, cols);
     bool taken = false;
     switch (dtype) {
-      case DType::kF32: taken = ready(specialized::simt_kernel<Table, float>, bytes); break;
-      case DType::kF16: taken = ready(specialized::simt_kernel<Table, __half>, bytes); break;
-      case DType::kBF16: taken = ready(specialized::simt_kernel<Table, __nv_bfloat16>, bytes); break;
+      case DType::kF32: taken = ready(detail::simt_kernel<Table, float>, bytes); break;
+      case DType::kF16: taken = ready(detail::simt_kernel<Table, __half>, bytes); break;
+      case DType::kBF16: taken = ready(detail::simt_kernel<Table, __nv_bfloat16>, bytes); break;
     }
     return taken ? FusedKernel::kSimt : FusedKernel::kNone;
   }
@@ -117,14 +117,14 @@ class SpecializedKernels final : public ScheduleKernels {
   template <class Kernel>
   static bool ready(Kernel* kernel, std::size_t bytes, int required_ptx = 0) {
     cudaFuncAttributes attributes{};
-    check_cuda(cudaFuncGetAttributes(&attributes, kernel), "cudaFuncGetAttributes (fused kernel)");
+    detail::check_cuda(cudaFuncGetAttributes(&attributes, kernel), "cudaFuncGetAttributes (fused kernel)");
     int device = 0, allowance = 0;
-    check_cuda(cudaGetDevice(&device), "cudaGetDevice");
-    check_cuda(cudaDeviceGetAttribute(&allowance, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
+    detail::check_cuda(cudaGetDevice(&device), "cudaGetDevice");
+    detail::check_cuda(cudaDeviceGetAttribute(&allowance, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
                "cudaDeviceGetAttribute(MaxSharedMemoryPerBlockOptin)");
     const int dynamic_limit = allowance - static_cast<int>(attributes.sharedSizeBytes);
     if (attributes.ptxVersion < required_ptx || bytes > static_cast<std::size_t>(dynamic_limit)) return false;
-    check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, dynamic_limit),
+    detail::check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, dynamic_limit),
                "cudaFuncSetAttribute(MaxDynamicSharedMemorySize)");
     return true;
   }
@@ -136,17 +136,17 @@ class SpecializedKernels final : public ScheduleKernels {
       if constexpr (std::is_same_v<T, float>) {
         throw std::invalid_argument("the tensor-core fused kernel takes bf16 and fp16 only");
       } else {
-        const std::size_t bytes = specialized::gram_layout(std::min(args.rows, args.cols)).bytes();
-        specialized::gram_mma_kernel<Table, T><<<blocks, specialized::kGramThreads, bytes, stream>>>(args);
+        const std::size_t bytes = detail::gram_layout(std::min(args.rows, args.cols)).bytes();
+        detail::gram_mma_kernel<Table, T><<<blocks, detail::kGramThreads, bytes, stream>>>(args);
       }
     } else if (args.kernel == FusedKernel::kSimt) {
-      const std::size_t bytes = specialized::simt_shared_bytes(args.rows, args.cols);
-      specialized::simt_kernel<Table, T><<<blocks, specialized::kSimtThreads, bytes, stream>>>(args);
+      const std::size_t bytes = detail::simt_shared_bytes(args.rows, args.cols);
+      detail::simt_kernel<Table, T><<<blocks, detail::kSimtThreads, bytes, stream>>>(args);
     } else {
       throw std::invalid_argument("launch_fused without a fused kernel chosen by prepare_fused");
     }
-    check_cuda(cudaGetLastError(), "launching the fused kernel");
+    detail::check_cuda(cudaGetLastError(), "launching the fused kernel");
   }
 };
 
-}  // namespace polar_express::cuda
+}  // namespace polar_express::runtime::cuda

@@ -27,12 +27,12 @@
 // Padding: k is rounded up to a multiple of 16 with zero rows and columns;
 // the identity terms of the polynomials are added on the real diagonal only,
 // so the padding stays exactly zero through every product.
-#include "polar_express/runtime/cuda/fused_common.cuh"
-#include "polar_express/runtime/cuda/warp_mma.cuh"
+#include "polar_express/runtime/cuda/detail/fused_common.cuh"
+#include "polar_express/runtime/cuda/detail/warp_mma.cuh"
 
 #include <cstdint>
 
-namespace polar_express::cuda::specialized {
+namespace polar_express::runtime::cuda::detail {
 
 inline constexpr int kGramThreads = mma::kWarps * 32;
 inline constexpr int kGramMaxSide = 128;
@@ -353,6 +353,7 @@ __global__ void __launch_bounds__(kGramThreads, 1) gram_mma_kernel(FusedArgument
   T* staged = reinterpret_cast<T*>(st.chunk);
   const int ld = st.layout.chunk_ld, side = st.layout.side;
   unsigned diverged = 0;
+  float squares = 0;
   double inner = 0;
   st.with_source([&](const auto& x) {
     gram::apply_q(x, st.q, st.layout, st.chunk, st.chunk_task, [&](int j0, const mma::Accumulators& acc) {
@@ -372,12 +373,16 @@ __global__ void __launch_bounds__(kGramThreads, 1) gram_mma_kernel(FusedArgument
         const T v = staged[i * ld + jj];
         const float f = device::to_float(v);
         if (!isfinite(f)) diverged = 1;
+        squares += f * f;
         if (args.nuclear_norm) inner += static_cast<double>(device::to_float(g[at])) * f;
         out[at] = v;
       }
     });
   });
   diverged = device::block_reduce(diverged, device::Or{}, scratch.flags);
+  // Not a polar-factor estimate: ||X||_F^2 > 4k (program.hpp, kStore).
+  squares = device::block_reduce(squares, device::Sum{}, scratch.floats);
+  if (!(squares <= 4.0f * static_cast<float>(k))) diverged = 1;
   if (diverged) {
     const T nan = device::from_float<T>(device::quiet_nan());
     for (int i = static_cast<int>(threadIdx.x); i < size; i += static_cast<int>(blockDim.x)) out[i] = nan;
@@ -386,4 +391,4 @@ __global__ void __launch_bounds__(kGramThreads, 1) gram_mma_kernel(FusedArgument
   record_stats(stats, scan, diverged != 0, diverged ? 0.0 : inner);
 }
 
-}  // namespace polar_express::cuda::specialized
+}  // namespace polar_express::runtime::cuda::detail

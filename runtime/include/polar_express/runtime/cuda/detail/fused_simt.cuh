@@ -6,12 +6,12 @@
 // cost accuracy) and any dtype whose shape the tensor-core kernel
 // (fused_gram_mma.cuh) does not take, as long as the buffers fit shared
 // memory (64 x 128 takes 112 KiB).
-#include "polar_express/runtime/cuda/fused_common.cuh"
+#include "polar_express/runtime/cuda/detail/fused_common.cuh"
 
 #include <algorithm>
 #include <cstdint>
 
-namespace polar_express::cuda::specialized {
+namespace polar_express::runtime::cuda::detail {
 
 inline constexpr int kSimtThreads = 256;
 
@@ -130,10 +130,15 @@ __global__ void __launch_bounds__(kSimtThreads) simt_kernel(FusedArguments args)
   run_steps<Table, 0>(args.steps, x, y, a, p0, p1, k, kk);
 
   unsigned diverged = 0;
+  float squares = 0;
   for (int i = tid; i < size; i += threads) {
     if (!isfinite(x[i])) diverged = 1;
+    squares += x[i] * x[i];
   }
   diverged = device::block_reduce(diverged, device::Or{}, scratch.flags);
+  // Not a polar-factor estimate: ||X||_F^2 > 4k (program.hpp, kStore).
+  squares = device::block_reduce(squares, device::Sum{}, scratch.floats);
+  if (!(squares <= 4.0f * static_cast<float>(k))) diverged = 1;
   double inner = 0;
   for (int i = tid; i < size; i += threads) {
     const int r = i / n, c = i % n;
@@ -146,4 +151,4 @@ __global__ void __launch_bounds__(kSimtThreads) simt_kernel(FusedArguments args)
   record_stats(stats, scan, diverged, inner);
 }
 
-}  // namespace polar_express::cuda::specialized
+}  // namespace polar_express::runtime::cuda::detail

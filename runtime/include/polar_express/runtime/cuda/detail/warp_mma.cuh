@@ -22,7 +22,7 @@
 // in distinct 16-byte bank groups.
 #include <cuda_fp16.h>
 
-namespace polar_express::cuda::specialized::mma {
+namespace polar_express::runtime::cuda::detail::mma {
 
 inline constexpr int kRequiredArch = 80;  // compute capability 8.0, as ptxVersion counts it
 inline constexpr int kWarps = 8;        // warps per block of the fused Gram kernel
@@ -119,7 +119,7 @@ __device__ inline WarpTask lower_task(int warp, int side) {
   return task;
 }
 
-}  // namespace polar_express::cuda::specialized::mma
+}  // namespace polar_express::runtime::cuda::detail::mma
 
 #if defined(POLAR_EXPRESS_WARP_EMULATION)
 // A host build of the kernels for tests: the emulator
@@ -131,7 +131,7 @@ void mma_16x8x16(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1
 }  // namespace polar_express::warp_emulation
 #endif
 
-namespace polar_express::cuda::specialized::mma {
+namespace polar_express::runtime::cuda::detail::mma {
 
 #if !defined(POLAR_EXPRESS_WARP_EMULATION)
 __device__ inline unsigned shared_address(const void* pointer) {
@@ -243,4 +243,4 @@ __device__ inline void for_each_pair(const WarpTask task, const Accumulators& ac
   }
 }
 
-}  // namespace polar_express::cuda::specialized::mma
+}  // namespace polar_express::runtime::cuda::detail::mma

@@ -3,11 +3,11 @@
 // compile-time reads of a schedule table (the contract is in specialized.cuh)
 // and the first pass over a matrix, which decides between "zero", "not
 // finite" and the normalisation scale.
-#include "polar_express/runtime/cuda/device.cuh"
+#include "polar_express/runtime/cuda/detail/device.cuh"
 
 #include <cstdint>
 
-namespace polar_express::cuda::specialized {
+namespace polar_express::runtime::cuda::detail {
 
 // Reads of the table usable in device code: an element of a constexpr array
 // may be used there only through a constexpr function in a constant expression.
@@ -123,4 +123,4 @@ __device__ inline void record_stats(MatrixStats& stats, const InputScan& scan, b
   }
 }
 
-}  // namespace polar_express::cuda::specialized
+}  // namespace polar_express::runtime::cuda::detail

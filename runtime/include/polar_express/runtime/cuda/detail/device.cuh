@@ -12,7 +12,7 @@
 #include <cmath>
 #include <string>
 
-namespace polar_express::cuda {
+namespace polar_express::runtime::cuda::detail {
 
 // Throws CudaError naming `what` unless `status` is cudaSuccess.
 inline void check_cuda(cudaError_t status, const char* what) {
@@ -98,4 +98,4 @@ __device__ inline float normalisation_ratio(float largest, float sum_squares, do
 __device__ inline float quiet_nan() { return __int_as_float(0x7fffffff); }
 
 }  // namespace device
-}  // namespace polar_express::cuda
+}  // namespace polar_express::runtime::cuda::detail
