@@ -69,6 +69,12 @@ double nearest_double(const Real& value) {
   return result;
 }
 
+double double_rounded_up(const Real& value) {
+  const double result = mpfr_get_d(value.backend().data(), MPFR_RNDU);
+  require_finite(std::isfinite(result), value, "double");
+  return result;
+}
+
 float nearest_float(const Real& value) {
   const float result = mpfr_get_flt(value.backend().data(), MPFR_RNDN);
   require_finite(std::isfinite(result), value, "float");

@@ -54,7 +54,7 @@ int main() {
       else off_diagonal = std::max(off_diagonal, std::abs(core(i, j)));
     }
   }
-  const double bound = info.steps[schedule.steps.size() - 1].error_after_value;
+  const double bound = info.steps[schedule.steps.size() - 1].error_bound_value;
   std::printf("%s, %zu steps on %dx%d: max |1 - sigma| = %.6f (certified <= %.6f), off-diagonal %.2e\n", info.name,
               schedule.steps.size(), rows, cols, sigma_error, bound, off_diagonal);
   const bool ok = sigma_error <= bound + 1e-9 && off_diagonal <= 1e-9;

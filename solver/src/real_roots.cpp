@@ -308,8 +308,11 @@ class Refiner {
     // An end that is a root of q may not end r's bracket.
     const bool lo_usable = lo_sign != 0;
     const bool hi_usable = exact_sign_impl(q_, hi) != 0;
-    Real a = lo;
-    Real b = hi;
+    // Arithmetic on MPFR values keeps the largest precision of its operands,
+    // and the isolating ends carry only the bits they need: lift them.
+    const unsigned bits = std::max({precision_bits(Real()), precision_bits(lo), precision_bits(hi)});
+    Real a = at_precision(lo, bits);
+    Real b = at_precision(hi, bits);
     std::optional<Real> exact;
     // Classifies a point of (a, b) and narrows [a, b] by it.
     auto try_point = [&](const Real& y) {

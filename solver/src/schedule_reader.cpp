@@ -19,7 +19,9 @@
 // either way the decimal text is read exactly (never through a double): the
 // step's exact_coefficients hold the rational it denotes ("3.4445" is
 // 34445/10000), which the certificates are about, and its polynomial that
-// rational rounded once to the precision.
+// rational rounded once to the precision.  In this tool's schema with
+// "method": "polar-express" (a design) the coefficients are the binary
+// values their decimals round to at "precision_bits": the design's own.
 #include "polar_express/solver/schedule_io.hpp"
 
 #include "published_format.hpp"
@@ -494,6 +496,11 @@ Schedule parse_own(const Json& doc, unsigned bits) {
     const Json* coefficients = find(entry, "coefficients");
     if (coefficients == nullptr) fail(at, "no \"coefficients\"");
     ScheduleStep step = read_coefficients(*coefficients, at, precision);
+    // A design's coefficients are binary values at its precision, written
+    // with all the digits that precision supports, so that the decimal
+    // rounds back to them: the step is that binary value (certificates of
+    // the file and of its re-reading then agree), not the decimal.
+    if (method == "polar-express") step.exact_coefficients.clear();
     if (const Json* v = find(entry, "degree")) {
       const long long degree = read_integer(*v, join(at, "degree"), 1, 255);
       if (degree != step.degree()) {

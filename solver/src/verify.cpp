@@ -332,9 +332,20 @@ Verification verify_schedule(const Schedule& schedule, const VerifyOptions& opti
   std::stable_sort(v.diagnostics.begin(), v.diagnostics.end(),
                    [](const Diagnostic& a, const Diagnostic& b) { return a.step < b.step; });
 
-  Real target = options.target_error.value_or(v.schedule.final_error);
-  if (!finite(target) || target < 0) throw std::invalid_argument("target error " + shown(target) + " is not a finite number >= 0");
-  v.smallest_lower = search_lower(chain, upper, at_precision(target, work));
+  if (options.target_error && !(finite(*options.target_error) && *options.target_error >= 0)) {
+    throw std::invalid_argument("target error " + shown(*options.target_error) + " is not a finite number >= 0");
+  }
+  const Real target = options.target_error.value_or(v.schedule.final_error);
+  if (finite(target)) {
+    v.smallest_lower = search_lower(chain, upper, at_precision(target, work));
+  } else {
+    // The chain overflows MPFR's exponent range: no l reaches an infinite
+    // error's "target" in any meaningful sense.
+    v.smallest_lower.outcome = LowerSearch::Outcome::kUnreachable;
+    v.smallest_lower.target_error = target;
+    v.smallest_lower.failing = upper;
+    v.smallest_lower.failing_error = target;
+  }
 
   // The norm used to normalise can miss the top singular value either way:
   // too small lets values exceed u (rounding of a bf16 norm, a stale

@@ -48,6 +48,10 @@ std::vector<GeneratedFile> emit(const Schedule& schedule, Target target);
 double nearest_double(const Real& value);
 float nearest_float(const Real& value);
 
+// The smallest double >= `value` (a bound stays a bound); throws like
+// nearest_double.
+double double_rounded_up(const Real& value);
+
 // Exact hexadecimal floating literal of a finite value, in the shape of C's
 // %a ("0x1.8p+1", "-0x1.0cp-3", "0x0p+0"), computed from the bits so that it
 // does not depend on the C library or its locale.  The float overload appends
