@@ -19,8 +19,8 @@ namespace polar_express::schedules {
 
 // The types every generated header shares, defined by whichever is included
 // first so that several schedules can be used in one translation unit.
-#ifndef POLAR_EXPRESS_SCHEDULES_TYPES_V1
-#define POLAR_EXPRESS_SCHEDULES_TYPES_V1
+#ifndef POLAR_EXPRESS_SCHEDULES_TYPES_V2
+#define POLAR_EXPRESS_SCHEDULES_TYPES_V2
 
 // One step: `degree` = 2 * (coefficients used) - 1; coefficients[k] multiplies
 // x^(2k+1), and those past the degree are 0.
@@ -30,15 +30,20 @@ struct OddPolynomialStep {
   T coefficients[Q];
 };
 
-// What verification proved about one step, as decimal text (all the digits
-// the design precision supports) and as the nearest double.
+// What verification found about one step, as decimal text (all the digits
+// the design precision supports) and as a double.  `error_bound` is proved
+// (rigorous interval arithmetic, rounded up, and its double rounded up
+// again): max |1 - f_t(x)| <= error_bound over the input interval.  The
+// other fields are best estimates, correctly rounded.
 struct StepCertificate {
   const char* lower;        // the interval of singular values this step maps
   const char* upper;
   const char* error_after;  // max |1 - f_t(x)| over the input interval after it
+  const char* error_bound;  // its rigorous upper bound
   double lower_value;
   double upper_value;
   double error_after_value;
+  double error_bound_value;  // >= error_bound
 };
 
 // The inputs of `polar-express design`; `designed` is false (and the text
@@ -71,53 +76,55 @@ struct ScheduleInfo {
   const char* input_upper;
   const char* final_error;
   double final_error_value;
+  const char* final_error_bound;    // rigorous: the final error is at most this
+  double final_error_bound_value;   // >= final_error_bound
   StepCertificate steps[T];
 };
 
-#endif  // POLAR_EXPRESS_SCHEDULES_TYPES_V1
+#endif  // POLAR_EXPRESS_SCHEDULES_TYPES_V2
 
 // 5 steps of degrees 5 5 5 5 5.
 inline constexpr std::array<OddPolynomialStep<double, 3>, 5> polar_express_nanochat_d5{{
-    // Step 1: degree 5 on [0.001, 1], certified error after it 0.991843.
+    // Step 1: degree 5 on [0.001, 1], error after it <= 0.991844 (proved).
     {5, {0x1.05027ea28fe68p+3,    // 8.156554524902461
          -0x1.67bb915cdbed6p+4,   // -22.48329292557795
          0x1.fc1ee215d0cabp+3}},  // 15.878769915207462
-    // Step 2: degree 5 on [0.00815653, 1.99168], certified error after it 0.967025.
+    // Step 2: degree 5 on [0.00815653, 1.99168], error after it <= 0.967026 (proved).
     {5, {0x1.02bf5d32e3dffp+2,    // 4.042929935166739
          -0x1.678a9b869edd1p+1,   // -2.808917465908714
          0x1.000256c8492eap-1}},  // 0.5000178451051316
-    // Step 3: degree 5 on [0.0329748, 1.96637], certified error after it 0.871773.
+    // Step 3: degree 5 on [0.0329748, 1.96637], error after it <= 0.871773 (proved).
     {5, {0x1.f2222ba8df204p+1,    // 3.8916678022926607
          -0x1.62e0c2bf5fc56p+1,   // -2.772484153217685
          0x1.031aed84a5954p-1}},  // 0.5060648178503393
-    // Step 4: degree 5 on [0.128227, 1.86921], certified error after it 0.583653.
+    // Step 4: degree 5 on [0.128227, 1.86921], error after it <= 0.583653 (proved).
     {5, {0x1.a493936b62eeep+1,    // 3.285753657755655
          -0x1.2f1ede034cb43p+1,   // -2.3681294933425376
          0x1.dba354807971dp-2}},  // 0.46449024233003106
-    // Step 5: degree 5 on [0.416347, 1.57553], certified error after it 0.141127.
+    // Step 5: degree 5 on [0.416347, 1.57553], error after it <= 0.141128 (proved).
     {5, {0x1.2c5b7756a3cabp+1,    // 2.3465413258596377
          -0x1.b5b453fda04bfp+0,   // -1.7097828382687081
          0x1.b164a664e8f2fp-2}},  // 0.42323551169305323
 }};
 
 inline constexpr std::array<OddPolynomialStep<float, 3>, 5> polar_express_nanochat_d5_f32{{
-    // Step 1: degree 5 on [0.001, 1], certified error after it 0.991843.
+    // Step 1: degree 5 on [0.001, 1], error after it <= 0.991844 (proved).
     {5, {0x1.05027ep+3f,    // 8.156554524902461
          -0x1.67bb92p+4f,   // -22.48329292557795
          0x1.fc1ee2p+3f}},  // 15.878769915207462
-    // Step 2: degree 5 on [0.00815653, 1.99168], certified error after it 0.967025.
+    // Step 2: degree 5 on [0.00815653, 1.99168], error after it <= 0.967026 (proved).
     {5, {0x1.02bf5ep+2f,    // 4.042929935166739
          -0x1.678a9cp+1f,   // -2.808917465908714
          0x1.000256p-1f}},  // 0.5000178451051316
-    // Step 3: degree 5 on [0.0329748, 1.96637], certified error after it 0.871773.
+    // Step 3: degree 5 on [0.0329748, 1.96637], error after it <= 0.871773 (proved).
     {5, {0x1.f2222cp+1f,    // 3.8916678022926607
          -0x1.62e0c2p+1f,   // -2.772484153217685
          0x1.031aeep-1f}},  // 0.5060648178503393
-    // Step 4: degree 5 on [0.128227, 1.86921], certified error after it 0.583653.
+    // Step 4: degree 5 on [0.128227, 1.86921], error after it <= 0.583653 (proved).
     {5, {0x1.a49394p+1f,    // 3.285753657755655
          -0x1.2f1edep+1f,   // -2.3681294933425376
          0x1.dba354p-2f}},  // 0.46449024233003106
-    // Step 5: degree 5 on [0.416347, 1.57553], certified error after it 0.141127.
+    // Step 5: degree 5 on [0.416347, 1.57553], error after it <= 0.141128 (proved).
     {5, {0x1.2c5b78p+1f,    // 2.3465413258596377
          -0x1.b5b454p+0f,   // -1.7097828382687081
          0x1.b164a6p-2f}},  // 0.42323551169305323
@@ -135,29 +142,36 @@ inline constexpr ScheduleInfo<5> polar_express_nanochat_d5_info{
     256,
     "0.001",
     "1",
-    "0.1411273564733106751681363784933674553291879252433288459576049569236842338405535",
+    "0.1411273564733106751681363784933674553291879252433288459576049569236842338405652",
+    0x1.21076124fd8c9p-3,
+    "0.1411273564733106751681363784933674553291879252433288459576049569236842338405652",
     0x1.21076124fd8c9p-3,
     {
         {"0.001",
          "1",
+         "0.991843467958374585808034792538",
          "0.9918434679583745858080347925380000000000000000000000000000000000000000000000001",
-         0x1.0624dd2f1a9fcp-10, 0x1p+0, 0x1.fbd2e83343cf9p-1},
-        {"0.008156532041625414191965207461999999999999999999999999999999999999999999999999933",
-         "1.991680338244031971394314916884231785611088511331860676220588974210391396350942",
-         "0.9670252366716599132490078381455008652504943117934851912805846965703656933103019",
-         0x1.0b45f32f0c1ddp-7, 0x1.fddec33cd8266p+0, 0x1.ef1dee8bd2a83p-1},
-        {"0.03297476332834008675099216185449913474950568820651480871941530342963430668969811",
-         "1.96636580421479013267851005964514796178359806997447725844668266224279571647025",
-         "0.8717725618888811746994732710950442734901475805006310363735540047039089782524325",
-         0x1.0e211742d57d7p-5, 0x1.f763bfd513447p+0, 0x1.be58f925b9cb8p-1},
-        {"0.1282274381111188253005267289049557265098524194993689636264459952960910217475675",
-         "1.869212107804720965441398199277662641284413627132132123786382231500783412563041",
-         "0.5836529721227436164566881998906421159238299936980234526389127373209169381993057",
-         0x1.069c1b6918d21p-3, 0x1.de84af484efa1p+0, 0x1.2ad48ff6f5f4dp-1},
-        {"0.4163470278772563835433118001093578840761700063019765473610872626790830618006943",
-         "1.575530422970690800356230772698665271344949605891114461310831934003296555485406",
-         "0.1411273564733106751681363784933674553291879252433288459576049569236842338405535",
-         0x1.aa56e01214165p-2, 0x1.9355f638831d3p+0, 0x1.21076124fd8c9p-3},
+         0x1.0624dd2f1a9fcp-10, 0x1p+0, 0x1.fbd2e83343cf9p-1, 0x1.fbd2e83343cf9p-1},
+        {"0.008156532041625414191965207462",
+         "1.991680338244031971394314916884231785611088511331860676220588974210391396350974",
+         "0.9670252366716599132490078381455008652504943117934851912805846965703656933103016",
+         "0.9670252366716599132490078381455008652504943117934851912805846965703656933103016",
+         0x1.0b45f32f0c1ddp-7, 0x1.fddec33cd8266p+0, 0x1.ef1dee8bd2a83p-1, 0x1.ef1dee8bd2a83p-1},
+        {"0.03297476332834008675099216185449913474950568820651480871941530342963430668969842",
+         "1.966365804214790132678510059645147961783598069974477258446682662242795716470252",
+         "0.8717725618888811746994732710950442734901475805006310363735540047039089782524315",
+         "0.8717725618888811746994732710950442734901475805006310363735540047039089782524316",
+         0x1.0e211742d57d7p-5, 0x1.f763bfd513447p+0, 0x1.be58f925b9cb8p-1, 0x1.be58f925b9cb8p-1},
+        {"0.1282274381111188253005267289049557265098524194993689636264459952960910217475685",
+         "1.869212107804720965441398199277662641284413627132132123786382231500783412563038",
+         "0.5836529721227436164566881998906421159238299936980234526389127373209169381993042",
+         "0.5836529721227436164566881998906421159238299936980234526389127373209169381993043",
+         0x1.069c1b6918d21p-3, 0x1.de84af484efa1p+0, 0x1.2ad48ff6f5f4dp-1, 0x1.2ad48ff6f5f4ep-1},
+        {"0.4163470278772563835433118001093578840761700063019765473610872626790830618006958",
+         "1.575530422970690800356230772698665271344949605891114461310831934003296555485389",
+         "0.1411273564733106751681363784933674553291879252433288459576049569236842338405652",
+         "0.1411273564733106751681363784933674553291879252433288459576049569236842338405652",
+         0x1.aa56e01214165p-2, 0x1.9355f638831d3p+0, 0x1.21076124fd8c9p-3, 0x1.21076124fd8c9p-3},
     }};
 
 }  // namespace polar_express::schedules
