@@ -48,21 +48,45 @@ Interval sub(const Interval& a, const Interval& b) {
 }
 
 Interval mul(const Interval& a, const Interval& b) {
-  if (a.lower == a.upper && b.lower == b.upper) {
-    return checked(rounded(mpfr_mul, a.lower, b.lower, MPFR_RNDD), rounded(mpfr_mul, a.lower, b.lower, MPFR_RNDU));
+  // Which corners give the extremes follows from the operands' signs: two
+  // products, four only when both straddle 0.
+  const bool a_nonnegative = a.lower >= 0, a_nonpositive = a.upper <= 0;
+  const bool b_nonnegative = b.lower >= 0, b_nonpositive = b.upper <= 0;
+  const Real* low[2];   // the factors of the lower end
+  const Real* high[2];  // and of the upper end
+  if (a_nonnegative) {
+    if (b_nonnegative) {
+      low[0] = &a.lower, low[1] = &b.lower, high[0] = &a.upper, high[1] = &b.upper;
+    } else if (b_nonpositive) {
+      low[0] = &a.upper, low[1] = &b.lower, high[0] = &a.lower, high[1] = &b.upper;
+    } else {
+      low[0] = &a.upper, low[1] = &b.lower, high[0] = &a.upper, high[1] = &b.upper;
+    }
+  } else if (a_nonpositive) {
+    if (b_nonnegative) {
+      low[0] = &a.lower, low[1] = &b.upper, high[0] = &a.upper, high[1] = &b.lower;
+    } else if (b_nonpositive) {
+      low[0] = &a.upper, low[1] = &b.upper, high[0] = &a.lower, high[1] = &b.lower;
+    } else {
+      low[0] = &a.lower, low[1] = &b.upper, high[0] = &a.lower, high[1] = &b.lower;
+    }
+  } else if (b_nonnegative) {
+    low[0] = &a.lower, low[1] = &b.upper, high[0] = &a.upper, high[1] = &b.upper;
+  } else if (b_nonpositive) {
+    low[0] = &a.upper, low[1] = &b.lower, high[0] = &a.lower, high[1] = &b.lower;
+  } else {
+    // Both straddle 0: the lower end is the more negative of the two
+    // mixed-sign products, the upper the larger of the two same-sign ones.
+    Real lower = rounded(mpfr_mul, a.lower, b.upper, MPFR_RNDD);
+    Real upper = rounded(mpfr_mul, a.lower, b.lower, MPFR_RNDU);
+    Real other_lower = rounded(mpfr_mul, a.upper, b.lower, MPFR_RNDD);
+    Real other_upper = rounded(mpfr_mul, a.upper, b.upper, MPFR_RNDU);
+    if (mpfr_nan_p(other_lower.backend().data()) || mpfr_nan_p(other_upper.backend().data())) return whole_line();
+    if (other_lower < lower) lower = std::move(other_lower);
+    if (other_upper > upper) upper = std::move(other_upper);
+    return checked(std::move(lower), std::move(upper));
   }
-  // The extremes of a bilinear function lie at the corners.
-  const Real* corners[4][2] = {{&a.lower, &b.lower}, {&a.lower, &b.upper}, {&a.upper, &b.lower}, {&a.upper, &b.upper}};
-  Real lower = rounded(mpfr_mul, *corners[0][0], *corners[0][1], MPFR_RNDD);
-  Real upper = rounded(mpfr_mul, *corners[0][0], *corners[0][1], MPFR_RNDU);
-  for (int i = 1; i < 4; ++i) {
-    Real down = rounded(mpfr_mul, *corners[i][0], *corners[i][1], MPFR_RNDD);
-    Real up = rounded(mpfr_mul, *corners[i][0], *corners[i][1], MPFR_RNDU);
-    if (mpfr_nan_p(down.backend().data()) || mpfr_nan_p(up.backend().data())) return whole_line();
-    if (down < lower) lower = std::move(down);
-    if (up > upper) upper = std::move(up);
-  }
-  return checked(std::move(lower), std::move(upper));
+  return checked(rounded(mpfr_mul, *low[0], *low[1], MPFR_RNDD), rounded(mpfr_mul, *high[0], *high[1], MPFR_RNDU));
 }
 
 Interval square(const Interval& a) {

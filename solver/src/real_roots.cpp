@@ -335,7 +335,8 @@ class Refiner {
 
     while (!exact && ((a == lo && !lo_usable) || (b == hi && !hi_usable))) bisect();
     if (!exact) {
-      const Real tiny = boost::multiprecision::ldexp(Real(1), 16 - static_cast<int>(precision_bits(Real())));
+      // Newton need only land within the target width; exact signs do the rest.
+      const Real tiny = boost::multiprecision::ldexp(Real(1), -static_cast<int>(width_bits_) - 8);
       const Real estimate = bracketed_newton([&](const Real& y) { return evaluate(q_real_, y); },
                                              [&](const Real& y) { return evaluate(dq_real_, y); }, a, b, tiny);
       const Real delta = boost::multiprecision::ldexp(abs(estimate), -static_cast<int>(width_bits_) - 2);

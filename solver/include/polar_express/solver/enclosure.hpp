@@ -65,8 +65,10 @@ class RigorousPolynomial {
   // Outward enclosures of the coefficients of p(x) and p'(x) in x, and of
   // q(d) = p(1 + d) - 1 and q'(d) in d = x - 1 (exact Taylor shift).
   std::vector<Interval> odd_, odd_derivative_, shifted_, shifted_derivative_;
-  // The critical brackets as deviations x - 1, for x >= 0 and x <= 0.
+  // The critical brackets as deviations x - 1, for x >= 0 and x <= 0, and
+  // the enclosures of p - 1 over them.
   std::vector<Interval> critical_deviations_;
+  std::vector<Interval> critical_values_;
 };
 
 // The value set of the identity on [l, u] with each end known only to
