@@ -24,9 +24,14 @@ compile_bench() {  # source dir, build dir, binary
     "$2/solver/libpolar_express_solver.a" -lmpfr -lgmp -o "$3"
 }
 
-rm -rf "$out/base-src"
-mkdir -p "$out/base-src"
-git archive "$base" | tar -x -C "$out/base-src"
+# BASE's tree, extracted once per revision (a fresh extraction would rebuild it).
+revision=$(git rev-parse "$base^{commit}")
+if [[ "$(cat "$out/base-src/.revision" 2>/dev/null)" != "$revision" ]]; then
+  rm -rf "$out/base-src" "$out/base-build"
+  mkdir -p "$out/base-src"
+  git archive "$revision" | tar -x -C "$out/base-src"
+  echo "$revision" >"$out/base-src/.revision"
+fi
 build_library "$out/base-src" "$out/base-build"
 compile_bench "$out/base-src" "$out/base-build" "$out/bench_certify_base"
 build_library . "$out/head-build"
