@@ -109,9 +109,12 @@ Interval RigorousPolynomial::deviation_image(const Interval& deviation) const {
   PrecisionScope scope(working_bits_);
   if (!iv::finite(deviation)) return iv::whole_line();
   // Near x = 1 the shifted form keeps the accuracy relative to d; elsewhere
-  // (x near 0, x < 0, x large) p in x keeps it relative to x.
-  const Real half = Real(1) / 2;
-  if (deviation.lower >= -half && deviation.upper <= half) {
+  // (x near 0, x < 0, x large) p in x keeps it relative to x.  The shifted
+  // coefficients sum binomials (|q_j| up to sum |c_k| 2^(2k+1)), so the
+  // shifted form is kept to |d| <= 1/4, where its rounding stays within
+  // 1.25^(2q-1) of the terms' size.
+  const Real quarter = Real(1) / 4;
+  if (deviation.lower >= -quarter && deviation.upper <= quarter) {
     return value_over(shifted_, shifted_derivative_, deviation);
   }
   const Interval one = iv::point(Real(1));
