@@ -24,29 +24,29 @@ struct polar_express_d3_table {
   static constexpr int kDegrees[kSteps] = {3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3};
   // Coefficients of x, x^3, x^5, ... per step; zero past each step's degree.
   static constexpr float kCoefficients[kSteps][kMaxCoefficients] = {
-      // Step 1: degree 3, certified error after it 0.994931.
+      // Step 1: degree 3, error after it <= 0.994931 (proved).
       {0x1.44718p+2f, -0x1.3665fap+2f},
-      // Step 2: degree 3, certified error after it 0.987169.
+      // Step 2: degree 3, error after it <= 0.98717 (proved).
       {0x1.43fa0ap+1f, -0x1.378b86p-1f},
-      // Step 3: degree 3, certified error after it 0.967726.
+      // Step 3: degree 3, error after it <= 0.967726 (proved).
       {0x1.41f9a6p+1f, -0x1.381bdap-1f},
-      // Step 4: degree 3, certified error after it 0.920086.
+      // Step 4: degree 3, error after it <= 0.920087 (proved).
       {0x1.3d05bep+1f, -0x1.39a424p-1f},
-      // Step 5: degree 3, certified error after it 0.811316.
+      // Step 5: degree 3, error after it <= 0.811317 (proved).
       {0x1.2eb67p+1f, -0x1.351068p-1f},
-      // Step 6: degree 3, certified error after it 0.602416.
+      // Step 6: degree 3, error after it <= 0.602417 (proved).
       {0x1.1052bp+1f, -0x1.2522eap-1f},
-      // Step 7: degree 3, certified error after it 0.318696.
+      // Step 7: degree 3, error after it <= 0.318697 (proved).
       {0x1.cc1014p+0f, -0x1.0e7c52p-1f},
-      // Step 8: degree 3, certified error after it 0.0989579.
+      // Step 8: degree 3, error after it <= 0.098958 (proved).
       {0x1.8d582p+0f, -0x1.fa832p-2f},
-      // Step 9: degree 3, certified error after it 0.0144788.
+      // Step 9: degree 3, error after it <= 0.0144789 (proved).
       {0x1.7cf39p+0f, -0x1.f15d36p-2f},
-      // Step 10: degree 3, certified error after it 0.000869199.
+      // Step 10: degree 3, error after it <= 0.0008692 (proved).
       {0x1.7c331p+0f, -0x1.f0f166p-2f},
-      // Step 11: degree 3, certified error after it 0.000173094.
+      // Step 11: degree 3, error after it <= 0.000173095 (proved).
       {0x1.7c32b2p+0f, -0x1.f0f132p-2f},
-      // Step 12: degree 3, certified error after it 4.49399e-08.
+      // Step 12: degree 3, error after it <= 4.49399e-08 (proved).
       {0x1.8p+0f, -0x1p-1f},
   };
   static constexpr float kNormFactor = 0x1.028f5cp+0f;  // 1.01

@@ -24,17 +24,17 @@ struct polar_express_d7_table {
   static constexpr int kDegrees[kSteps] = {7, 7, 7, 7, 7, 7};
   // Coefficients of x, x^3, x^5, ... per step; zero past each step's degree.
   static constexpr float kCoefficients[kSteps][kMaxCoefficients] = {
-      // Step 1: degree 7, certified error after it 0.988706.
+      // Step 1: degree 7, error after it <= 0.988706 (proved).
       {0x1.696974p+3f, -0x1.edf7fep+5f, 0x1.b8c49ap+6f, -0x1.d88bcep+5f},
-      // Step 2: degree 7, certified error after it 0.937554.
+      // Step 2: degree 7, error after it <= 0.937554 (proved).
       {0x1.61ed3p+2f, -0x1.e94dacp+2f, 0x1.b9a0dep+1f, -0x1.deea8p-2f},
-      // Step 3: degree 7, certified error after it 0.696479.
+      // Step 3: degree 7, error after it <= 0.696479 (proved).
       {0x1.38cf1cp+2f, -0x1.be0462p+2f, 0x1.a5a668p+1f, -0x1.e0a55cp-2f},
-      // Step 4: degree 7, certified error after it 0.17585.
+      // Step 4: degree 7, error after it <= 0.17585 (proved).
       {0x1.86cb28p+1f, -0x1.ed42f4p+1f, 0x1.083p+1f, -0x1.6eac8cp-2f},
-      // Step 5: degree 7, certified error after it 0.00170472.
+      // Step 5: degree 7, error after it <= 0.00170473 (proved).
       {0x1.18c476p+1f, -0x1.17057ap+1f, 0x1.47a98ep+0f, -0x1.2ce1e8p-2f},
-      // Step 6: degree 7, certified error after it 3.58366e-11.
+      // Step 6: degree 7, error after it <= 3.58367e-11 (proved).
       {0x1.18p+1f, -0x1.180002p+1f, 0x1.500002p+0f, -0x1.4p-2f},
   };
   static constexpr float kNormFactor = 0x1.028f5cp+0f;  // 1.01

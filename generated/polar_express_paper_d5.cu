@@ -24,21 +24,21 @@ struct polar_express_paper_d5_table {
   static constexpr int kDegrees[kSteps] = {5, 5, 5, 5, 5, 5, 5, 5};
   // Coefficients of x, x^3, x^5, ... per step; zero past each step's degree.
   static constexpr float kCoefficients[kSteps][kMaxCoefficients] = {
-      // Step 1: degree 5, certified error after it 0.991795.
+      // Step 1: degree 5, error after it <= 0.991795 (proved).
       {0x1.0690acp+3f, -0x1.6e6e54p+4f, 0x1.075f22p+4f},
-      // Step 2: degree 5, certified error after it 0.966636.
+      // Step 2: degree 5, error after it <= 0.966637 (proved).
       {0x1.043fd2p+2f, -0x1.6e3a4cp+1f, 0x1.096baap-1f},
-      // Step 3: degree 5, certified error after it 0.869666.
+      // Step 3: degree 5, error after it <= 0.869667 (proved).
       {0x1.f46d9cp+1f, -0x1.696396p+1f, 0x1.0cd1a6p-1f},
-      // Step 4: degree 5, certified error after it 0.577109.
+      // Step 4: degree 5, error after it <= 0.577109 (proved).
       {0x1.a48d5cp+1f, -0x1.35289ep+1f, 0x1.f0f0eep-2f},
-      // Step 5: degree 5, certified error after it 0.153823.
+      // Step 5: degree 5, error after it <= 0.153823 (proved).
       {0x1.23915ap+1f, -0x1.9eaca4p+0f, 0x1.980b58p-2f},
-      // Step 6: degree 5, certified error after it 0.00559327.
+      // Step 6: degree 5, error after it <= 0.00559327 (proved).
       {0x1.df611ep+0f, -0x1.3b0f7p+0f, 0x1.6f1edcp-2f},
-      // Step 7: degree 5, certified error after it 9.05393e-06.
+      // Step 7: degree 5, error after it <= 9.05393e-06 (proved).
       {0x1.db3f76p+0f, -0x1.3696dap+0f, 0x1.6d5cecp-2f},
-      // Step 8: degree 5, certified error after it 1.85544e-15.
+      // Step 8: degree 5, error after it <= 1.85545e-15 (proved).
       {0x1.ep+0f, -0x1.4p+0f, 0x1.8p-2f},
   };
   static constexpr float kNormFactor = 0x1.028f5cp+0f;  // 1.01

@@ -69,8 +69,10 @@ Command add_design_command(CLI::App& root) {
   CLI::App* app = root.add_subcommand(
       "design",
       "Design the greedy Polar Express schedule: at each step the minimax odd polynomial of the\n"
-      "given degree on the current singular-value interval, computed in MPFR, with the certified\n"
-      "worst-case error max |1 - f_t(x)| over [lower, upper] after every step.");
+      "given degree on the current singular-value interval, computed in MPFR, with a rigorous\n"
+      "enclosure of the worst-case error max |1 - f_t(x)| over [lower, upper] after every step\n"
+      "(tables show its upper bound; JSON \"error_enclosure\": [lower, upper] next to the best\n"
+      "estimate \"error_after\").");
   app->add_option("--degree", args->degree,
                   "Odd degree >= 3, or a comma list with one degree per step (the last repeats)")
       ->capture_default_str();
@@ -78,7 +80,7 @@ Command add_design_command(CLI::App& root) {
   app->add_option("--upper", args->upper, "Upper bound u > l")->capture_default_str();
   auto* steps = app->add_option("--steps", args->steps, "Number of steps T (1..64)");
   auto* target = app->add_option("--target-error", args->target_error,
-                                 "Use the fewest steps whose certified error is at most E, 0 < E < 1");
+                                 "Use the fewest steps whose error's rigorous upper bound is at most E, 0 < E < 1");
   steps->excludes(target);
   app->add_option("--cushion", args->cushion,
                   "Solve on [max(l, C*u), u] and recentre (the paper uses 0.02407327424182761), 0 <= C < 1")

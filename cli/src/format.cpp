@@ -8,9 +8,13 @@ namespace polar_express::cli {
 
 std::string short_decimal(const Real& value, int digits) { return to_decimal(value, digits); }
 
+std::string upper_bound(const Interval& enclosure, int digits) {
+  return to_decimal(enclosure.upper, digits, Rounding::kUp);
+}
+
 std::string schedule_table(const Schedule& schedule) {
   std::string out;
-  out += fmt::format("{:>4}  {:>6}  {:<27}  {:<12}  {}\n", "step", "degree", "interval [lower, upper]", "error after",
+  out += fmt::format("{:>4}  {:>6}  {:<27}  {:<14}  {}\n", "step", "degree", "interval [lower, upper]", "error after <=",
                      "coefficients (x, x^3, x^5, ...)");
   for (std::size_t t = 0; t < schedule.steps.size(); ++t) {
     const ScheduleStep& step = schedule.steps[t];
@@ -24,15 +28,16 @@ std::string schedule_table(const Schedule& schedule) {
         line += fmt::format("{:>24}", to_decimal(c[j], 17)) + (j + 1 < c.size() ? "," : "");
       }
       if (k == 0) {
-        out += fmt::format("{:>4}  {:>6}  {:<27}  {:<12}  {}{}\n", t + 1, step.degree(), interval,
-                           short_decimal(step.error_after, 6), line, step.osculating ? "  (limit)" : "");
+        out += fmt::format("{:>4}  {:>6}  {:<27}  {:<14}  {}{}\n", t + 1, step.degree(), interval,
+                           upper_bound(step.error_enclosure), line, step.osculating ? "  (limit)" : "");
       } else {
-        out += fmt::format("{:>4}  {:>6}  {:<27}  {:<12}  {}\n", "", "", "", "", line);
+        out += fmt::format("{:>4}  {:>6}  {:<27}  {:<14}  {}\n", "", "", "", "", line);
       }
     }
   }
-  out += fmt::format("final error (certified max |1 - f(x)| on [{}, {}]): {}\n", short_decimal(schedule.input.lower),
-                     short_decimal(schedule.input.upper), short_decimal(schedule.final_error, 10));
+  out += fmt::format("final error (max |1 - f(x)| on [{}, {}]): {} (rigorous bound <= {})\n",
+                     short_decimal(schedule.input.lower), short_decimal(schedule.input.upper),
+                     short_decimal(schedule.final_error, 10), upper_bound(schedule.final_error_enclosure, 10));
   return out;
 }
 

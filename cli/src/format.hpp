@@ -6,8 +6,9 @@
 
 namespace polar_express::cli {
 
-// One block per step: degree, the interval it maps, the certified error
-// after it, and its coefficients to 17 significant digits (x, x^3, ...).
+// One block per step: degree, the interval it maps, the rigorous upper bound
+// of the error after it, and its coefficients to 17 significant digits
+// (x, x^3, ...).
 std::string schedule_table(const Schedule& schedule);
 
 // step,degree,lower,upper,error_after,c0,c1,...; full precision digits.
@@ -15,5 +16,8 @@ std::string schedule_csv(const Schedule& schedule);
 
 // Short decimal for tables (`digits` significant digits).
 std::string short_decimal(const Real& value, int digits = 6);
+
+// An enclosure's upper end, rounded up to `digits` significant digits.
+std::string upper_bound(const Interval& enclosure, int digits = 6);
 
 }  // namespace polar_express::cli

@@ -66,10 +66,10 @@ std::string single_table(const Verification& v) {
                          s.steps.size(), short_decimal(s.input.upper), short_decimal(l.failing_error));
       break;
   }
-  out += "if the input interval is off (certified final error):\n";
+  out += "if the input interval is off (final error, rigorous upper bound):\n";
   for (const Perturbation& p : v.perturbations) {
     out += fmt::format("  {:<13} [{}, {}]: {}\n", p.label, short_decimal(p.input.lower), short_decimal(p.input.upper),
-                       short_decimal(p.final_error));
+                       upper_bound(p.final_error_enclosure));
   }
   if (v.diagnostics.empty()) {
     out += fmt::format("no diagnostics (band margin {})\n", short_decimal(v.band_margin));
@@ -88,14 +88,14 @@ std::string comparison_table(const std::vector<Verification>& all) {
     name_width = std::max(name_width, v.schedule.name.size());
   }
   const Schedule& first = all.front().schedule;
-  std::string out = fmt::format("certified worst-case error max |1 - f_t(x)| over [{}, {}] after step t\n",
+  std::string out = fmt::format("rigorous upper bound of the worst-case error max |1 - f_t(x)| over [{}, {}] after step t\n",
                                 short_decimal(first.input.lower), short_decimal(first.input.upper));
   out += fmt::format("{:<{}}", "schedule", name_width);
   for (std::size_t t = 1; t <= longest; ++t) out += fmt::format(" {:>10}", t);
   out += fmt::format("  {:>8}\n", "warnings");
   for (const Verification& v : all) {
     out += fmt::format("{:<{}}", v.schedule.name, name_width);
-    for (const ScheduleStep& step : v.schedule.steps) out += fmt::format(" {:>10}", short_decimal(step.error_after, 4));
+    for (const ScheduleStep& step : v.schedule.steps) out += fmt::format(" {:>10}", upper_bound(step.error_enclosure, 4));
     std::size_t warnings = 0;
     for (const Diagnostic& d : v.diagnostics) warnings += d.severity == Severity::kWarning;
     out += fmt::format("  {:>8}\n", warnings);
@@ -154,9 +154,10 @@ int run_verify(const VerifyArguments& args) {
 
   int status = kExitOk;
   for (const Verification& v : results) {
-    if (expect && !(v.schedule.final_error <= *expect)) {
-      std::cerr << "polar-express: check failed: " << v.schedule.name << " ends at error "
-                << short_decimal(v.schedule.final_error, 10) << " > --expect-error " << args.expect_error << '\n';
+    if (expect && !(v.schedule.final_error_enclosure.upper <= *expect)) {
+      std::cerr << "polar-express: check failed: " << v.schedule.name << " ends at an error bound of "
+                << upper_bound(v.schedule.final_error_enclosure, 10) << " > --expect-error " << args.expect_error
+                << '\n';
       status = kExitCheckFailed;
     }
   }
@@ -169,9 +170,11 @@ Command add_verify_command(CLI::App& root) {
   auto args = std::make_shared<VerifyArguments>();
   CLI::App* app = root.add_subcommand(
       "verify",
-      "Certify a schedule: the exact image of [lower, upper] after each step (endpoints plus the\n"
-      "critical points inside, by root isolation in MPFR) and so the worst-case error\n"
-      "max |1 - f_t(x)| after every step, with diagnostics for finite precision: steps that leave\n"
+      "Certify a schedule: a rigorous enclosure of the image of [lower, upper] after each step (the\n"
+      "endpoints and the critical points inside, the roots of p' isolated exactly in rational\n"
+      "arithmetic, p evaluated in outward-rounded MPFR interval arithmetic) and so of the worst-case\n"
+      "error max |1 - f_t(x)| after every step (tables show its upper bound; JSON adds\n"
+      "\"error_enclosure\": [lower, upper]), with diagnostics for finite precision: steps that leave\n"
       "the safe band (an input a relative --margin above a step's interval must come back within\n"
       "--margin of the next interval's top and never change sign), steps not monotone on their\n"
       "interval, stalls, the smallest lower bound reaching --target-error, and the final error when\n"
@@ -187,7 +190,8 @@ Command add_verify_command(CLI::App& root) {
   app->add_option("--lower", args->lower, "Lower bound l > 0 (default: the schedule's design lower bound, else 1e-3)");
   app->add_option("--upper", args->upper, "Upper bound u > l, may exceed 1 (default: the schedule's, else 1)");
   app->add_option("--steps", args->steps, "Steps T (default: the list length)");
-  app->add_option("--expect-error", args->expect_error, "Exit 1 unless the certified final error is at most E");
+  app->add_option("--expect-error", args->expect_error,
+                  "Exit 1 unless the final error's rigorous upper bound is at most E");
   app->add_option("--target-error", args->target_error,
                   "Error E for the smallest-lower-bound search (default: --expect-error, else the final error)");
   app->add_option("--margin", args->margin, "Relative band margin s for the safe-band check, 0 < s < 1")

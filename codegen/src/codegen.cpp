@@ -78,6 +78,7 @@ Schedule certified(Schedule schedule) {
   if (schedule.steps.empty()) throw std::invalid_argument("schedule '" + schedule.name + "' has no steps");
   certify(schedule.steps, schedule.input, schedule.precision_bits);
   schedule.final_error = schedule.steps.back().error_after;
+  schedule.final_error_enclosure = schedule.steps.back().error_enclosure;
   return schedule;
 }
 

@@ -46,7 +46,7 @@ std::string step_rows(const Schedule& schedule, int q, bool as_float) {
     const ScheduleStep& step = schedule.steps[t];
     out += "    // Step " + std::to_string(t + 1) + ": degree " + std::to_string(step.degree()) + " on [" +
            to_decimal(step.interval.lower, 6) + ", " + to_decimal(step.interval.upper, 6) +
-           "], certified error after it " + to_decimal(step.error_after, 6) + ".\n";
+           "], error after it <= " + comment_upper_bound(step.error_enclosure) + " (proved).\n";
     for (const Line& line : rows[t]) {
       out += line.code + std::string(width - line.code.size() + 2, ' ') + "// " + line.comment + "\n";
     }
@@ -56,14 +56,18 @@ std::string step_rows(const Schedule& schedule, int q, bool as_float) {
 
 std::string double_literal(const Real& value) { return hex_literal(nearest_double(value)); }
 
+// A rigorous bound as a double literal: rounded up once more.
+std::string bound_literal(const Interval& enclosure) { return hex_literal(double_rounded_up(enclosure.upper)); }
+
 std::string certificate_rows(const Schedule& schedule) {
   const unsigned bits = schedule.precision_bits;
   std::string out;
   for (const ScheduleStep& step : schedule.steps) {
     out += "        {\"" + full_decimal(step.interval.lower, bits) + "\",\n         \"" +
            full_decimal(step.interval.upper, bits) + "\",\n         \"" + full_decimal(step.error_after, bits) +
-           "\",\n         " + double_literal(step.interval.lower) + ", " + double_literal(step.interval.upper) +
-           ", " + double_literal(step.error_after) + ", " + hex_literal(double_above(step.error_after)) + "},\n";
+           "\",\n         \"" + full_upper_bound(step.error_enclosure, bits) + "\",\n         " +
+           double_literal(step.interval.lower) + ", " + double_literal(step.interval.upper) + ", " +
+           double_literal(step.error_after) + ", " + bound_literal(step.error_enclosure) + "},\n";
   }
   return out;
 }
@@ -125,6 +129,8 @@ std::string cpp_header(const Schedule& schedule, const std::string& id) {
        {"INPUT_UPPER", full_decimal(schedule.input.upper, bits)},
        {"FINAL_ERROR", full_decimal(schedule.final_error, bits)},
        {"FINAL_ERROR_VALUE", double_literal(schedule.final_error)},
+       {"FINAL_ERROR_BOUND", full_upper_bound(schedule.final_error_enclosure, bits)},
+       {"FINAL_ERROR_BOUND_VALUE", bound_literal(schedule.final_error_enclosure)},
        {"CERTIFICATE_ROWS", certificate_rows(schedule)}});
 }
 

@@ -8,14 +8,15 @@
 namespace polar_express::codegen::detail {
 namespace {
 
-// The table's rows: one per step, a comment with its degree and certified
-// error, the float literals padded to the widest step with zeros.
+// The table's rows: one per step, a comment with its degree and the proved
+// bound of the error after it, the float literals padded to the widest step
+// with zeros.
 std::string coefficient_rows(const Schedule& schedule, int q) {
   std::string out;
   for (std::size_t t = 0; t < schedule.steps.size(); ++t) {
     const ScheduleStep& step = schedule.steps[t];
     out += "      // Step " + std::to_string(t + 1) + ": degree " + std::to_string(step.degree()) +
-           ", certified error after it " + to_decimal(step.error_after, 6) + ".\n      {";
+           ", error after it <= " + comment_upper_bound(step.error_enclosure) + " (proved).\n      {";
     for (int k = 0; k < q; ++k) {
       const auto index = static_cast<std::size_t>(k);
       out += k ? ", " : "";

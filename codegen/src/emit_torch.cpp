@@ -17,7 +17,7 @@ std::string torch_module(const Schedule& schedule, const std::string& id) {
       row += shortest_decimal(nearest_double(step.polynomial.coefficients[k]));
     }
     coefficient_rows += row + "),\n";
-    error_rows += "    " + shortest_decimal(nearest_double(step.error_after)) + ",\n";
+    error_rows += "    " + shortest_decimal(double_rounded_up(step.error_enclosure.upper)) + ",\n";
   }
   const std::string select = schedule.after_list == AfterList::kCycle
                                  ? "COEFFICIENTS[t % len(COEFFICIENTS)]"

@@ -69,7 +69,7 @@ double nearest_double(const Real& value) {
   return result;
 }
 
-double double_above(const Real& value) {
+double double_rounded_up(const Real& value) {
   const double result = mpfr_get_d(value.backend().data(), MPFR_RNDU);
   require_finite(std::isfinite(result), value, "double");
   return result;

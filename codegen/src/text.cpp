@@ -76,6 +76,12 @@ std::string full_decimal(const Real& value, unsigned bits) {
 
 std::string comment_decimal(const Real& value) { return to_decimal(value, 40); }
 
+std::string full_upper_bound(const Interval& enclosure, unsigned bits) {
+  return to_decimal(enclosure.upper, std::max(40, decimal_digits_for_bits(bits)), Rounding::kUp);
+}
+
+std::string comment_upper_bound(const Interval& enclosure) { return to_decimal(enclosure.upper, 6, Rounding::kUp); }
+
 std::string after_list_comment(AfterList rule) {
   return rule == AfterList::kCycle ? "run the list again from its first step" : "repeat the last step";
 }

@@ -36,6 +36,10 @@ std::string comment_text(const std::string& text);
 // the JSON writer prints them), and with 40 for comments.
 std::string full_decimal(const Real& value, unsigned bits);
 std::string comment_decimal(const Real& value);
+// A rigorous bound's upper end with as many digits as full_decimal, rounded
+// up, and with 6 for comments.
+std::string full_upper_bound(const Interval& enclosure, unsigned bits);
+std::string comment_upper_bound(const Interval& enclosure);
 
 // "repeat the last step" / "run the list again from its first step".
 std::string after_list_comment(AfterList rule);

@@ -13,8 +13,16 @@ using Json = nlohmann::ordered_json;
 // All the decimal digits `precision_bits` support, and never fewer than 40.
 inline int json_digits(unsigned precision_bits) { return std::max(40, decimal_digits_for_bits(precision_bits)); }
 
+// A rigorous enclosure as ["<lower>", "<upper>"], the lower end rounded
+// down and the upper end rounded up.
+inline Json enclosure_json(const Interval& enclosure, int digits) {
+  return Json::array({to_decimal(enclosure.lower, digits, Rounding::kDown),
+                      to_decimal(enclosure.upper, digits, Rounding::kUp)});
+}
+
 // One step as design's JSON lists it: degree, the interval it maps, its
-// coefficients (increasing power) and the certified error after it.
+// coefficients (increasing power), the error after it (best estimate) and
+// the rigorous enclosure of that error.
 inline Json step_json(const ScheduleStep& step, int digits) {
   auto decimal = [digits](const Real& v) { return to_decimal(v, digits); };
   Json s;
@@ -25,6 +33,7 @@ inline Json step_json(const ScheduleStep& step, int digits) {
   for (const Real& c : step.polynomial.coefficients) coefficients.push_back(decimal(c));
   s["coefficients"] = coefficients;
   s["error_after"] = decimal(step.error_after);
+  s["error_enclosure"] = enclosure_json(step.error_enclosure, digits);
   if (step.osculating) s["osculating"] = true;
   return s;
 }

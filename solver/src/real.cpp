@@ -46,13 +46,19 @@ Real parse_real(const std::string& text, unsigned bits) {
 }
 
 std::string to_decimal(const Real& value, int significant_digits) {
+  return to_decimal(value, significant_digits, Rounding::kNearest);
+}
+
+std::string to_decimal(const Real& value, int significant_digits, Rounding rounding) {
   const mpfr_srcptr x = value.backend().data();
   if (mpfr_nan_p(x)) return "nan";
   if (mpfr_inf_p(x)) return mpfr_sgn(x) > 0 ? "inf" : "-inf";
   if (mpfr_zero_p(x)) return "0";
-  // %.*Rg: correctly rounded, shortest of fixed/scientific, trailing zeros cut.
+  // %.*R?g: rounded in the given direction, shortest of fixed/scientific,
+  // trailing zeros cut.
+  const char* format = rounding == Rounding::kDown ? "%.*RDg" : (rounding == Rounding::kUp ? "%.*RUg" : "%.*RNg");
   char* text = nullptr;
-  if (mpfr_asprintf(&text, "%.*RNg", significant_digits, x) < 0 || text == nullptr) {
+  if (mpfr_asprintf(&text, format, significant_digits, x) < 0 || text == nullptr) {
     throw std::bad_alloc();
   }
   std::unique_ptr<char, decltype(&mpfr_free_str)> owner(text, &mpfr_free_str);

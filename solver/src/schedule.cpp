@@ -1,5 +1,6 @@
 #include "polar_express/solver/schedule.hpp"
 
+#include "polar_express/solver/enclosure.hpp"
 #include "polar_express/solver/remez.hpp"
 
 #include <cmath>
@@ -101,15 +102,16 @@ void validate(const DesignOptions& o) {
   }
 }
 
+std::vector<Rational> ScheduleStep::exact() const {
+  if (!exact_coefficients.empty()) return exact_coefficients;
+  std::vector<Rational> result;
+  for (const Real& c : polynomial.coefficients) result.push_back(exact_rational(c));
+  return result;
+}
+
 void certify(std::vector<ScheduleStep>& steps, const Interval& input, unsigned precision_bits) {
-  const unsigned bits = certification_bits(precision_bits);
-  PrecisionScope scope(bits);
-  Interval current{at_precision(input.lower, bits), at_precision(input.upper, bits)};
-  for (ScheduleStep& step : steps) {
-    step.interval = current;
-    current = image(step.polynomial, current);
-    step.error_after = distance_from_one(current);
-  }
+  const RigorousChain chain(steps, precision_bits);
+  record_enclosures(steps, input, chain.ranges(input), chain.working_bits());
 }
 
 Schedule design_schedule(const DesignOptions& options) {
@@ -163,10 +165,12 @@ Schedule design_schedule(const DesignOptions& options) {
     std::vector<ScheduleStep> candidate(safe.begin(), safe.end() - 1);
     candidate.push_back(raw.back());
     certify(candidate, schedule.input, bits);
-    const Real& error = candidate.back().error_after;
+    // The target is met when the rigorous upper bound meets it.
+    const Real& error = candidate.back().error_enclosure.upper;
     if (options.steps || error <= *options.target_error) {
       schedule.steps = std::move(candidate);
       schedule.final_error = schedule.steps.back().error_after;
+      schedule.final_error_enclosure = schedule.steps.back().error_enclosure;
       return schedule;
     }
     // Stop early once the error no longer falls (a safety factor sets a floor).

@@ -45,6 +45,7 @@ std::string to_json(const Schedule& schedule) {
   for (const ScheduleStep& step : schedule.steps) steps.push_back(detail::step_json(step, digits));
   doc["steps"] = steps;
   doc["final_error"] = decimal(schedule.final_error);
+  doc["error_enclosure"] = detail::enclosure_json(schedule.final_error_enclosure, digits);
   return doc.dump(2) + "\n";
 }
 

@@ -16,9 +16,12 @@
 // (the published cubics are [a, b]); empty tuples, more than 128
 // coefficients (degree 255, the design limit), non-numeric or non-finite
 // values are rejected.  Coefficients may be JSON numbers or decimal strings;
-// either way the decimal text is converted to MPFR directly (never through a
-// double), so "3.4445" means exactly 3.4445 rounded once to the working
-// precision.
+// either way the decimal text is read exactly (never through a double): the
+// step's exact_coefficients hold the rational it denotes ("3.4445" is
+// 34445/10000), which the certificates are about, and its polynomial that
+// rational rounded once to the precision.  In this tool's schema with
+// "method": "polar-express" (a design) the coefficients are the binary
+// values their decimals round to at "precision_bits": the design's own.
 #include "polar_express/solver/schedule_io.hpp"
 
 #include "published_format.hpp"
@@ -194,18 +197,32 @@ AfterList read_after_list(const Json* v, const std::string& where) {
   fail(join(where, "after_list"), quote_text(rule) + " is neither \"repeat_last\" nor \"cycle\"");
 }
 
-OddPolynomial read_coefficients(const Json& v, const std::string& where, unsigned bits) {
+// The exact value of a number's text, which read_number has accepted.
+Rational exact_value(const Number& n, const std::string& where) {
+  std::optional<Rational> exact = parse_decimal_exactly(n.text);
+  if (!exact) {
+    fail(where, quote_text(n.text) + " has a decimal exponent beyond +-" + std::to_string(kMaxDecimalExponent));
+  }
+  return std::move(*exact);
+}
+
+// A step's polynomial from its coefficient list: the exact values of the
+// decimal texts, and those correctly rounded to `bits`.
+ScheduleStep read_coefficients(const Json& v, const std::string& where, unsigned bits) {
   if (!v.is_array()) fail(where, "coefficients are " + kind_of(v) + ", not an array");
   if (v.empty()) fail(where, "the coefficient list is empty");
   if (v.size() > kMaxCoefficients) {
     fail(where, std::to_string(v.size()) + " coefficients (degree " + std::to_string(2 * v.size() - 1) +
                     ") exceed the limit of " + std::to_string(kMaxCoefficients) + " (degree 255)");
   }
-  OddPolynomial p;
+  ScheduleStep step;
   for (std::size_t k = 0; k < v.size(); ++k) {
-    p.coefficients.push_back(read_number(v[k], join(where, "coefficient " + std::to_string(k + 1)), bits).value);
+    const std::string at = join(where, "coefficient " + std::to_string(k + 1));
+    Rational exact = exact_value(read_number(v[k], at, bits), at);
+    step.polynomial.coefficients.push_back(round_rational(exact, bits, Rounding::kNearest));
+    step.exact_coefficients.push_back(std::move(exact));
   }
-  return p;
+  return step;
 }
 
 const Json& read_step_list(const Json& v, const std::string& where) {
@@ -296,7 +313,7 @@ Schedule parse_published(const Json& object, unsigned bits) {
   const Json* design = find(object, "design");
   std::vector<long long> design_degrees;
   std::optional<long long> design_steps;
-  std::optional<Real> posthoc_safety;
+  std::optional<Rational> posthoc_safety;
   if (design != nullptr) {
     const std::string at = join(where, "design");
     require_object(*design, at);
@@ -319,9 +336,9 @@ Schedule parse_published(const Json& object, unsigned bits) {
     }
     if (mode_text == "posthoc") {
       if (safety == nullptr) fail(at, "a posthoc design without \"safety\"");
-      Real value = read_number(*safety, join(at, "safety"), work).value;
-      if (value < 0) fail(join(at, "safety"), to_decimal(value, 17) + " is negative");
-      posthoc_safety = std::move(value);
+      const Number value = read_number(*safety, join(at, "safety"), work);
+      if (value.value < 0) fail(join(at, "safety"), to_decimal(value.value, 17) + " is negative");
+      posthoc_safety = exact_value(value, join(at, "safety"));
     }
   }
 
@@ -339,8 +356,7 @@ Schedule parse_published(const Json& object, unsigned bits) {
   }
   for (std::size_t t = 0; t < list.size(); ++t) {
     const std::string at = join(where, std::string(list_key) + " tuple " + std::to_string(t + 1));
-    ScheduleStep step;
-    step.polynomial = read_coefficients(list[t], at, work);
+    ScheduleStep step = read_coefficients(list[t], at, bits);
     if (!design_degrees.empty()) {
       const long long expected = design_degrees[std::min(t, design_degrees.size() - 1)];
       if (step.degree() != expected) {
@@ -348,9 +364,16 @@ Schedule parse_published(const Json& object, unsigned bits) {
                      " coefficients) differs from the design degree " + std::to_string(expected));
       }
     }
-    // Algorithm 1 scales every tuple but the last: p(x) -> p(x / (1 + s)).
-    if (raw != nullptr && t + 1 < list.size()) step.polynomial = step.polynomial.with_argument_scaled_by(1 + *posthoc_safety);
-    for (Real& c : step.polynomial.coefficients) c = at_precision(c, bits);
+    // Algorithm 1 scales every tuple but the last: p(x) -> p(x / (1 + s)),
+    // exactly: c_k / (1 + s)^(2k+1).
+    if (raw != nullptr && t + 1 < list.size()) {
+      const Rational scale = 1 + *posthoc_safety;
+      Rational power = scale;
+      for (std::size_t k = 0; k < step.exact_coefficients.size(); ++k, power *= scale * scale) {
+        step.exact_coefficients[k] /= power;
+        step.polynomial.coefficients[k] = round_rational(step.exact_coefficients[k], bits, Rounding::kNearest);
+      }
+    }
     s.steps.push_back(std::move(step));
   }
   return s;
@@ -483,8 +506,12 @@ Schedule parse_own(const Json& doc, unsigned bits) {
     const Json& entry = require_object((*steps)[t], at);
     const Json* coefficients = find(entry, "coefficients");
     if (coefficients == nullptr) fail(at, "no \"coefficients\"");
-    ScheduleStep step;
-    step.polynomial = read_coefficients(*coefficients, at, precision);
+    ScheduleStep step = read_coefficients(*coefficients, at, precision);
+    // A design's coefficients are binary values at its precision, written
+    // with all the digits that precision supports, so that the decimal
+    // rounds back to them: the step is that binary value (certificates of
+    // the file and of its re-reading then agree), not the decimal.
+    if (method == "polar-express") step.exact_coefficients.clear();
     if (const Json* v = find(entry, "degree")) {
       const long long degree = read_integer(*v, join(at, "degree"), 1, 255);
       if (degree != step.degree()) {

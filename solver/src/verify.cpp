@@ -1,6 +1,9 @@
 #include "polar_express/solver/verify.hpp"
 
 #include "json_support.hpp"
+#include "outward.hpp"
+
+#include "polar_express/solver/enclosure.hpp"
 
 #include <algorithm>
 #include <stdexcept>
@@ -13,9 +16,9 @@ using detail::Json;
 
 std::string shown(const Real& v) { return to_decimal(v, 6); }
 
-Real final_error_on(std::vector<ScheduleStep> steps, const Interval& input, unsigned precision_bits) {
-  certify(steps, input, precision_bits);
-  return steps.back().error_after;
+// The rigorous enclosure of the final error over `input`.
+Interval final_error_on(const RigorousChain& chain, const Interval& input) {
+  return error_enclosure(chain.ranges(input).back());
 }
 
 // Interior critical points of an odd p on any interval: p' is even, so the
@@ -146,32 +149,35 @@ void check_progress(const std::vector<ScheduleStep>& steps, unsigned precision_b
   }
 }
 
-LowerSearch search_lower(const std::vector<ScheduleStep>& steps, const Real& upper, const Real& target,
-                         unsigned precision_bits) {
+// Each l is judged by the rigorous upper bound of its error: `lower`
+// provably reaches the target; `failing` is not proved to.  The errors
+// reported are the best estimates.
+LowerSearch search_lower(const RigorousChain& chain, const Real& upper, const Real& target) {
   LowerSearch r;
   r.target_error = target;
-  const Real at_top = final_error_on(steps, {upper, upper}, precision_bits);
-  if (at_top > target) {
+  auto reaches = [&](const Interval& error) { return error.upper <= target; };
+  const Interval at_top = final_error_on(chain, {upper, upper});
+  if (!reaches(at_top)) {
     r.outcome = LowerSearch::Outcome::kUnreachable;
     r.failing = upper;
-    r.failing_error = at_top;
+    r.failing_error = detail::outward::midpoint(at_top);
     return r;
   }
   Real lo = upper * Real(kLowerSearchFloor);
-  Real lo_error = final_error_on(steps, {lo, upper}, precision_bits);
-  if (lo_error <= target) {
+  Interval lo_error = final_error_on(chain, {lo, upper});
+  if (reaches(lo_error)) {
     r.outcome = LowerSearch::Outcome::kBelowRange;
     r.lower = lo;
-    r.lower_error = lo_error;
+    r.lower_error = detail::outward::midpoint(lo_error);
     return r;
   }
   Real hi = upper;
-  Real hi_error = at_top;
+  Interval hi_error = at_top;
   const Real ratio = 1 + Real(kLowerSearchTolerance);
   while (hi > lo * ratio) {
     Real mid = sqrt(lo * hi);
-    Real e = final_error_on(steps, {mid, upper}, precision_bits);
-    if (e <= target) {
+    Interval e = final_error_on(chain, {mid, upper});
+    if (reaches(e)) {
       hi = std::move(mid);
       hi_error = std::move(e);
     } else {
@@ -181,9 +187,9 @@ LowerSearch search_lower(const std::vector<ScheduleStep>& steps, const Real& upp
   }
   r.outcome = LowerSearch::Outcome::kFound;
   r.lower = hi;
-  r.lower_error = hi_error;
+  r.lower_error = detail::outward::midpoint(hi_error);
   r.failing = lo;
-  r.failing_error = lo_error;
+  r.failing_error = detail::outward::midpoint(lo_error);
   return r;
 }
 
@@ -228,9 +234,10 @@ Json verification_object(const Verification& v, const std::optional<Real>& expec
   }
   doc["steps"] = steps;
   doc["final_error"] = decimal(s.final_error);
+  doc["error_enclosure"] = detail::enclosure_json(s.final_error_enclosure, digits);
   if (expect_error) {
     doc["expect_error"] = to_decimal(*expect_error, 17);
-    doc["passed"] = s.final_error <= *expect_error;
+    doc["passed"] = s.final_error_enclosure.upper <= *expect_error;
   }
   const LowerSearch& l = v.smallest_lower;
   Json search;
@@ -250,7 +257,8 @@ Json verification_object(const Verification& v, const std::optional<Real>& expec
     perturbations.push_back({{"label", p.label},
                              {"lower", decimal(p.input.lower)},
                              {"upper", decimal(p.input.upper)},
-                             {"final_error", decimal(p.final_error)}});
+                             {"final_error", decimal(p.final_error)},
+                             {"error_enclosure", detail::enclosure_json(p.final_error_enclosure, digits)}});
   }
   doc["perturbations"] = perturbations;
   Json diagnostics = Json::array();
@@ -278,6 +286,7 @@ std::vector<ScheduleStep> expand_steps(const Schedule& schedule, int steps) {
     const std::size_t k = t < n ? t : (schedule.after_list == AfterList::kCycle ? t % n : n - 1);
     ScheduleStep step;
     step.polynomial = schedule.steps[k].polynomial;
+    step.exact_coefficients = schedule.steps[k].exact_coefficients;
     step.osculating = schedule.steps[k].osculating;
     result.push_back(std::move(step));
   }
@@ -308,8 +317,12 @@ Verification verify_schedule(const Schedule& schedule, const VerifyOptions& opti
   v.schedule = schedule;
   v.schedule.input = {lower, upper};
   v.schedule.steps = expand_steps(schedule, steps);
-  certify(v.schedule.steps, v.schedule.input, bits);
+  // One chain serves the certificate, the lower-bound search and the
+  // perturbed intervals: the roots of each distinct p' are isolated once.
+  const RigorousChain chain(v.schedule.steps, bits);
+  record_enclosures(v.schedule.steps, v.schedule.input, chain.ranges(v.schedule.input), chain.working_bits());
   v.schedule.final_error = v.schedule.steps.back().error_after;
+  v.schedule.final_error_enclosure = v.schedule.steps.back().error_enclosure;
   const std::vector<ScheduleStep>& certified = v.schedule.steps;
 
   const Interval final_image = image(certified.back().polynomial, certified.back().interval);
@@ -319,9 +332,20 @@ Verification verify_schedule(const Schedule& schedule, const VerifyOptions& opti
   std::stable_sort(v.diagnostics.begin(), v.diagnostics.end(),
                    [](const Diagnostic& a, const Diagnostic& b) { return a.step < b.step; });
 
-  Real target = options.target_error.value_or(v.schedule.final_error);
-  if (!finite(target) || target < 0) throw std::invalid_argument("target error " + shown(target) + " is not a finite number >= 0");
-  v.smallest_lower = search_lower(certified, upper, at_precision(target, work), bits);
+  if (options.target_error && !(finite(*options.target_error) && *options.target_error >= 0)) {
+    throw std::invalid_argument("target error " + shown(*options.target_error) + " is not a finite number >= 0");
+  }
+  const Real target = options.target_error.value_or(v.schedule.final_error);
+  if (finite(target)) {
+    v.smallest_lower = search_lower(chain, upper, at_precision(target, work));
+  } else {
+    // The chain overflows MPFR's exponent range: no l reaches an infinite
+    // error's "target" in any meaningful sense.
+    v.smallest_lower.outcome = LowerSearch::Outcome::kUnreachable;
+    v.smallest_lower.target_error = target;
+    v.smallest_lower.failing = upper;
+    v.smallest_lower.failing_error = target;
+  }
 
   // The norm used to normalise can miss the top singular value either way:
   // too small lets values exceed u (rounding of a bf16 norm, a stale
@@ -335,7 +359,8 @@ Verification verify_schedule(const Schedule& schedule, const VerifyOptions& opti
       {"lower / 100", {lower / 100, upper}},
   };
   for (const auto& [label, input] : perturbed) {
-    v.perturbations.push_back({label, input, final_error_on(certified, input, bits)});
+    const Interval error = final_error_on(chain, input);
+    v.perturbations.push_back({label, input, detail::outward::midpoint(error), error});
   }
   return v;
 }

@@ -62,7 +62,9 @@ TEST_CASE("verify --builtin all: one row per list, one column per step", "[cli][
     }
     if (name == "polar-express-paper-d5") {
       paper = true;
-      CHECK(errors[4] == "0.1538");
+      // The table shows the rigorous upper bound rounded up: the paper's
+      // 0.153823 after five steps reads 0.1539.
+      CHECK(errors[4] == "0.1539");
     }
   }
   CHECK(jordan);
@@ -126,6 +128,36 @@ TEST_CASE("--expect-error exits 1 unless the final error is at most E", "[cli][v
   CHECK(all.exit_code == 1);
   CHECK_THAT(all.err, Catch::Contains("newton-schulz-cubic"));
   CHECK_THAT(all.err, !Catch::Contains("polar-express-paper-d5"));
+}
+
+TEST_CASE("JSON error enclosures; --expect-error judges the rigorous upper bound", "[cli][verify]") {
+  const CliResult r = run_cli("verify --builtin muon-jordan-ns5 --steps 7 --format json");
+  REQUIRE(r.exit_code == 0);
+  const nlohmann::json doc = nlohmann::json::parse(r.out);
+  for (const auto& step : doc["steps"]) {
+    REQUIRE(step["error_enclosure"].size() == 2);
+    const double lower = std::stod(step["error_enclosure"][0].get<std::string>());
+    const double upper = std::stod(step["error_enclosure"][1].get<std::string>());
+    const double estimate = std::stod(step["error_after"].get<std::string>());
+    CHECK(lower <= estimate);
+    CHECK(estimate <= upper);
+    CHECK(upper - lower <= 1e-15 * upper);
+  }
+  CHECK(doc["error_enclosure"] == doc["steps"][6]["error_enclosure"]);
+  for (const auto& p : doc["perturbations"]) CHECK(p["error_enclosure"].size() == 2);
+  // The printed ends are rounded outward and differ in their last digit:
+  // E = the printed lower end is below the upper bound (fails), E = the
+  // printed upper end is not (passes).
+  const std::string lower = doc["error_enclosure"][0];
+  const std::string upper = doc["error_enclosure"][1];
+  REQUIRE(lower != upper);
+  const CliResult at_lower = run_cli("verify --builtin muon-jordan-ns5 --steps 7 --expect-error " + lower);
+  CHECK(at_lower.exit_code == 1);
+  CHECK_THAT(at_lower.err, Catch::Contains("error bound"));
+  const CliResult at_upper =
+      run_cli("verify --builtin muon-jordan-ns5 --steps 7 --format json --expect-error " + upper);
+  CHECK(at_upper.exit_code == 0);
+  CHECK(nlohmann::json::parse(at_upper.out)["passed"] == true);
 }
 
 TEST_CASE("--plot writes data, script and gnuplot's SVG and PNG", "[cli][verify][plot]") {

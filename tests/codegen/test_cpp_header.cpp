@@ -33,6 +33,7 @@ static_assert(horner_at_one(gen::polar_express_paper_d5[7]) == 1.0);
 static_assert(gen::polar_express_nanochat_d5_f32.size() == 5);
 static_assert(gen::polar_express_d3[0].degree == 3 && gen::polar_express_d7[0].degree == 7);
 static_assert(gen::polar_express_d7_info.steps[5].error_after_value < 1e-6);
+static_assert(gen::polar_express_d7_info.steps[5].error_bound_value < 1e-6);
 static_assert(gen::polar_express_paper_d5_info.normalization_factor == 1.01);
 
 // `d` is a nearest T to `value`: no neighbour of d is closer.  Checked in
@@ -101,8 +102,19 @@ TEST_CASE("generated metadata carries the certificate and the design", "[codegen
     CHECK(info.steps[t].error_after_value == codegen::nearest_double(paper.steps[t].error_after));
     CHECK(info.steps[t].lower_value == codegen::nearest_double(paper.steps[t].interval.lower));
     CHECK(parse_real(info.steps[t].upper, 256) == at_precision(paper.steps[t].interval.upper, 256));
+    // The bound stays a bound in both forms: its text read at the
+    // certificate's precision and its double are >= the rigorous upper end,
+    // and the double is the smallest such.
+    const Real& bound = paper.steps[t].error_enclosure.upper;
+    const unsigned bits = certification_bits(256);
+    CHECK(parse_real(info.steps[t].error_bound, bits) >= bound);
+    CHECK(Real(info.steps[t].error_bound_value) >= bound);
+    CHECK(Real(std::nextafter(info.steps[t].error_bound_value, 0.0)) < bound);
+    CHECK(info.steps[t].error_bound_value >= info.steps[t].error_after_value);
   }
   CHECK(info.final_error_value < 1e-14);
+  CHECK(info.final_error_bound_value == info.steps[paper.steps.size() - 1].error_bound_value);
+  CHECK(std::strcmp(info.final_error_bound, info.steps[paper.steps.size() - 1].error_bound) == 0);
 
   const auto& d3 = gen::polar_express_d3_info;
   CHECK(d3.design.designed);
@@ -111,9 +123,9 @@ TEST_CASE("generated metadata carries the certificate and the design", "[codegen
   CHECK(std::strcmp(d3.design.cushion, "0.02407327424182761") == 0);
   CHECK(std::strcmp(d3.design.safety_mode, "posthoc") == 0);
   CHECK(d3.design.steps == 0);
-  CHECK(d3.final_error_value <= 1e-6);
+  CHECK(d3.final_error_bound_value <= 1e-6);
   // The fewest steps: one fewer does not reach the target.
-  CHECK(d3.steps[gen::polar_express_d3.size() - 2].error_after_value > 1e-6);
+  CHECK(d3.steps[gen::polar_express_d3.size() - 2].error_bound_value > 1e-6);
 }
 
 TEST_CASE("emitted bytes do not depend on the caller's MPFR precision", "[codegen][cpp]") {

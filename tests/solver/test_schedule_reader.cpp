@@ -140,6 +140,7 @@ TEST_CASE("this tool's JSON round-trips byte for byte after certification", "[re
   CHECK(read.design->safety_mode == SafetyMode::kPostHoc);
   certify(read.steps, read.input, read.precision_bits);
   read.final_error = read.steps.back().error_after;
+  read.final_error_enclosure = read.steps.back().error_enclosure;
   CHECK(to_json(read) == text);
 }
 

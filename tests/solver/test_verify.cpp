@@ -1,8 +1,9 @@
 // Verification against an independent computation: the worst case of
 // |1 - f_t(x)| found by dense sampling in 512-bit MPFR on a log grid, with
 // golden-section refinement around the largest local maxima.  Sampling can
-// only under-estimate, so certified >= sampled must hold exactly, and the
-// two must agree to the refinement's accuracy.
+// only under-estimate, so certified >= sampled must hold exactly (for the
+// best estimate and the rigorous upper bound), and the two must agree to
+// the refinement's accuracy (the best estimate and the rigorous lower bound).
 #include "polar_express/solver/catalogue.hpp"
 #include "polar_express/solver/schedule_io.hpp"
 #include "polar_express/solver/verify.hpp"
@@ -117,6 +118,11 @@ void check_against_sampling(const Verification& v, double tolerance = 1e-6) {
                          << to_decimal((certified - sampled[t]) / certified, 5));
     CHECK(certified >= sampled[t] * (1 - slack) - floor);
     CHECK(sampled[t] >= certified * (1 - allowed));
+    const Interval& enclosure = v.schedule.steps[t].error_enclosure;
+    CHECK(enclosure.upper >= sampled[t] * (1 - slack) - floor);
+    CHECK(sampled[t] >= enclosure.lower * (1 - allowed));
+    CHECK(enclosure.lower <= certified);
+    CHECK(certified <= enclosure.upper);
   }
 }
 
@@ -204,6 +210,8 @@ TEST_CASE("a single step has the closed-form error of the cubic", "[verify]") {
   const Real l = parse_real("1e-3", 600);
   const Real expected = 1 - (3 * l - l * l * l) / 2;  // p is increasing on [0, 1]
   CHECK(abs(v.schedule.final_error - expected) < expected * parse_real("1e-70", 600));
+  CHECK(v.schedule.final_error_enclosure.lower <= expected);
+  CHECK(expected <= v.schedule.final_error_enclosure.upper);
 }
 
 TEST_CASE("a 20-step list: after_list repeat_last and cycle", "[verify]") {
@@ -303,8 +311,15 @@ TEST_CASE("verification JSON carries the design-style steps and the analyses", "
     CHECK(step.contains("lower"));
     CHECK(step.contains("upper"));
     CHECK(step["list_index"] == 1);
+    REQUIRE(step["error_enclosure"].size() == 2);
+    // The decimal ends are rounded outward: they still enclose the estimate.
+    PrecisionScope scope(600);
+    const Real estimate = parse_real(step["error_after"].get<std::string>(), 600);
+    CHECK(parse_real(step["error_enclosure"][0].get<std::string>(), 600) <= estimate);
+    CHECK(estimate <= parse_real(step["error_enclosure"][1].get<std::string>(), 600));
   }
   CHECK(doc["final_error"] == doc["steps"][6]["error_after"]);
+  CHECK(doc["error_enclosure"] == doc["steps"][6]["error_enclosure"]);
   CHECK(doc["passed"] == false);
   CHECK(doc["smallest_lower"]["outcome"] == "found");
   CHECK(doc["perturbations"].size() == 6);

@@ -57,9 +57,9 @@ GeneratedFile registry(const std::vector<Schedule>& schedules, Target target);
 // std::invalid_argument when the result is not finite.
 double nearest_double(const Real& value);
 float nearest_float(const Real& value);
-// The smallest double >= `value` (rounded up once): what a bound becomes
-// when it is written as a double.
-double double_above(const Real& value);
+// The smallest double >= `value` (a bound stays a bound); throws like
+// nearest_double.
+double double_rounded_up(const Real& value);
 
 // Exact hexadecimal floating literal of a finite value, in the shape of C's
 // %a ("0x1.8p+1", "-0x1.0cp-3", "0x0p+0"), computed from the bits so that it

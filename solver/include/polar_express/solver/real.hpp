@@ -51,6 +51,11 @@ Real parse_real(const std::string& text, unsigned bits);
 // only when the exponent is far from zero (e.g. "0.0123", "1.5e-30").
 std::string to_decimal(const Real& value, int significant_digits);
 
+// The same with a directed rounding: a decimal upper bound of `value`
+// (kUp) or a lower bound (kDown), as a rigorous bound must be printed.
+enum class Rounding { kNearest, kDown, kUp };
+std::string to_decimal(const Real& value, int significant_digits, Rounding rounding);
+
 // Decimal digits that `bits` bits of mantissa determine, plus one for the
 // round trip ("all digits the precision supports").
 int decimal_digits_for_bits(unsigned bits);

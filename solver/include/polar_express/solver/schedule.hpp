@@ -2,6 +2,7 @@
 // Schedules: chains of odd polynomials, designed greedily (Polar Express) or
 // taken from a published list, with the certified error after every step.
 #include "polar_express/solver/polynomial.hpp"
+#include "polar_express/solver/rational.hpp"
 
 #include <optional>
 #include <string>
@@ -37,10 +38,19 @@ void validate(const DesignOptions& options);
 
 struct ScheduleStep {
   OddPolynomial polynomial;  // coefficients rounded to the schedule's precision
-  Interval interval;         // the image of the input interval before this step
-  Real error_after;          // certified max |1 - f_t(x)| over the input interval
+  // The exact coefficients when `polynomial` holds only their rounding (a
+  // decimal read from a file, a published list scaled by its safety factor);
+  // empty when the MPFR coefficients are the step (a design).
+  std::vector<Rational> exact_coefficients;
+  Interval interval;         // the image of the input interval before this step (best estimate)
+  Real error_after;          // max |1 - f_t(x)| over the input interval (best estimate)
+  // Rigorous: error_enclosure.lower <= max |1 - f_t(x)| <= error_enclosure.upper.
+  Interval error_enclosure;
   bool osculating = false;   // interval narrower than the precision: the limit polynomial
   int degree() const { return polynomial.degree(); }
+  // The coefficients the certificates are about: exact_coefficients, else
+  // the MPFR ones (dyadic rationals) exactly.
+  std::vector<Rational> exact() const;
 };
 
 // How the input is scaled before the first step: X / (factor ||X||_F + eps),
@@ -69,7 +79,8 @@ struct Schedule {
   unsigned precision_bits = 256;
   Interval input;                      // the interval the errors are certified on
   std::vector<ScheduleStep> steps;
-  Real final_error;
+  Real final_error;             // the last step's error_after
+  Interval final_error_enclosure;  // the last step's error_enclosure
 };
 
 // The greedy Polar Express chain for `options` (validated first).  Each step
@@ -86,8 +97,9 @@ inline constexpr int kMaxDesignSteps = 64;
 // keep 64 or more correct bits.
 unsigned certification_bits(unsigned precision_bits);
 
-// The images of `input` through the chain and the certified error after
-// each step, at `precision_bits` (computed at certification_bits()).
+// The images of `input` through the chain and the error after each step:
+// its rigorous enclosure and best estimate (enclosure.hpp), at
+// certification_bits(precision_bits).
 void certify(std::vector<ScheduleStep>& steps, const Interval& input, unsigned precision_bits);
 
 }  // namespace polar_express

@@ -42,11 +42,11 @@ struct Diagnostic {
   std::string message;   // one line
 };
 
-// The smallest lower bound l (with u and T fixed) whose certified error
-// after T steps is at most `target_error`.  The certified error over [l, u]
-// is the maximum of |1 - f_T| over [l, u], so it can only grow as l falls:
-// the l that reach the target form one interval [l*, u], and bisection on
-// log l brackets l* with certified evaluations on both sides.
+// The smallest lower bound l (with u and T fixed) whose error after T steps
+// is proved to be at most `target_error` (its rigorous upper bound is).  The
+// error over [l, u] is the maximum of |1 - f_T| over [l, u], so it can only
+// grow as l falls: the l that reach the target form one interval [l*, u],
+// and bisection on log l brackets l* with rigorous evaluations on both sides.
 struct LowerSearch {
   enum class Outcome {
     kFound,        // l* in (failing, lower]; lower / failing <= 1 + kLowerSearchTolerance
@@ -55,10 +55,10 @@ struct LowerSearch {
   };
   Outcome outcome = Outcome::kFound;
   Real target_error;
-  Real lower;         // certified: error over [lower, u] <= target (kFound, kBelowRange)
-  Real lower_error;   // that certified error
-  Real failing;       // certified: error over [failing, u] > target (kFound)
-  Real failing_error;
+  Real lower;         // proved: error over [lower, u] <= target (kFound, kBelowRange)
+  Real lower_error;   // that error (best estimate)
+  Real failing;       // not proved: the upper bound over [failing, u] exceeds target (kFound)
+  Real failing_error; // that error (best estimate)
 };
 inline constexpr double kLowerSearchTolerance = 1e-4;
 inline constexpr double kLowerSearchFloor = 1e-20;
@@ -70,7 +70,8 @@ inline constexpr double kLowerSearchFloor = 1e-20;
 struct Perturbation {
   std::string label;    // e.g. "upper x 1.01"
   Interval input;
-  Real final_error;
+  Real final_error;     // best estimate
+  Interval final_error_enclosure;  // rigorous
 };
 
 struct Verification {
