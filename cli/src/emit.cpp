@@ -17,6 +17,9 @@ struct EmitArguments {
 
 int run_emit(const EmitArguments& args) {
   check_schedule_choice(args.schedule);
+  if (is_standard_output(args.output)) {
+    throw UsageError("--output '" + args.output + "': emit writes files into a directory; name one");
+  }
   const codegen::Target target = codegen::parse_target(args.target);
   check_precision(args.precision);
   const Schedule schedule = load_schedule(args.schedule, args.precision);
@@ -44,8 +47,13 @@ Command add_emit_command(CLI::App& root) {
       "<ident> is the schedule's name with '-' turned to '_'.");
   add_schedule_choice(*app, args->schedule);
   app->add_option("--target", args->target, "cpp, cuda, json or torch")->required();
-  app->add_option("--output", args->output, "Existing directory to write into (only on success)")->required();
+  app->add_option("--output", args->output,
+                  "Directory to write into, created with its parents when missing; all files or none\n"
+                  "(on failure the originals stay and created directories are removed)")
+      ->required()
+      ->transform(path_text());
   app->add_option("--precision", args->precision, "MPFR precision in bits for reading and certifying (64..65536)")
+      ->transform(integer_text<unsigned>())
       ->capture_default_str();
   return {app, [args] { return run_emit(*args); }};
 }

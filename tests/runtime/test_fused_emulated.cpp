@@ -7,8 +7,6 @@
 // tests in test_cuda.cpp.
 #include "polar_express/runtime/cpu.hpp"
 
-#if POLAR_EXPRESS_RUNTIME_CUDA
-
 #define POLAR_EXPRESS_WARP_EMULATION 1
 #include "warp_emulator.hpp"
 
@@ -337,12 +335,3 @@ TEST_CASE("emulated SIMT fused kernel: f32 and bf16, wide and tall, edge inputs"
   }
 }
 
-#else
-
-#include <catch2/catch.hpp>
-
-TEST_CASE("emulated tensor-core kernel", "[emulated][tensor-core]") {
-  WARN("SKIPPED: built without the CUDA backend (the emulator needs the CUDA headers' fp16 types)");
-}
-
-#endif  // POLAR_EXPRESS_RUNTIME_CUDA
