@@ -67,6 +67,7 @@ void LongWork::expect(double estimated_seconds, const std::string& what) {
                                  command_, what, describe_seconds(estimated_seconds), limit_seconds_ / 60));
   }
   if (estimated_seconds > kQuietSeconds) {
+    announced_ = true;
     std::cerr << fmt::format("polar-express: {}: {} is estimated at {}{}; progress follows (Ctrl-C stops it and "
                              "writes nothing)\n",
                              command_, what, describe_seconds(estimated_seconds),
@@ -93,14 +94,14 @@ void LongWork::checkpoint() {
                                  "or raise --max-minutes; 0: no limit)",
                                  command_, describe_seconds(now), done));
   }
-  if (now > kQuietSeconds && (last_report_ < 0 || now - last_report_ >= kReportInterval)) report(now);
+  if (announced_ && now > kQuietSeconds && (last_report_ < 0 || now - last_report_ >= kReportInterval)) report(now);
 }
 
 void LongWork::progress(int done, int total) {
   done_ = done;
   total_ = total;
   const double now = elapsed();
-  if (now > kQuietSeconds && now - last_report_ >= 1) report(now);
+  if (announced_ && now > kQuietSeconds && now - last_report_ >= 1) report(now);
 }
 
 }  // namespace polar_express::cli

@@ -1,6 +1,6 @@
 #pragma once
 // Long solver work in a command (design, verify): a rough estimate up front,
-// progress on stderr once it runs past a couple of seconds, and a time
+// progress on stderr for work estimated past a couple of seconds, and a time
 // limit (--max-minutes) past which it stops with a message and exit 2.
 // The command's output is written only after the work, so a stop (or
 // Ctrl-C) leaves no output behind.
@@ -33,6 +33,9 @@ class LongWork final : public WorkMonitor {
   double limit_seconds_;
   std::chrono::steady_clock::time_point start_;
   double last_report_ = -1;
+  // Progress is reported only for work announced as long by expect(), so
+  // that what a command prints does not depend on the machine's load.
+  bool announced_ = false;
   int done_ = 0;
   int total_ = 0;
 };

@@ -126,8 +126,8 @@ TEST_CASE("emit refuses what the generated code could not do, naming the field",
   check_bad_input(run_cli("emit " + file("huge.json", own("1e400")) + " --target cpp" + out),
                   "normalization factor: \"1e400\" is outside [");
   // Published text with such a factor is refused the same way.
-  check_bad_input(run_cli("emit " + file("text.json", R"({"name": "t", "normalization": "X / (1e-400 * ||X||_F + 1e-7)",
-                                                        "steps": [[1.5, -0.5]]})") + " --target torch" + out),
+  check_bad_input(run_cli("emit " + file("text.json", R"j({"name": "t", "normalization": "X / (1e-400 * ||X||_F + 1e-7)",
+                                                        "steps": [[1.5, -0.5]]})j") + " --target torch" + out),
                   "normalization factor: \"1e-400\" is outside [");
   // AOL scales columns: the code targets cannot apply it; JSON keeps its text.
   check_bad_input(run_cli("emit --builtin turbo-muon-aol-4step --target torch" + out),
@@ -142,6 +142,6 @@ TEST_CASE("emit refuses what the generated code could not do, naming the field",
   const std::string big = file("big.json", R"({"name": "big", "steps": [[1e300, -0.5]]})");
   check_bad_input(run_cli("emit " + big + " --target cuda" + out),
                   "schedule 'big' step 1 coefficient 1 1e+300 is not finite as a float, which the cuda target writes");
-  check_bad_input(run_cli("emit " + file("bigger.json", R"({"name": "b", "steps": [[1e400, -0.5]]})") + " --target torch" + out),
+  check_bad_input(run_cli("emit " + file("bigger.json", R"({"name": "b", "steps": [["1e400", -0.5]]})") + " --target torch" + out),
                   "step 1 coefficient 1 1e+400 is not finite as a double");
 }

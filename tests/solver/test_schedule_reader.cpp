@@ -132,7 +132,7 @@ TEST_CASE("normalization texts give factor and eps where they have the Frobenius
   CHECK_THAT(parse_error_of(with("X / (1e-400 * ||X||_F + 1e-7)")),
              Catch::Contains("normalization factor: \"1e-400\" is outside [1.1754943508222875e-38"));
   CHECK_THAT(parse_error_of(with("X / (||X||_F + 1e39)")), Catch::Contains("normalization eps: \"1e39\" is outside [0, "));
-  CHECK_THAT(parse_error_of(R"({"schema": "polar-express/schedule/v1", "normalization": {"factor": 1e400},
+  CHECK_THAT(parse_error_of(R"({"schema": "polar-express/schedule/v1", "normalization": {"factor": "1e400"},
                                 "steps": [{"coefficients": [1.5, -0.5]}]})"),
              Catch::Contains("normalization factor: \"1e400\" is outside ["));
 }
