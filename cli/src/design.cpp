@@ -78,11 +78,12 @@ int run_design(const DesignArguments& args) {
   options.steps = args.steps;
   options.safety_mode = parse_safety_mode(args.safety_mode);
   validate(options);
+  const int widest = *std::max_element(options.degrees.begin(), options.degrees.end());
   if (const unsigned needed = required_precision_bits(options); needed > options.precision_bits) {
-    std::cerr << "polar-express: design: degree " << *std::max_element(options.degrees.begin(), options.degrees.end())
-              << " on [" << args.lower << ", " << args.upper << "] needs " << needed
-              << " bits (the rounded coefficients must keep the image of --lower positive), so the schedule is "
-                 "designed and recorded at "
+    std::cerr << "polar-express: design: degree " << widest << " on [" << args.lower << ", " << args.upper
+              << "] needs " << needed
+              << " bits (log2(u/l) + 2q + 64: the rounded coefficients must keep the image of l positive), so the "
+                 "schedule is designed and recorded at "
               << needed << " bits instead of " << args.precision << "\n";
     options.precision_bits = needed;
     read_inputs(certification_bits(needed));
@@ -92,7 +93,6 @@ int run_design(const DesignArguments& args) {
   options.cushion_text = args.cushion;
   options.safety_text = args.safety;
 
-  const int widest = *std::max_element(options.degrees.begin(), options.degrees.end());
   work.expect(estimated_design_seconds(options),
               fmt::format("degree {}{} at {} bits", widest,
                           options.steps ? fmt::format(" x {} steps", *options.steps) : std::string(" to the target error"),

@@ -1,5 +1,6 @@
 // polar-express emit: a schedule turned into C++, CUDA, JSON or PyTorch source.
 #include "common.hpp"
+#include "long_work.hpp"
 
 #include "polar_express/codegen/codegen.hpp"
 
@@ -13,6 +14,7 @@ struct EmitArguments {
   std::string target;
   std::string output;
   unsigned precision = 256;
+  std::string max_minutes = "10";
 };
 
 int run_emit(const EmitArguments& args) {
@@ -22,12 +24,19 @@ int run_emit(const EmitArguments& args) {
   }
   const codegen::Target target = codegen::parse_target(args.target);
   check_precision(args.precision);
+  LongWork work("emit", parse_minutes(args.max_minutes));
   const Schedule schedule = load_schedule(args.schedule, args.precision);
+  const int steps = static_cast<int>(schedule.steps.size());
+  work.expect(estimated_certify_seconds(schedule, steps),
+              "the certificate of " + std::to_string(steps) + " steps at " + std::to_string(args.precision) + " bits");
   // Everything is generated before the first byte is written, and
   // write_files() puts all the files in place or none.
   std::vector<OutputFile> files;
-  for (codegen::GeneratedFile& file : codegen::emit(schedule, target)) {
-    files.push_back({std::move(file.name), std::move(file.content)});
+  {
+    ScopedWorkMonitor monitor(work);
+    for (codegen::GeneratedFile& file : codegen::emit(schedule, target)) {
+      files.push_back({std::move(file.name), std::move(file.content)});
+    }
   }
   write_files(args.output, files);
   return kExitOk;
@@ -54,6 +63,10 @@ Command add_emit_command(CLI::App& root) {
       ->transform(path_text());
   app->add_option("--precision", args->precision, "MPFR precision in bits for reading and certifying (64..65536)")
       ->transform(integer_text<unsigned>())
+      ->capture_default_str();
+  app->add_option("--max-minutes", args->max_minutes,
+                  "Stop (exit 2, nothing written) once certifying runs this long; refused up front when its\n"
+                  "estimate is longer.  0: no limit")
       ->capture_default_str();
   return {app, [args] { return run_emit(*args); }};
 }

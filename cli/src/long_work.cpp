@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <iostream>
 
@@ -37,6 +38,19 @@ double estimated_image_seconds(int degree, unsigned bits) {
 
 double estimated_evaluation_seconds(int degree, unsigned bits) {
   return 2.0e-7 * ((degree + 1) / 2.0) * operation_cost(bits);
+}
+
+double estimated_certify_seconds(const Schedule& schedule, int steps) {
+  constexpr int kWideSteps = 4;
+  const unsigned bits = certification_bits(schedule.precision_bits);
+  double seconds = 0;
+  for (int t = 0; t < steps; ++t) {
+    const std::size_t k = std::min<std::size_t>(static_cast<std::size_t>(t), schedule.steps.size() - 1);
+    const int degree = schedule.steps[k].degree();
+    const double image = estimated_image_seconds(degree, bits);
+    seconds += t < kWideSteps ? image : image / ((degree + 1) / 2.0);
+  }
+  return seconds;
 }
 
 std::string describe_seconds(double seconds) {

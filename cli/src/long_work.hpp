@@ -1,9 +1,10 @@
 #pragma once
-// Long solver work in a command (design, verify): a rough estimate up front,
+// Long solver work in a command (design, verify, emit): a rough estimate up front,
 // progress on stderr for work estimated past a couple of seconds, and a time
 // limit (--max-minutes) past which it stops with a message and exit 2.
 // The command's output is written only after the work, so a stop (or
 // Ctrl-C) leaves no output behind.
+#include "polar_express/solver/schedule.hpp"
 #include "polar_express/solver/work.hpp"
 
 #include <chrono>
@@ -52,6 +53,12 @@ double estimated_remez_seconds(int degree, unsigned working_bits);
 double estimated_image_seconds(int degree, unsigned bits);
 // One evaluation of a `degree` step at `bits` (q multiply-adds).
 double estimated_evaluation_seconds(int degree, unsigned bits);
+
+// Rough seconds of certify() over the first `steps` steps of `schedule`
+// (past its list, the last step repeated: an estimate needs no more).  The
+// first steps map wide intervals, whose images isolate every critical point
+// (q^3); once the chain has converged an image isolates few (about q^2).
+double estimated_certify_seconds(const Schedule& schedule, int steps);
 
 // A duration for messages: "40 s", "12 min", "3.5 h".
 std::string describe_seconds(double seconds);

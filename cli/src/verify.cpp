@@ -30,22 +30,18 @@ struct VerifyArguments {
   std::string max_minutes = "10";
 };
 
-// Rough seconds of verify_schedule() on `steps` steps of `s` (long_work.hpp's
-// per-image estimate): about 30 passes over the chain (the certificate, the
-// diagnostics, the bisection for the smallest lower bound, six perturbed
-// intervals).  The first steps map wide intervals, whose images isolate
-// every critical point (q^3); once the chain has converged an image isolates
-// few (about q^2).  The plots evaluate the composite at 20000 points.
+// Rough seconds of verify_schedule() on `steps` steps of `s`: about 30
+// passes over the chain (the certificate, the diagnostics, the bisection for
+// the smallest lower bound, six perturbed intervals); the plots evaluate the
+// composite at 20000 points.
 double estimated_verify_seconds(const Schedule& s, int steps, bool plot) {
   constexpr int kPasses = 30;
-  constexpr int kWideSteps = 4;
-  const unsigned bits = certification_bits(s.precision_bits);
-  double seconds = 0;
-  for (int t = 0; t < steps; ++t) {
-    const int degree = s.steps[std::min<std::size_t>(static_cast<std::size_t>(t), s.steps.size() - 1)].degree();
-    const double image = estimated_image_seconds(degree, bits);
-    seconds += kPasses * (t < kWideSteps ? image : image / ((degree + 1) / 2.0));
-    if (plot) seconds += 20000 * estimated_evaluation_seconds(degree, bits);
+  double seconds = kPasses * estimated_certify_seconds(s, steps);
+  if (plot) {
+    for (int t = 0; t < steps; ++t) {
+      const int degree = s.steps[std::min<std::size_t>(static_cast<std::size_t>(t), s.steps.size() - 1)].degree();
+      seconds += 20000 * estimated_evaluation_seconds(degree, certification_bits(s.precision_bits));
+    }
   }
   return seconds;
 }

@@ -144,4 +144,8 @@ TEST_CASE("emit refuses what the generated code could not do, naming the field",
                   "schedule 'big' step 1 coefficient 1 1e+300 is not finite as a float, which the cuda target writes");
   check_bad_input(run_cli("emit " + file("bigger.json", R"({"name": "b", "steps": [["1e400", -0.5]]})") + " --target torch" + out),
                   "step 1 coefficient 1 1e+400 is not finite as a double");
+  // Certifying is bounded like design and verify.
+  check_bad_input(run_cli("emit --builtin polar-express-paper-d5 --target cpp --precision 65536 --max-minutes 0.0001" + out),
+                  "emit: the certificate of 8 steps at 65536 bits is estimated at");
+  CHECK_FALSE(std::filesystem::exists(dir.file("out/polar_express_paper_d5.hpp")));
 }
