@@ -51,8 +51,9 @@ struct Application {
 
 // Writes `content` to `path`, whole or not at all (output.cpp): "" or "-"
 // is standard output; a symbolic link is written through to its target; a
-// regular file is replaced atomically, keeping its mode; a device, FIFO or
-// socket is written directly; a directory is refused.  Throws UsageError
+// regular file is replaced atomically, keeping its mode; a device, FIFO,
+// socket or descriptor link (/dev/stdout) is written directly; a directory
+// is refused.  Throws UsageError
 // naming the path and the system's reason.
 void write_output(const std::string& path, const std::string& content);
 bool is_standard_output(const std::string& path);

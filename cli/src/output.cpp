@@ -7,7 +7,9 @@
 //    file's mode (and, where allowed, its owner) and is renamed over it.
 //    A file the user may not write is refused, as a shell redirection would.
 //  * A character or block device, FIFO or socket is opened and written
-//    directly (a temporary renamed over /dev/null would replace the device).
+//    directly (a temporary renamed over /dev/null would replace the device),
+//    and so is whatever a descriptor link (/dev/stdout, /proc/self/fd/N)
+//    names: an open file of the process, truncated and written in place.
 //  * A directory is refused, naming it.
 // Several files (emit, verify --plot) form one transaction: every content is
 // staged first, then the files are renamed into place with the originals
@@ -116,13 +118,26 @@ class InterruptsBlocked {
 
 // ------------------------------------------------------------ paths
 
+// Paths of the kernel's per-process descriptor links (/dev/stdout is one):
+// what they name is an open file, written through the link, never replaced.
+bool is_descriptor_link(const fs::path& path) {
+  const std::string text = path.string();
+  return text.rfind("/proc/", 0) == 0 || text.rfind("/dev/fd/", 0) == 0;
+}
+
+struct Resolved {
+  std::string path;
+  bool through_descriptor = false;
+};
+
 // `path` with every symbolic link in its last component followed (a link to
 // a missing file gives the missing file: writing creates it).
-std::string resolve_links(const std::string& path) {
+Resolved resolve_links(const std::string& path) {
   fs::path current = path;
   for (int depth = 0; depth < 40; ++depth) {
+    if (is_descriptor_link(current)) return {current.string(), true};
     struct stat info {};
-    if (::lstat(current.c_str(), &info) != 0 || !S_ISLNK(info.st_mode)) return current.string();
+    if (::lstat(current.c_str(), &info) != 0 || !S_ISLNK(info.st_mode)) return {current.string(), false};
     std::error_code ec;
     const fs::path target = fs::read_symlink(current, ec);
     if (ec) fail(path, ec.value());
@@ -155,9 +170,11 @@ void write_all(int fd, const std::string& content, const std::string& path) {
   }
 }
 
-// Devices, FIFOs and sockets: opened as they are, never created or replaced.
-void write_special(const std::string& path, const std::string& content) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_NOCTTY | O_CLOEXEC);
+// Devices, FIFOs, sockets and descriptor links: opened as they are (a
+// regular file behind a descriptor link truncated first), never created or
+// replaced.
+void write_direct(const std::string& path, const std::string& content, bool truncate) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_NOCTTY | O_CLOEXEC | (truncate ? O_TRUNC : 0));
   if (fd < 0) fail(path, errno);
   write_all(fd, content, path);
   if (::close(fd) != 0) fail(path, errno);
@@ -205,7 +222,12 @@ class Transaction {
 
   // Writes `content` to a temporary file beside `target` (a regular file or
   // nothing), with the target's mode and owner.
-  void stage(const std::string& target, const std::string& content) {
+  void stage(const Resolved& resolved, const std::string& content) {
+    const std::string& target = resolved.path;
+    if (resolved.through_descriptor) {
+      throw UsageError("cannot write '" + target + "': this command writes several files, all or none, which needs "
+                       "regular files, not a descriptor link");
+    }
     struct stat existing {};
     const bool exists = ::stat(target.c_str(), &existing) == 0;
     if (!exists && errno != ENOENT) fail(target, errno);
@@ -341,19 +363,22 @@ bool is_standard_output(const std::string& path) { return path.empty() || path =
 
 void write_output(const std::string& path, const std::string& content) {
   if (is_standard_output(path)) return write_stdout(content);
-  const std::string target = resolve_links(path);
+  // stat() follows every link, the kernel's descriptor links included.
   struct stat info {};
-  if (::stat(target.c_str(), &info) == 0) {
+  if (::stat(path.c_str(), &info) == 0) {
     if (S_ISDIR(info.st_mode)) throw UsageError("cannot write '" + path + "': it is a directory");
-    if (!S_ISREG(info.st_mode)) return write_special(target, content);
+    if (!S_ISREG(info.st_mode)) return write_direct(path, content, false);
   } else if (errno != ENOENT) {
     fail(path, errno);
   }
+  const Resolved resolved = resolve_links(path);
+  if (resolved.through_descriptor) return write_direct(path, content, true);
+  const std::string& target = resolved.path;
   const fs::path parent = fs::path(target).parent_path();
   struct stat directory {};
   if (!parent.empty() && ::stat(parent.c_str(), &directory) != 0) fail(path, errno);
   Transaction transaction;
-  transaction.stage(target, content);
+  transaction.stage(resolved, content);
   transaction.commit();
 }
 

@@ -101,6 +101,15 @@ TEST_CASE("'-' is standard output; a directory or an empty path is refused", "[c
   const CliResult dash = run_cli(kDesign + "-");
   CHECK(dash.exit_code == 0);
   CHECK(is_schedule(dash.out));
+  // A descriptor link names an open file of the process, here a pipe: it is
+  // written through, not taken for a path to replace.
+  const std::string piped = std::string(POLAR_EXPRESS_CLI) + " " + kDesign + "/dev/stdout 2>" + dir.file("err") +
+                            " | cat >" + dir.file("received");
+  CHECK(std::system(piped.c_str()) == 0);
+  INFO(read_text(dir.file("err")));
+  CHECK(is_schedule(read_text(dir.file("received"))));
+  fs::remove(dir.file("err"));
+  fs::remove(dir.file("received"));
   fs::create_directory(dir.file("taken"));
   check_refused(run_cli(kDesign + dir.file("taken")), dir.file("taken") + "': it is a directory");
   CHECK(fs::is_empty(dir.file("taken")));
