@@ -30,17 +30,20 @@ struct OddPolynomialStep {
   T coefficients[Q];
 };
 
-// What verification proved about one step, as decimal text (all the digits
-// the design precision supports) and as the nearest double; and the bound a
-// consumer relies on, error_after rounded up to a double.
+// What verification found about one step, as decimal text (all the digits
+// the design precision supports) and as a double.  `error_bound` is proved
+// (rigorous interval arithmetic, rounded up, and its double rounded up
+// again): max |1 - f_t(x)| <= error_bound over the input interval.  The
+// other fields are best estimates, correctly rounded.
 struct StepCertificate {
   const char* lower;        // the interval of singular values this step maps
   const char* upper;
   const char* error_after;  // max |1 - f_t(x)| over the input interval after it
+  const char* error_bound;  // its rigorous upper bound
   double lower_value;
   double upper_value;
   double error_after_value;
-  double error_bound_value;  // >= error_after
+  double error_bound_value;  // >= error_bound
 };
 
 // The inputs of `polar-express design`; `designed` is false (and the text
@@ -74,6 +77,8 @@ struct ScheduleInfo {
   const char* input_upper;
   const char* final_error;
   double final_error_value;
+  const char* final_error_bound;    // rigorous: the final error is at most this
+  double final_error_bound_value;   // >= final_error_bound
   StepCertificate steps[T];
 };
 
@@ -81,46 +86,46 @@ struct ScheduleInfo {
 
 // 5 steps of degrees 5 5 5 5 5.
 inline constexpr std::array<OddPolynomialStep<double, 3>, 5> cesista_quintic_5step{{
-    // Step 1: degree 5 on [0.001, 1], certified error after it 0.995915.
+    // Step 1: degree 5 on [0.001, 1], error after it <= 0.995916 (proved).
     {5, {0x1.056d5cfaacd9fp+2,    // 4.0848
          -0x1.b941205bc01a3p+2,   // -6.8946
          0x1.76a7ef9db22d1p+1}},  // 2.927
-    // Step 2: degree 5 on [0.00408479, 1.27314], certified error after it 0.983863.
+    // Step 2: degree 5 on [0.00408479, 1.27314], error after it <= 0.983864 (proved).
     {5, {0x1.f9a9fbe76c8b4p+1,    // 3.9505
          -0x1.9362b6ae7d567p+2,   // -6.3029
          0x1.51a027525460bp+1}},  // 2.6377
-    // Step 3: degree 5 on [0.0161365, 1.26991], certified error after it 0.939644.
+    // Step 3: degree 5 on [0.0161365, 1.26991], error after it <= 0.939644 (proved).
     {5, {0x1.def34d6a161e5p+1,    // 3.7418
          -0x1.65d7dbf487fccp+2,   // -5.5913
          0x1.26dfa43fe5c92p+1}},  // 2.3037
-    // Step 4: degree 5 on [0.0603562, 1.24725], certified error after it 0.827051.
+    // Step 4: degree 5 on [0.0603562, 1.24725], error after it <= 0.827052 (proved).
     {5, {0x1.703e425aee632p+1,    // 2.8769
          -0x1.9243fe5c91d15p+1,   // -3.1427
          0x1.3460aa64c2f83p+0}},  // 1.2046
-    // Step 5: degree 5 on [0.172949, 1.14678], certified error after it 0.525018.
+    // Step 5: degree 5 on [0.172949, 1.14678], error after it <= 0.525019 (proved).
     {5, {0x1.6b15b573eab36p+1,    // 2.8366
          -0x1.86b851eb851ecp+1,   // -3.0525
          0x1.3381d7dbf488p+0}},   // 1.2012
 }};
 
 inline constexpr std::array<OddPolynomialStep<float, 3>, 5> cesista_quintic_5step_f32{{
-    // Step 1: degree 5 on [0.001, 1], certified error after it 0.995915.
+    // Step 1: degree 5 on [0.001, 1], error after it <= 0.995916 (proved).
     {5, {0x1.056d5cp+2f,    // 4.0848
          -0x1.b9412p+2f,    // -6.8946
          0x1.76a7fp+1f}},   // 2.927
-    // Step 2: degree 5 on [0.00408479, 1.27314], certified error after it 0.983863.
+    // Step 2: degree 5 on [0.00408479, 1.27314], error after it <= 0.983864 (proved).
     {5, {0x1.f9a9fcp+1f,    // 3.9505
          -0x1.9362b6p+2f,   // -6.3029
          0x1.51a028p+1f}},  // 2.6377
-    // Step 3: degree 5 on [0.0161365, 1.26991], certified error after it 0.939644.
+    // Step 3: degree 5 on [0.0161365, 1.26991], error after it <= 0.939644 (proved).
     {5, {0x1.def34ep+1f,    // 3.7418
          -0x1.65d7dcp+2f,   // -5.5913
          0x1.26dfa4p+1f}},  // 2.3037
-    // Step 4: degree 5 on [0.0603562, 1.24725], certified error after it 0.827051.
+    // Step 4: degree 5 on [0.0603562, 1.24725], error after it <= 0.827052 (proved).
     {5, {0x1.703e42p+1f,    // 2.8769
          -0x1.9243fep+1f,   // -3.1427
          0x1.3460aap+0f}},  // 1.2046
-    // Step 5: degree 5 on [0.172949, 1.14678], certified error after it 0.525018.
+    // Step 5: degree 5 on [0.172949, 1.14678], error after it <= 0.525019 (proved).
     {5, {0x1.6b15b6p+1f,    // 2.8366
          -0x1.86b852p+1f,   // -3.0525
          0x1.3381d8p+0f}},  // 1.2012
@@ -139,28 +144,35 @@ inline constexpr ScheduleInfo<5> cesista_quintic_5step_info{
     256,
     "0.001",
     "1",
-    "0.5250184360111382691826563906535217278316170793176812598389660457976913738614914",
+    "0.5250184360111382691826563906535217278316170793176812598389660457976913738614918",
+    0x1.0ccf3768ee086p-1,
+    "0.5250184360111382691826563906535217278316170793176812598389660457976913738614918",
     0x1.0ccf3768ee086p-1,
     {
         {"0.001",
          "1",
          "0.995915206894597073",
+         "0.9959152068945970730000000000000000000000000000000000000000000000000000000000001",
          0x1.0624dd2f1a9fcp-10, 0x1p+0, 0x1.fde899166719cp-1, 0x1.fde899166719cp-1},
-        {"0.004084793105402926999999999999999999999999999999999999999999999999999999999999978",
-         "1.273142813165081833004226331966667277889761539469214437847722502354727610289957",
+        {"0.004084793105402927",
+         "1.273142813165081833004226331966667277889761539469214437847722502354727610289969",
+         "0.983863454420591331971414377862286667703256844744181697854566579720107602167337",
          "0.9838634544205913319714143778622866677032568447441816978545665797201076021673371",
          0x1.0bb374cc73231p-8, 0x1.45ecaff9ae748p+0, 0x1.f7bcf360ee9bp-1, 0x1.f7bcf360ee9b1p-1},
-        {"0.01613654557940866802858562213771333229674315525581830214543342027989239783266289",
-         "1.269907663465447843398026960633179879936043661749649633720196659196949059555684",
-         "0.9396437645563423464373742783004807280802993581251803597534931304004225612650253",
+        {"0.01613654557940866802858562213771333229674315525581830214543342027989239783266295",
+         "1.269907663465447843398026960633179879936043661749649633720196659196949059555679",
+         "0.939643764556342346437374278300480728080299358125180359753493130400422561265025",
+         "0.9396437645563423464373742783004807280802993581251803597534931304004225612650251",
          0x1.086193e22c9fap-6, 0x1.4518ab2b861c8p+0, 0x1.e118fccd51d33p-1, 0x1.e118fccd51d33p-1},
-        {"0.06035623544365765356262572169951927191970064187481964024650686959957743873497468",
-         "1.247248628149783487607183373706332722653443165679997559851926293528905741083919",
-         "0.8270511675898712565947481923605115652727476317683771679960114897319408115890444",
+        {"0.06035623544365765356262572169951927191970064187481964024650686959957743873497497",
+         "1.247248628149783487607183373706332722653443165679997559851926293528905741083924",
+         "0.8270511675898712565947481923605115652727476317683771679960114897319408115890436",
+         "0.8270511675898712565947481923605115652727476317683771679960114897319408115890436",
          0x1.ee70332ae2cd1p-5, 0x1.3f4bafa3e259fp+0, 0x1.a7734029d58fcp-1, 0x1.a7734029d58fcp-1},
-        {"0.1729488324101287434052518076394884347272523682316228320039885102680591884109556",
-         "1.146776303524117364970305648194295489153351801967709747920384396072931378591508",
-         "0.5250184360111382691826563906535217278316170793176812598389660457976913738614914",
+        {"0.1729488324101287434052518076394884347272523682316228320039885102680591884109564",
+         "1.146776303524117364970305648194295489153351801967709747920384396072931378591511",
+         "0.5250184360111382691826563906535217278316170793176812598389660457976913738614918",
+         "0.5250184360111382691826563906535217278316170793176812598389660457976913738614918",
          0x1.6232ff58a9c11p-3, 0x1.259321bf76bf2p+0, 0x1.0ccf3768ee086p-1, 0x1.0ccf3768ee086p-1},
     }};
 

@@ -30,17 +30,20 @@ struct OddPolynomialStep {
   T coefficients[Q];
 };
 
-// What verification proved about one step, as decimal text (all the digits
-// the design precision supports) and as the nearest double; and the bound a
-// consumer relies on, error_after rounded up to a double.
+// What verification found about one step, as decimal text (all the digits
+// the design precision supports) and as a double.  `error_bound` is proved
+// (rigorous interval arithmetic, rounded up, and its double rounded up
+// again): max |1 - f_t(x)| <= error_bound over the input interval.  The
+// other fields are best estimates, correctly rounded.
 struct StepCertificate {
   const char* lower;        // the interval of singular values this step maps
   const char* upper;
   const char* error_after;  // max |1 - f_t(x)| over the input interval after it
+  const char* error_bound;  // its rigorous upper bound
   double lower_value;
   double upper_value;
   double error_after_value;
-  double error_bound_value;  // >= error_after
+  double error_bound_value;  // >= error_bound
 };
 
 // The inputs of `polar-express design`; `designed` is false (and the text
@@ -74,6 +77,8 @@ struct ScheduleInfo {
   const char* input_upper;
   const char* final_error;
   double final_error_value;
+  const char* final_error_bound;    // rigorous: the final error is at most this
+  double final_error_bound_value;   // >= final_error_bound
   StepCertificate steps[T];
 };
 
@@ -81,14 +86,14 @@ struct ScheduleInfo {
 
 // 1 steps of degrees 5.
 inline constexpr std::array<OddPolynomialStep<double, 3>, 1> muon_jordan_ns5{{
-    // Step 1: degree 5 on [0.001, 1], certified error after it 0.996556.
+    // Step 1: degree 5 on [0.001, 1], error after it <= 0.996556 (proved).
     {5, {0x1.b8e5604189375p+1,    // 3.4445
          -0x1.319999999999ap+2,   // -4.775
          0x1.04083126e978dp+1}},  // 2.0315
 }};
 
 inline constexpr std::array<OddPolynomialStep<float, 3>, 1> muon_jordan_ns5_f32{{
-    // Step 1: degree 5 on [0.001, 1], certified error after it 0.996556.
+    // Step 1: degree 5 on [0.001, 1], error after it <= 0.996556 (proved).
     {5, {0x1.b8e56p+1f,     // 3.4445
          -0x1.31999ap+2f,   // -4.775
          0x1.040832p+1f}},  // 2.0315
@@ -109,10 +114,13 @@ inline constexpr ScheduleInfo<1> muon_jordan_ns5_info{
     "1",
     "0.9965555047749979685",
     0x1.fe3c85eb50953p-1,
+    "0.9965555047749979685000000000000000000000000000000000000000000000000000000000001",
+    0x1.fe3c85eb50953p-1,
     {
         {"0.001",
          "1",
          "0.9965555047749979685",
+         "0.9965555047749979685000000000000000000000000000000000000000000000000000000000001",
          0x1.0624dd2f1a9fcp-10, 0x1p+0, 0x1.fe3c85eb50953p-1, 0x1.fe3c85eb50953p-1},
     }};
 

@@ -30,17 +30,20 @@ struct OddPolynomialStep {
   T coefficients[Q];
 };
 
-// What verification proved about one step, as decimal text (all the digits
-// the design precision supports) and as the nearest double; and the bound a
-// consumer relies on, error_after rounded up to a double.
+// What verification found about one step, as decimal text (all the digits
+// the design precision supports) and as a double.  `error_bound` is proved
+// (rigorous interval arithmetic, rounded up, and its double rounded up
+// again): max |1 - f_t(x)| <= error_bound over the input interval.  The
+// other fields are best estimates, correctly rounded.
 struct StepCertificate {
   const char* lower;        // the interval of singular values this step maps
   const char* upper;
   const char* error_after;  // max |1 - f_t(x)| over the input interval after it
+  const char* error_bound;  // its rigorous upper bound
   double lower_value;
   double upper_value;
   double error_after_value;
-  double error_bound_value;  // >= error_after
+  double error_bound_value;  // >= error_bound
 };
 
 // The inputs of `polar-express design`; `designed` is false (and the text
@@ -74,6 +77,8 @@ struct ScheduleInfo {
   const char* input_upper;
   const char* final_error;
   double final_error_value;
+  const char* final_error_bound;    // rigorous: the final error is at most this
+  double final_error_bound_value;   // >= final_error_bound
   StepCertificate steps[T];
 };
 
@@ -81,13 +86,13 @@ struct ScheduleInfo {
 
 // 1 steps of degrees 3.
 inline constexpr std::array<OddPolynomialStep<double, 2>, 1> newton_schulz_cubic{{
-    // Step 1: degree 3 on [0.001, 1], certified error after it 0.9985.
+    // Step 1: degree 3 on [0.001, 1], error after it <= 0.998501 (proved).
     {3, {0x1.8p+0,   // 1.5
          -0x1p-1}},  // -0.5
 }};
 
 inline constexpr std::array<OddPolynomialStep<float, 2>, 1> newton_schulz_cubic_f32{{
-    // Step 1: degree 3 on [0.001, 1], certified error after it 0.9985.
+    // Step 1: degree 3 on [0.001, 1], error after it <= 0.998501 (proved).
     {3, {0x1.8p+0f,   // 1.5
          -0x1p-1f}},  // -0.5
 }};
@@ -107,10 +112,13 @@ inline constexpr ScheduleInfo<1> newton_schulz_cubic_info{
     "1",
     "0.9985000005",
     0x1.ff3b645e682fp-1,
+    "0.9985000005000000000000000000000000000000000000000000000000000000000000000000001",
+    0x1.ff3b645e682f1p-1,
     {
         {"0.001",
          "1",
          "0.9985000005",
+         "0.9985000005000000000000000000000000000000000000000000000000000000000000000000001",
          0x1.0624dd2f1a9fcp-10, 0x1p+0, 0x1.ff3b645e682fp-1, 0x1.ff3b645e682f1p-1},
     }};
 

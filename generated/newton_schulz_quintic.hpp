@@ -30,17 +30,20 @@ struct OddPolynomialStep {
   T coefficients[Q];
 };
 
-// What verification proved about one step, as decimal text (all the digits
-// the design precision supports) and as the nearest double; and the bound a
-// consumer relies on, error_after rounded up to a double.
+// What verification found about one step, as decimal text (all the digits
+// the design precision supports) and as a double.  `error_bound` is proved
+// (rigorous interval arithmetic, rounded up, and its double rounded up
+// again): max |1 - f_t(x)| <= error_bound over the input interval.  The
+// other fields are best estimates, correctly rounded.
 struct StepCertificate {
   const char* lower;        // the interval of singular values this step maps
   const char* upper;
   const char* error_after;  // max |1 - f_t(x)| over the input interval after it
+  const char* error_bound;  // its rigorous upper bound
   double lower_value;
   double upper_value;
   double error_after_value;
-  double error_bound_value;  // >= error_after
+  double error_bound_value;  // >= error_bound
 };
 
 // The inputs of `polar-express design`; `designed` is false (and the text
@@ -74,6 +77,8 @@ struct ScheduleInfo {
   const char* input_upper;
   const char* final_error;
   double final_error_value;
+  const char* final_error_bound;    // rigorous: the final error is at most this
+  double final_error_bound_value;   // >= final_error_bound
   StepCertificate steps[T];
 };
 
@@ -81,14 +86,14 @@ struct ScheduleInfo {
 
 // 1 steps of degrees 5.
 inline constexpr std::array<OddPolynomialStep<double, 3>, 1> newton_schulz_quintic{{
-    // Step 1: degree 5 on [0.001, 1], certified error after it 0.998125.
+    // Step 1: degree 5 on [0.001, 1], error after it <= 0.998126 (proved).
     {5, {0x1.ep+0,    // 1.875
          -0x1.4p+0,   // -1.25
          0x1.8p-2}},  // 0.375
 }};
 
 inline constexpr std::array<OddPolynomialStep<float, 3>, 1> newton_schulz_quintic_f32{{
-    // Step 1: degree 5 on [0.001, 1], certified error after it 0.998125.
+    // Step 1: degree 5 on [0.001, 1], error after it <= 0.998126 (proved).
     {5, {0x1.ep+0f,    // 1.875
          -0x1.4p+0f,   // -1.25
          0x1.8p-2f}},  // 0.375
@@ -109,10 +114,13 @@ inline constexpr ScheduleInfo<1> newton_schulz_quintic_info{
     "1",
     "0.998125001249999625",
     0x1.ff0a3d7b609e4p-1,
+    "0.9981250012499996250000000000000000000000000000000000000000000000000000000000001",
+    0x1.ff0a3d7b609e5p-1,
     {
         {"0.001",
          "1",
          "0.998125001249999625",
+         "0.9981250012499996250000000000000000000000000000000000000000000000000000000000001",
          0x1.0624dd2f1a9fcp-10, 0x1p+0, 0x1.ff0a3d7b609e4p-1, 0x1.ff0a3d7b609e5p-1},
     }};
 

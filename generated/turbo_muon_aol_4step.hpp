@@ -30,17 +30,20 @@ struct OddPolynomialStep {
   T coefficients[Q];
 };
 
-// What verification proved about one step, as decimal text (all the digits
-// the design precision supports) and as the nearest double; and the bound a
-// consumer relies on, error_after rounded up to a double.
+// What verification found about one step, as decimal text (all the digits
+// the design precision supports) and as a double.  `error_bound` is proved
+// (rigorous interval arithmetic, rounded up, and its double rounded up
+// again): max |1 - f_t(x)| <= error_bound over the input interval.  The
+// other fields are best estimates, correctly rounded.
 struct StepCertificate {
   const char* lower;        // the interval of singular values this step maps
   const char* upper;
   const char* error_after;  // max |1 - f_t(x)| over the input interval after it
+  const char* error_bound;  // its rigorous upper bound
   double lower_value;
   double upper_value;
   double error_after_value;
-  double error_bound_value;  // >= error_after
+  double error_bound_value;  // >= error_bound
 };
 
 // The inputs of `polar-express design`; `designed` is false (and the text
@@ -74,6 +77,8 @@ struct ScheduleInfo {
   const char* input_upper;
   const char* final_error;
   double final_error_value;
+  const char* final_error_bound;    // rigorous: the final error is at most this
+  double final_error_bound_value;   // >= final_error_bound
   StepCertificate steps[T];
 };
 
@@ -81,38 +86,38 @@ struct ScheduleInfo {
 
 // 4 steps of degrees 5 5 5 5.
 inline constexpr std::array<OddPolynomialStep<double, 3>, 4> turbo_muon_aol_4step{{
-    // Step 1: degree 5 on [0.001, 1], certified error after it 0.995395.
+    // Step 1: degree 5 on [0.001, 1], error after it <= 0.995395 (proved).
     {5, {0x1.26b9f559b3d08p+2,    // 4.6051
          -0x1.34f765fd8adacp+3,   // -9.6552
          0x1.6b525460aa64cp+2}},  // 5.6769
-    // Step 2: degree 5 on [0.00460509, 1.29752], certified error after it 0.978124.
+    // Step 2: degree 5 on [0.00460509, 1.29752], error after it <= 0.978125 (proved).
     {5, {0x1.30083126e978dp+2,    // 4.7505
          -0x1.8582a9930be0ep+2,   // -6.0861
          0x1.16e978d4fdf3bp+1}},  // 2.179
-    // Step 3: degree 5 on [0.0218759, 1.71183], certified error after it 0.93929.
+    // Step 3: degree 5 on [0.0218759, 1.71183], error after it <= 0.939291 (proved).
     {5, {0x1.635dcc63f1412p+1,    // 2.7763
          -0x1.28d4fdf3b645ap+1,   // -2.319
          0x1.1ac710cb295eap-1}},  // 0.5523
-    // Step 4: degree 5 on [0.0607098, 1.2409], certified error after it 0.853405.
+    // Step 4: degree 5 on [0.0607098, 1.2409], error after it <= 0.853406 (proved).
     {5, {0x1.3628240b78034p+1,    // 2.4231
          -0x1.249eecbfb15b5p+1,   // -2.2861
          0x1.a37b4a2339c0fp-1}},  // 0.8193
 }};
 
 inline constexpr std::array<OddPolynomialStep<float, 3>, 4> turbo_muon_aol_4step_f32{{
-    // Step 1: degree 5 on [0.001, 1], certified error after it 0.995395.
+    // Step 1: degree 5 on [0.001, 1], error after it <= 0.995395 (proved).
     {5, {0x1.26b9f6p+2f,    // 4.6051
          -0x1.34f766p+3f,   // -9.6552
          0x1.6b5254p+2f}},  // 5.6769
-    // Step 2: degree 5 on [0.00460509, 1.29752], certified error after it 0.978124.
+    // Step 2: degree 5 on [0.00460509, 1.29752], error after it <= 0.978125 (proved).
     {5, {0x1.300832p+2f,    // 4.7505
          -0x1.8582aap+2f,   // -6.0861
          0x1.16e978p+1f}},  // 2.179
-    // Step 3: degree 5 on [0.0218759, 1.71183], certified error after it 0.93929.
+    // Step 3: degree 5 on [0.0218759, 1.71183], error after it <= 0.939291 (proved).
     {5, {0x1.635dccp+1f,    // 2.7763
          -0x1.28d4fep+1f,   // -2.319
          0x1.1ac71p-1f}},   // 0.5523
-    // Step 4: degree 5 on [0.0607098, 1.2409], certified error after it 0.853405.
+    // Step 4: degree 5 on [0.0607098, 1.2409], error after it <= 0.853406 (proved).
     {5, {0x1.362824p+1f,    // 2.4231
          -0x1.249eecp+1f,   // -2.2861
          0x1.a37b4ap-1f}},  // 0.8193
@@ -133,21 +138,27 @@ inline constexpr ScheduleInfo<4> turbo_muon_aol_4step_info{
     "1",
     "0.8534050546538909349586660220091782876409158477083163496645852977620690549104747",
     0x1.b4f181dff5882p-1,
+    "0.8534050546538909349586660220091782876409158477083163496645852977620690549104747",
+    0x1.b4f181dff5882p-1,
     {
         {"0.001",
          "1",
          "0.9953949096551943231",
+         "0.9953949096551943231000000000000000000000000000000000000000000000000000000000001",
          0x1.0624dd2f1a9fcp-10, 0x1p+0, 0x1.fda466cf25dabp-1, 0x1.fda466cf25dacp-1},
-        {"0.004605090344805676900000000000000000000000000000000000000000000000000000000000024",
-         "1.29751535336482420756442704931203020212276763976773037593378912744498233917328",
+        {"0.0046050903448056769",
+         "1.297515353364824207564427049312030202122767639767730375933789127444982339173265",
+         "0.9781241126779269443823128857756382424005998579006568146070914192885023839585615",
          "0.9781241126779269443823128857756382424005998579006568146070914192885023839585615",
          0x1.2dcc986d12a51p-8, 0x1.4c29f758c2828p+0, 0x1.f4ccaf06c2ed2p-1, 0x1.f4ccaf06c2ed2p-1},
-        {"0.02187588732207305561768711422436175759940014209934318539290858071149761604143849",
-         "1.711829610146678077159107276975088925363336064142589934060951948444351638022282",
-         "0.9392902484152489833397264094940815143918197363074515877463069177647654942354157",
+        {"0.02187588732207305561768711422436175759940014209934318539290858071149761604143854",
+         "1.711829610146678077159107276975088925363336064142589934060951948444351638022305",
+         "0.9392902484152489833397264094940815143918197363074515877463069177647654942354159",
+         "0.9392902484152489833397264094940815143918197363074515877463069177647654942354159",
          0x1.666a1f27a25cbp-6, 0x1.b63a771fe7879p+0, 0x1.e0eaa6c4ca59p-1, 0x1.e0eaa6c4ca59p-1},
-        {"0.06070975158475101666027359050591848560818026369254841225369308223523450576458433",
-         "1.240895792645270751922620282347523779064926187132158998715516218965335893794273",
+        {"0.06070975158475101666027359050591848560818026369254841225369308223523450576458414",
+         "1.240895792645270751922620282347523779064926187132158998715516218965335893794264",
+         "0.8534050546538909349586660220091782876409158477083163496645852977620690549104747",
          "0.8534050546538909349586660220091782876409158477083163496645852977620690549104747",
          0x1.f15593b35a702p-5, 0x1.3dab58bf27caap+0, 0x1.b4f181dff5882p-1, 0x1.b4f181dff5882p-1},
     }};

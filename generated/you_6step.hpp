@@ -30,17 +30,20 @@ struct OddPolynomialStep {
   T coefficients[Q];
 };
 
-// What verification proved about one step, as decimal text (all the digits
-// the design precision supports) and as the nearest double; and the bound a
-// consumer relies on, error_after rounded up to a double.
+// What verification found about one step, as decimal text (all the digits
+// the design precision supports) and as a double.  `error_bound` is proved
+// (rigorous interval arithmetic, rounded up, and its double rounded up
+// again): max |1 - f_t(x)| <= error_bound over the input interval.  The
+// other fields are best estimates, correctly rounded.
 struct StepCertificate {
   const char* lower;        // the interval of singular values this step maps
   const char* upper;
   const char* error_after;  // max |1 - f_t(x)| over the input interval after it
+  const char* error_bound;  // its rigorous upper bound
   double lower_value;
   double upper_value;
   double error_after_value;
-  double error_bound_value;  // >= error_after
+  double error_bound_value;  // >= error_bound
 };
 
 // The inputs of `polar-express design`; `designed` is false (and the text
@@ -74,6 +77,8 @@ struct ScheduleInfo {
   const char* input_upper;
   const char* final_error;
   double final_error_value;
+  const char* final_error_bound;    // rigorous: the final error is at most this
+  double final_error_bound_value;   // >= final_error_bound
   StepCertificate steps[T];
 };
 
@@ -81,54 +86,54 @@ struct ScheduleInfo {
 
 // 6 steps of degrees 5 5 5 5 5 5.
 inline constexpr std::array<OddPolynomialStep<double, 3>, 6> you_6step{{
-    // Step 1: degree 5 on [0.001, 1], certified error after it 0.996138.
+    // Step 1: degree 5 on [0.001, 1], error after it <= 0.996138 (proved).
     {5, {0x1.ee6p+1,    // 3.8623046875
          -0x1.039p+3,   // -8.111328125
          0x1.39p+2}},   // 4.890625
-    // Step 2: degree 5 on [0.0038623, 1.08929], certified error after it 0.985913.
+    // Step 2: degree 5 on [0.0038623, 1.08929], error after it <= 0.985913 (proved).
     {5, {0x1.d2ep+1,    // 3.6474609375
          -0x1.a19p+2,   // -6.5244140625
          0x1.b0ep+1}},  // 3.3818359375
-    // Step 3: degree 5 on [0.0140872, 1.11546], certified error after it 0.947755.
+    // Step 3: degree 5 on [0.0140872, 1.11546], error after it <= 0.947755 (proved).
     {5, {0x1.daep+1,    // 3.7099609375
          -0x1.963p+2,   // -6.3466796875
          0x1.916p+1}},  // 3.1357421875
-    // Step 4: degree 5 on [0.0522452, 1.15986], certified error after it 0.795836.
+    // Step 4: degree 5 on [0.0522452, 1.15986], error after it <= 0.795836 (proved).
     {5, {0x1.f66p+1,    // 3.9248046875
          -0x1.8f1p+2,   // -6.2353515625
          0x1.6b4p+1}},  // 2.837890625
-    // Step 5: degree 5 on [0.204164, 1.27246], certified error after it 0.491033.
+    // Step 5: degree 5 on [0.204164, 1.27246], error after it <= 0.491033 (proved).
     {5, {0x1.4eap+1,    // 2.6142578125
          -0x1.7aap+1,   // -2.9580078125
          0x1.228p+0}},  // 1.134765625
-    // Step 6: degree 5 on [0.508967, 1.01998], certified error after it 0.133696.
+    // Step 6: degree 5 on [0.508967, 1.01998], error after it <= 0.133697 (proved).
     {5, {0x1.0f8p+1,    // 2.12109375
          -0x1.ca4p+0,   // -1.7900390625
          0x1.55p-1}},   // 0.666015625
 }};
 
 inline constexpr std::array<OddPolynomialStep<float, 3>, 6> you_6step_f32{{
-    // Step 1: degree 5 on [0.001, 1], certified error after it 0.996138.
+    // Step 1: degree 5 on [0.001, 1], error after it <= 0.996138 (proved).
     {5, {0x1.ee6p+1f,    // 3.8623046875
          -0x1.039p+3f,   // -8.111328125
          0x1.39p+2f}},   // 4.890625
-    // Step 2: degree 5 on [0.0038623, 1.08929], certified error after it 0.985913.
+    // Step 2: degree 5 on [0.0038623, 1.08929], error after it <= 0.985913 (proved).
     {5, {0x1.d2ep+1f,    // 3.6474609375
          -0x1.a19p+2f,   // -6.5244140625
          0x1.b0ep+1f}},  // 3.3818359375
-    // Step 3: degree 5 on [0.0140872, 1.11546], certified error after it 0.947755.
+    // Step 3: degree 5 on [0.0140872, 1.11546], error after it <= 0.947755 (proved).
     {5, {0x1.daep+1f,    // 3.7099609375
          -0x1.963p+2f,   // -6.3466796875
          0x1.916p+1f}},  // 3.1357421875
-    // Step 4: degree 5 on [0.0522452, 1.15986], certified error after it 0.795836.
+    // Step 4: degree 5 on [0.0522452, 1.15986], error after it <= 0.795836 (proved).
     {5, {0x1.f66p+1f,    // 3.9248046875
          -0x1.8f1p+2f,   // -6.2353515625
          0x1.6b4p+1f}},  // 2.837890625
-    // Step 5: degree 5 on [0.204164, 1.27246], certified error after it 0.491033.
+    // Step 5: degree 5 on [0.204164, 1.27246], error after it <= 0.491033 (proved).
     {5, {0x1.4eap+1f,    // 2.6142578125
          -0x1.7aap+1f,   // -2.9580078125
          0x1.228p+0f}},  // 1.134765625
-    // Step 6: degree 5 on [0.508967, 1.01998], certified error after it 0.133696.
+    // Step 6: degree 5 on [0.508967, 1.01998], error after it <= 0.133697 (proved).
     {5, {0x1.0f8p+1f,    // 2.12109375
          -0x1.ca4p+0f,   // -1.7900390625
          0x1.55p-1f}},   // 0.666015625
@@ -149,30 +154,38 @@ inline constexpr ScheduleInfo<6> you_6step_info{
     "1",
     "0.1336961911470898630172570622590836232004986649285601841253678736320235111286804",
     0x1.11cf4f049cb44p-3,
+    "0.1336961911470898630172570622590836232004986649285601841253678736320235111286805",
+    0x1.11cf4f049cb45p-3,
     {
         {"0.001",
          "1",
          "0.996137703423823234375",
+         "0.9961377034238232343750000000000000000000000000000000000000000000000000000000001",
          0x1.0624dd2f1a9fcp-10, 0x1p+0, 0x1.fe05c2d50926p-1, 0x1.fe05c2d50926p-1},
         {"0.003862296576176765625",
          "1.089288775088837228524169850973518172107658789262865069765752398345636867583215",
+         "0.9859128000116824453976757253723386786918195300076955655460796528745009992721499",
          "0.9859128000116824453976757253723386786918195300076955655460796528745009992721499",
          0x1.fa3d2af6da00cp-9, 0x1.16dba110e80d7p+0, 0x1.f8c990018413fp-1, 0x1.f8c990018413fp-1},
         {"0.01408719998831755460232427462766132130818046999230443445392034712549900072785015",
          "1.115459196713507126672370088460595373803632379576215784754465497843459091907454",
          "0.94775477932215986218905847403081151889640758746971256080373743875353625974571",
+         "0.9477547793221598621890584740308115188964075874697125608037374387535362597457101",
          0x1.cd9bff9efb04cp-7, 0x1.1d8ebbe1e82d7p+0, 0x1.e5401d4ba1fbcp-1, 0x1.e5401d4ba1fbcp-1},
         {"0.05224522067784013781094152596918848110359241253028743919626256124646374025429",
          "1.159856644124470970803877392543903865935377345249069143811505967881105619317922",
          "0.7958358107706221707658374068347677937425268833897531611083142086178575452857168",
+         "0.7958358107706221707658374068347677937425268833897531611083142086178575452857169",
          0x1.abfe2b45e0446p-5, 0x1.28ec5d72901b1p+0, 0x1.9777ca987daddp-1, 0x1.9777ca987dadep-1},
         {"0.2041641892293778292341625931652322062574731166102468388916857913821424547142832",
          "1.272455300045712730807579444306496290160621874429074361008239725530950374459276",
          "0.4910328144940212351801283034806146525221592964424189602374789949577221139272999",
+         "0.4910328144940212351801283034806146525221592964424189602374789949577221139273",
          0x1.a220d59e0948bp-3, 0x1.45bfa16b5175dp+0, 0x1.f6d14e5e0f02p-2, 0x1.f6d14e5e0f02p-2},
         {"0.5089671855059787648198716965193853474778407035575810397625210050422778860727001",
          "1.019977619459015286678423422850310721089544794034236351521073604475650091470354",
          "0.1336961911470898630172570622590836232004986649285601841253678736320235111286804",
+         "0.1336961911470898630172570622590836232004986649285601841253678736320235111286805",
          0x1.049758d0f87fp-1, 0x1.051d40d63a78bp+0, 0x1.11cf4f049cb44p-3, 0x1.11cf4f049cb45p-3},
     }};
 

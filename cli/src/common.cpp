@@ -3,91 +3,75 @@
 #include "polar_express/solver/catalogue.hpp"
 #include "polar_express/solver/schedule_io.hpp"
 
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <iostream>
-#include <sstream>
-#include <unistd.h>
+#include <algorithm>
+#include <charconv>
 
 namespace polar_express::cli {
-namespace {
-
-std::string temporary_name(const std::string& path) {
-  return path + ".tmp." + std::to_string(::getpid());
-}
-
-void write_whole(const std::string& path, const std::string& content) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (out) out.write(content.data(), static_cast<std::streamsize>(content.size()));
-  out.close();
-  if (!out) {
-    const std::string reason = std::strerror(errno);
-    std::error_code ignored;
-    std::filesystem::remove(path, ignored);
-    throw UsageError("cannot write '" + path + "': " + reason);
-  }
-}
-
-}  // namespace
-
-void write_output(const std::string& path, const std::string& content) {
-  if (path.empty()) {
-    std::cout << content << std::flush;
-    return;
-  }
-  write_files(std::filesystem::path(path).parent_path().string(),
-              {{std::filesystem::path(path).filename().string(), content}});
-}
-
-void write_files(const std::string& directory, const std::vector<OutputFile>& files) {
-  namespace fs = std::filesystem;
-  const fs::path dir = directory.empty() ? fs::path(".") : fs::path(directory);
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) throw UsageError("output directory '" + dir.string() + "' does not exist");
-  std::vector<std::pair<std::string, std::string>> staged;  // temporary -> final
-  try {
-    for (const OutputFile& file : files) {
-      const std::string target = (dir / file.name).string();
-      const std::string temporary = temporary_name(target);
-      write_whole(temporary, file.content);
-      staged.emplace_back(temporary, target);
-    }
-  } catch (...) {
-    for (const auto& [temporary, target] : staged) fs::remove(temporary, ec);
-    throw;
-  }
-  for (const auto& [temporary, target] : staged) {
-    fs::rename(temporary, target, ec);
-    if (ec) {
-      for (const auto& [t, unused] : staged) fs::remove(t, ec);
-      throw UsageError("cannot write '" + target + "': " + ec.message());
-    }
-  }
-}
 
 std::vector<int> parse_degree_list(const std::string& text) {
   std::vector<int> degrees;
-  std::stringstream stream(text);
-  std::string item;
-  while (std::getline(stream, item, ',')) {
-    std::size_t used = 0;
-    int value = 0;
-    try {
-      value = std::stoi(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
+  // Every item between commas counts, so "5," and ",5" name an empty degree.
+  for (std::size_t start = 0;;) {
+    const std::size_t comma = text.find(',', start);
+    const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (item.empty() || !std::all_of(item.begin(), item.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      throw UsageError("--degree '" + text + "': " +
+                       (item.empty() ? std::string("an empty item") : "'" + item + "' is not an integer") +
+                       " (expected odd degrees in decimal digits, separated by commas)");
     }
-    if (used == 0 || used != item.size()) throw UsageError("degree '" + item + "' is not an integer");
-    if (value < 3 || value % 2 == 0 || value > 255) {
+    const std::optional<long long> value = whole_number(item);
+    if (!value || *value < 3 || *value % 2 == 0 || *value > 255) {
       throw UsageError("degree " + item + " is not an odd integer in [3, 255]");
     }
-    degrees.push_back(value);
+    degrees.push_back(static_cast<int>(*value));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
   }
-  if (degrees.empty()) throw UsageError("--degree '" + text + "' names no degree");
   return degrees;
+}
+
+std::optional<long long> whole_number(const std::string& text) {
+  const bool negative = !text.empty() && text.front() == '-';
+  const char* first = text.data() + (negative ? 1 : 0);
+  const char* last = text.data() + text.size();
+  if (first == last || !std::all_of(first, last, [](char c) { return c >= '0' && c <= '9'; })) return std::nullopt;
+  long long value = 0;
+  if (std::from_chars(text.data(), last, value).ec != std::errc()) return std::nullopt;
+  return value;
+}
+
+CLI::Validator integer_text(std::int64_t min, std::uint64_t max) {
+  auto check = [min, max](std::string& text) -> std::string {
+    const bool negative = !text.empty() && text.front() == '-';
+    const char* first = text.data() + (negative ? 1 : 0);
+    const char* last = text.data() + text.size();
+    if (first == last || !std::all_of(first, last, [](char c) { return c >= '0' && c <= '9'; })) {
+      return "'" + text + "' is not an integer (decimal digits, optionally after a '-')";
+    }
+    const std::string range = "[" + std::to_string(min) + ", " + std::to_string(max) + "]";
+    if (negative && min >= 0) return "'" + text + "' is negative; expected an integer in " + range;
+    // Canonical digits: CLI11 would read a leading 0 as octal.
+    if (negative) {
+      std::int64_t value = 0;
+      if (std::from_chars(text.data(), last, value).ec != std::errc() || value < min) {
+        return "'" + text + "' is outside " + range;
+      }
+      text = std::to_string(value);
+    } else {
+      std::uint64_t value = 0;
+      if (std::from_chars(first, last, value).ec != std::errc() || value > max) {
+        return "'" + text + "' is outside " + range;
+      }
+      text = std::to_string(value);
+    }
+    return {};
+  };
+  return CLI::Validator(check, "", "integer");
+}
+
+CLI::Validator path_text() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string { return text.empty() ? "the path is empty" : std::string(); }, "", "path");
 }
 
 Real parse_number(const std::string& flag, const std::string& text, unsigned bits) {

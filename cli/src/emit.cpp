@@ -1,14 +1,13 @@
 // polar-express emit: schedules turned into C++, CUDA, JSON or PyTorch source,
 // and (--registry) the registry header that lists them by name.
 #include "common.hpp"
+#include "long_work.hpp"
 
 #include "polar_express/codegen/codegen.hpp"
 #include "polar_express/solver/catalogue.hpp"
 #include "polar_express/solver/schedule_io.hpp"
 
-#include <filesystem>
 #include <memory>
-#include <system_error>
 
 namespace polar_express::cli {
 namespace {
@@ -20,6 +19,7 @@ struct EmitArguments {
   std::string output;
   bool registry = false;
   unsigned precision = 256;
+  std::string max_minutes = "10";
 };
 
 // The schedules named on the command line: files first, then built-ins in
@@ -37,65 +37,43 @@ std::vector<Schedule> load_schedules(const EmitArguments& args) {
   return schedules;
 }
 
-// Creates `directory` and its missing parents; a path that exists but is
-// not a directory is refused.  Returns the directories it created, deepest
-// last, so that a failure can remove them again.
-std::vector<std::filesystem::path> make_directories(const std::string& directory) {
-  namespace fs = std::filesystem;
-  std::vector<fs::path> created;
-  fs::path path(directory);
-  std::vector<fs::path> missing;
-  for (fs::path p = path; !p.empty(); p = p.parent_path()) {
-    std::error_code error;
-    const fs::file_status status = fs::status(p, error);
-    if (fs::exists(status)) {
-      if (!fs::is_directory(status)) throw UsageError("--output '" + p.string() + "' exists and is not a directory");
-      break;
-    }
-    missing.push_back(p);
-    if (p == p.parent_path()) break;
-  }
-  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
-    std::error_code error;
-    if (!fs::create_directory(*it, error) && error) {
-      for (auto made = created.rbegin(); made != created.rend(); ++made) fs::remove(*made, error);
-      throw UsageError("cannot create directory '" + it->string() + "': " + error.message());
-    }
-    created.push_back(*it);
-  }
-  return created;
-}
-
 int run_emit(const EmitArguments& args) {
+  if (is_standard_output(args.output)) {
+    throw UsageError("--output '" + args.output + "': emit writes files into a directory; name one");
+  }
   const codegen::Target target = codegen::parse_target(args.target);
   check_precision(args.precision);
-  if (args.output.empty()) throw UsageError("--output is empty (give a directory)");
   const std::size_t given = args.files.size() + args.builtins.size();
   if (given == 0) throw UsageError("give a SCHEDULE.json or --builtin NAME");
   if (!args.registry && (given > 1 || (args.builtins.size() == 1 && args.builtins[0] == "all"))) {
     throw UsageError("several schedules are emitted together only with --registry");
   }
+  LongWork work("emit", parse_minutes(args.max_minutes));
   const std::vector<Schedule> schedules = load_schedules(args);
+  double seconds = 0;
+  for (const Schedule& schedule : schedules) {
+    seconds += estimated_certify_seconds(schedule, static_cast<int>(schedule.steps.size()));
+  }
+  const std::string what = schedules.size() == 1
+                               ? "the certificate of " + std::to_string(schedules[0].steps.size()) + " steps"
+                               : "the certificates of " + std::to_string(schedules.size()) + " schedules";
+  work.expect(seconds, what + " at " + std::to_string(args.precision) + " bits");
   // Everything is generated before the first byte is written, and
   // write_files() puts all the files in place or none.
   std::vector<OutputFile> files;
-  for (const Schedule& schedule : schedules) {
-    for (codegen::GeneratedFile& file : codegen::emit(schedule, target)) {
-      files.push_back({std::move(file.name), std::move(file.content)});
+  {
+    ScopedWorkMonitor monitor(work);
+    for (const Schedule& schedule : schedules) {
+      for (codegen::GeneratedFile& file : codegen::emit(schedule, target)) {
+        files.push_back({std::move(file.name), std::move(file.content)});
+      }
     }
   }
   if (args.registry) {
     codegen::GeneratedFile file = codegen::registry(schedules, target);
     files.push_back({std::move(file.name), std::move(file.content)});
   }
-  const std::vector<std::filesystem::path> created = make_directories(args.output);
-  try {
-    write_files(args.output, files);
-  } catch (...) {
-    std::error_code error;
-    for (auto made = created.rbegin(); made != created.rend(); ++made) std::filesystem::remove(*made, error);
-    throw;
-  }
+  write_files(args.output, files);
   return kExitOk;
 }
 
@@ -121,10 +99,18 @@ Command add_emit_command(CLI::App& root) {
                   "A published schedule compiled into the tool, e.g. polar-express-paper-d5 (repeatable with "
                   "--registry; 'all' for the whole catalogue)");
   app->add_option("--target", args->target, "cpp, cuda, json or torch")->required();
-  app->add_option("--output", args->output, "Directory to write into (created if missing; written only on success)")
-      ->required();
+  app->add_option("--output", args->output,
+                  "Directory to write into, created with its parents when missing; all files or none\n"
+                  "(on failure the originals stay and created directories are removed)")
+      ->required()
+      ->transform(path_text());
   app->add_flag("--registry", args->registry, "Also write the registry header of the emitted schedules (cpp, cuda)");
   app->add_option("--precision", args->precision, "MPFR precision in bits for reading and certifying (64..65536)")
+      ->transform(integer_text<unsigned>())
+      ->capture_default_str();
+  app->add_option("--max-minutes", args->max_minutes,
+                  "Stop (exit 2, nothing written) once certifying runs this long; refused up front when its\n"
+                  "estimate is longer.  0: no limit")
       ->capture_default_str();
   return {app, [args] { return run_emit(*args); }};
 }

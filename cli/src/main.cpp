@@ -31,23 +31,24 @@ int run_guarded(const std::function<int()>& action) {
 
 int main(int argc, char** argv) {
   using namespace polar_express::cli;
-  CLI::App app{"polar-express: design, verify, emit and run the polynomial iterations that compute\n"
-               "the matrix polar factor (the orthogonalization of the Muon optimizer).\n"
-               "Exit codes: 0 success, 1 a check failed, 2 bad usage or input."};
-  app.require_subcommand(1);
-  const std::vector<Command> commands{add_design_command(app), add_verify_command(app), add_emit_command(app),
-                                      add_run_command(app)};
+  Application cli;
+  // CLI11 answers a misspelt command with "A subcommand is required".
+  if (argc > 1 && argv[1][0] != '-' && cli.find(argv[1]) == nullptr) {
+    std::cerr << "polar-express: error: unknown command '" << argv[1] << "' (expected one of " << cli.command_names()
+              << "; see --help)\n";
+    return kExitBadInput;
+  }
   try {
-    app.parse(argc, argv);
+    cli.app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
+    return cli.app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
+    return cli.app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::cerr << "polar-express: error: " << e.what() << " (see --help)\n";
     return kExitBadInput;
   }
-  for (const Command& command : commands) {
+  for (const Command& command : cli.commands) {
     if (command.app->parsed()) return run_guarded(command.run);
   }
   return kExitBadInput;

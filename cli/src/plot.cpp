@@ -2,6 +2,8 @@
 
 #include "common.hpp"
 
+#include "polar_express/solver/work.hpp"
+
 #include <fmt/format.h>
 
 #include <spawn.h>
@@ -51,6 +53,7 @@ std::string composite_data(const std::vector<Verification>& all, const Real& lo,
   for (const Verification& v : all) {
     PrecisionScope scope(certification_bits(v.schedule.precision_bits));
     for (int i = 0; i < kGridPoints; ++i) {
+      work_checkpoint();
       Real y = std::exp(log_lo + (log_hi - log_lo) * i / (kGridPoints - 1));
       for (const ScheduleStep& step : v.schedule.steps) y = step.polynomial(y);
       rows[static_cast<std::size_t>(i)] += fmt::format(" {}", cell(static_cast<double>(y)));

@@ -82,12 +82,13 @@ std::optional<double> parse_spectrum(const std::string& text) {
     } catch (const std::exception&) {
       used = 0;
     }
-    if (used == number.size() && used > 0 && lowest > 0 && lowest <= 1) return lowest;
+    if (is_decimal_number(number) && used == number.size() && lowest > 0 && lowest <= 1) return lowest;
   }
   throw UsageError("--spectrum '" + text + "' is not gaussian or logspace:LO with 0 < LO <= 1");
 }
 
 runtime::Schedule to_runtime(const Schedule& schedule) {
+  validate(schedule);
   runtime::Schedule s;
   s.name = schedule.name;
   s.normalization = {schedule.normalization.factor, schedule.normalization.eps,
@@ -387,12 +388,14 @@ Command add_run_command(CLI::App& root) {
   app->add_option("--backend", args->backend, "cpu or cuda")->required();
   app->add_option("--shape", args->shape, "MxN or BxMxN (B matrices of M rows, N columns)")->required();
   app->add_option("--dtype", args->dtype, "f64 or f32 (cpu; default f64), f32, bf16 or f16 (cuda; default bf16)");
-  app->add_option("--steps", args->steps, "Steps to run (default: the schedule's list), past the list by its rule");
+  app->add_option("--steps", args->steps, "Steps to run (default: the schedule's list), past the list by its rule")
+      ->transform(integer_text<int>());
   app->add_option("--spectrum", args->spectrum,
                   "gaussian (Gaussian entries) or logspace:LO (singular values log-spaced from LO to 1)")
       ->capture_default_str();
-  app->add_option("--seed", args->seed, "Random seed")->capture_default_str();
+  app->add_option("--seed", args->seed, "Random seed, 0..2^64-1")->transform(integer_text<std::uint64_t>())->capture_default_str();
   app->add_option("--repeats", args->repeats, "Timed runs after one warm-up; the median is reported")
+      ->transform(integer_text<int>())
       ->capture_default_str();
   app->add_option("--max-memory", args->max_memory,
                   "Refuse runs needing more host memory than this many bytes (default: what the system reports "

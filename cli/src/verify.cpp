@@ -2,6 +2,7 @@
 // published catalogue side by side, diagnostics and plots.
 #include "common.hpp"
 #include "format.hpp"
+#include "long_work.hpp"
 #include "plot.hpp"
 
 #include "polar_express/solver/catalogue.hpp"
@@ -26,7 +27,24 @@ struct VerifyArguments {
   unsigned precision = 256;
   std::string format = "table";
   std::string plot;
+  std::string max_minutes = "10";
 };
+
+// Rough seconds of verify_schedule() on `steps` steps of `s`: about 30
+// passes over the chain (the certificate, the diagnostics, the bisection for
+// the smallest lower bound, six perturbed intervals); the plots evaluate the
+// composite at 20000 points.
+double estimated_verify_seconds(const Schedule& s, int steps, bool plot) {
+  constexpr int kPasses = 30;
+  double seconds = kPasses * estimated_certify_seconds(s, steps);
+  if (plot) {
+    for (int t = 0; t < steps; ++t) {
+      const int degree = s.steps[std::min<std::size_t>(static_cast<std::size_t>(t), s.steps.size() - 1)].degree();
+      seconds += 20000 * estimated_evaluation_seconds(degree, certification_bits(s.precision_bits));
+    }
+  }
+  return seconds;
+}
 
 std::optional<Real> optional_number(const std::string& flag, const std::string& text, unsigned bits) {
   if (text.empty()) return std::nullopt;
@@ -120,6 +138,13 @@ int run_verify(const VerifyArguments& args) {
     for (const std::string& name : builtin_names()) schedules.push_back(builtin_schedule(name, args.precision));
   } else {
     schedules.push_back(load_schedule(args.schedule, args.precision));
+    // Without --steps the list's own length is the step count.
+    const std::size_t listed = schedules.front().steps.size();
+    if (!args.steps && listed > static_cast<std::size_t>(kMaxVerifySteps)) {
+      throw UsageError("schedule '" + schedules.front().name + "' lists " + std::to_string(listed) +
+                       " steps, more than verify's limit of " + std::to_string(kMaxVerifySteps) +
+                       "; give --steps T (at most " + std::to_string(kMaxVerifySteps) + ") to verify its first T steps");
+    }
   }
 
   const unsigned bits = certification_bits(args.precision);
@@ -140,6 +165,18 @@ int run_verify(const VerifyArguments& args) {
     if (!options.steps) options.steps = 10;
   }
 
+  LongWork work("verify", parse_minutes(args.max_minutes));
+  double estimate = 0;
+  int longest = 0;
+  for (const Schedule& s : schedules) {
+    const int steps = options.steps.value_or(static_cast<int>(s.steps.size()));
+    longest = std::max(longest, steps);
+    estimate += estimated_verify_seconds(s, steps, !args.plot.empty());
+  }
+  work.expect(estimate, fmt::format("{} of {} step{} at {} bits{}", all ? "every list" : "the certificate",
+                                    longest, longest == 1 ? "" : "s", args.precision,
+                                    args.plot.empty() ? "" : " with plots"));
+  ScopedWorkMonitor monitor(work);
   std::vector<Verification> results;
   for (const Schedule& s : schedules) results.push_back(verify_schedule(s, options));
 
@@ -189,20 +226,28 @@ Command add_verify_command(CLI::App& root) {
                   "(defaults there: --lower 1e-3 --upper 1 --steps 10)");
   app->add_option("--lower", args->lower, "Lower bound l > 0 (default: the schedule's design lower bound, else 1e-3)");
   app->add_option("--upper", args->upper, "Upper bound u > l, may exceed 1 (default: the schedule's, else 1)");
-  app->add_option("--steps", args->steps, "Steps T (default: the list length)");
+  app->add_option("--steps", args->steps, "Steps T, 1..1000 (default: the list length)")->transform(integer_text<int>());
   app->add_option("--expect-error", args->expect_error,
                   "Exit 1 unless the final error's rigorous upper bound is at most E");
   app->add_option("--target-error", args->target_error,
                   "Error E for the smallest-lower-bound search (default: --expect-error, else the final error)");
   app->add_option("--margin", args->margin, "Relative band margin s for the safe-band check, 0 < s < 1")
       ->capture_default_str();
-  app->add_option("--precision", args->precision, "MPFR precision in bits (64..65536)")->capture_default_str();
+  app->add_option("--precision", args->precision, "MPFR precision in bits (64..65536)")
+      ->transform(integer_text<unsigned>())
+      ->capture_default_str();
   app->add_option("--format", args->format, "table or json (schema polar-express/verification/v1)")
+      ->capture_default_str();
+  app->add_option("--max-minutes", args->max_minutes,
+                  "Stop (exit 2, nothing written) once verification runs this long; refused up front when\n"
+                  "its estimate is longer.  Progress goes to stderr past a couple of seconds.  0: no limit")
       ->capture_default_str();
   app->add_option("--plot", args->plot,
                   "Also write PREFIX-composite.dat (f_T(x) on log-spaced x in [l, max(u, 1)]), PREFIX-errors.dat\n"
                   "(error after each step) and PREFIX.gp, and run gnuplot on it for PREFIX-composite.svg/.png\n"
-                  "and PREFIX-errors.svg/.png (log y); without gnuplot, says so and keeps the data");
+                  "and PREFIX-errors.svg/.png (log y); without gnuplot, says so and keeps the data.  The three\n"
+                  "files are written all or none (regular files; links are followed)")
+      ->transform(path_text());
   return {app, [args] {
             VerifyArguments effective = *args;
             if (effective.target_error.empty()) effective.target_error = effective.expect_error;

@@ -3,6 +3,9 @@
 #include "emitters.hpp"
 #include "polar_express/solver/schedule_io.hpp"
 
+#include <mpfr.h>
+
+#include <cmath>
 #include <set>
 #include <stdexcept>
 
@@ -31,6 +34,36 @@ const std::set<std::string>& forbidden_identifiers() {
       "OddPolynomialStep", "StepCertificate", "DesignInputs", "ScheduleInfo", "torch", "NAME", "COEFFICIENTS",
       "CERTIFIED_ERRORS", "_step_coefficients"};
   return names;
+}
+
+// Every number a target writes as a double (cpp, torch) or float (cpp's f32
+// table, cuda) must be finite there: a coefficient of 1e300 is a double but
+// no float, and a schedule that diverges on its input interval has
+// certified errors beyond any double.  The message names the field.
+void check_representable(const Schedule& s, Target target) {
+  if (target == Target::kJson) return;
+  const bool floats = target == Target::kCpp || target == Target::kCuda;
+  auto check = [&](const Real& value, const std::string& field, bool as_float) {
+    const double d = mpfr_get_d(value.backend().data(), MPFR_RNDN);
+    const float f = mpfr_get_flt(value.backend().data(), MPFR_RNDN);
+    if (!std::isfinite(d) || (as_float && !std::isfinite(f))) {
+      throw std::invalid_argument("schedule '" + s.name + "' " + field + " " + to_decimal(value, 17) +
+                                  " is not finite as a " + (std::isfinite(d) ? "float" : "double") + ", which the " +
+                                  to_string(target) + " target writes");
+    }
+  };
+  for (std::size_t t = 0; t < s.steps.size(); ++t) {
+    const ScheduleStep& step = s.steps[t];
+    const std::string at = "step " + std::to_string(t + 1);
+    for (std::size_t k = 0; k < step.polynomial.coefficients.size(); ++k) {
+      check(step.polynomial.coefficients[k], at + " coefficient " + std::to_string(k + 1), floats);
+    }
+    // cuda writes the certificate as decimal comments only.
+    if (target != Target::kCuda) {
+      check(step.error_after, at + " certified error (it diverges on its input interval)", false);
+      check(step.interval.upper, at + " interval upper bound", false);
+    }
+  }
 }
 
 }  // namespace
@@ -83,6 +116,13 @@ Schedule certified(Schedule schedule) {
 }
 
 std::vector<GeneratedFile> emit(const Schedule& schedule, Target target) {
+  validate(schedule);
+  // JSON and the C++ tables carry the normalisation (its text and kind) for
+  // the runtime to apply; the CUDA kernel sets and the PyTorch function apply
+  // it themselves, and only the Frobenius form.
+  if (target == Target::kCuda || target == Target::kTorch) {
+    require_frobenius_normalization(schedule, "the " + to_string(target) + " target");
+  }
   const std::string id = identifier(schedule.name);
   // Every target evaluates c0 X + (c1 A + ...) X, which needs an x^3 term.
   for (std::size_t t = 0; t < schedule.steps.size(); ++t) {
@@ -93,6 +133,7 @@ std::vector<GeneratedFile> emit(const Schedule& schedule, Target target) {
     }
   }
   const Schedule checked = certified(schedule);
+  check_representable(checked, target);
   switch (target) {
     case Target::kCpp: return {{id + ".hpp", detail::cpp_header(checked, id)}};
     case Target::kCuda: return detail::cuda_sources(checked, id);

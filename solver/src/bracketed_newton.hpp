@@ -1,6 +1,7 @@
 #pragma once
 // Safeguarded Newton on a bracket (internal to the solver).
 #include "polar_express/solver/real.hpp"
+#include "polar_express/solver/work.hpp"
 
 namespace polar_express::detail {
 
@@ -19,6 +20,7 @@ Real bracketed_newton(const F& f, const DF& df, Real lo, Real hi, const Real& ti
   Real x = std::move(start);
   Real previous_step = hi - lo;
   for (int iteration = 0; iteration < 100000; ++iteration) {
+    work_checkpoint();
     const Real fx = f(x);
     const int s = sign(fx);
     if (s == 0) return x;

@@ -2,6 +2,8 @@
 
 #include <mpfr.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <memory>
 
@@ -33,13 +35,39 @@ unsigned precision_bits(const Real& value) {
   return static_cast<unsigned>(mpfr_get_prec(value.backend().data()));
 }
 
+bool is_decimal_number(std::string_view text) {
+  std::size_t i = 0;
+  auto digits = [&] {
+    const std::size_t start = i;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
+    return i - start;
+  };
+  if (i < text.size() && (text[i] == '+' || text[i] == '-')) ++i;
+  std::string word(text.substr(i));
+  std::transform(word.begin(), word.end(), word.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (word == "inf" || word == "infinity" || word == "nan") return true;
+  std::size_t mantissa = digits();
+  if (i < text.size() && text[i] == '.') {
+    ++i;
+    mantissa += digits();
+  }
+  if (mantissa == 0) return false;
+  if (i < text.size() && (text[i] == 'e' || text[i] == 'E')) {
+    ++i;
+    if (i < text.size() && (text[i] == '+' || text[i] == '-')) ++i;
+    if (digits() == 0) return false;
+  }
+  return i == text.size();
+}
+
 Real parse_real(const std::string& text, unsigned bits) {
+  if (!is_decimal_number(text)) throw std::invalid_argument("'" + text + "' is not a number");
   Real result;
   mpfr_set_prec(result.backend().data(), static_cast<mpfr_prec_t>(bits));
   char* end = nullptr;
   const int inexact = mpfr_strtofr(result.backend().data(), text.c_str(), &end, 10, MPFR_RNDN);
   (void)inexact;
-  if (text.empty() || end == text.c_str() || *end != '\0') {
+  if (end != text.c_str() + text.size()) {
     throw std::invalid_argument("'" + text + "' is not a number");
   }
   return result;

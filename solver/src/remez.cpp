@@ -151,6 +151,7 @@ RemezResult remez(int degree, const Real& lower_in, const Real& upper_in, unsign
   Real best_spread = 2;
   int iterations_without_progress = 0;
   for (int iteration = 1; iteration <= kMaxIterations; ++iteration) {
+    work_checkpoint();
     solve_reference(points, u, result.polynomial, result.levelled_error);
     // Low degrees: isolating every root of p' (the certificate's own method)
     // is cheaper than bracketing the q zeros of the error first.

@@ -3,6 +3,9 @@
 #include "polar_express/solver/enclosure.hpp"
 #include "polar_express/solver/remez.hpp"
 
+#include "polar_express/solver/work.hpp"
+
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -93,6 +96,10 @@ void validate(const DesignOptions& o) {
   }
   if (!finite(o.cushion) || o.cushion < 0 || o.cushion >= 1) throw std::invalid_argument("cushion " + text_of(o.cushion) + " is outside [0, 1)");
   if (!finite(o.safety) || o.safety < 0) throw std::invalid_argument("safety " + text_of(o.safety) + " is not a finite number >= 0");
+  if (const unsigned needed = required_precision_bits(o); needed > kMaxPrecisionBits) {
+    throw std::invalid_argument("lower bound " + text_of(o.lower) + " needs " + std::to_string(needed) +
+                                " bits of precision, above the limit of " + std::to_string(kMaxPrecisionBits));
+  }
   if (o.steps.has_value() == o.target_error.has_value()) throw std::invalid_argument("give exactly one of --steps and --target-error");
   if (o.steps && (*o.steps <= 0 || *o.steps > kMaxDesignSteps)) {
     throw std::invalid_argument("steps " + std::to_string(*o.steps) + " is outside [1, " + std::to_string(kMaxDesignSteps) + "]");
@@ -109,13 +116,65 @@ std::vector<Rational> ScheduleStep::exact() const {
   return result;
 }
 
+void validate(const Schedule& s) {
+  const std::string who = "schedule '" + s.name + "'";
+  if (s.steps.empty()) throw std::invalid_argument(who + " has no steps");
+  for (std::size_t t = 0; t < s.steps.size(); ++t) {
+    const std::vector<Real>& c = s.steps[t].polynomial.coefficients;
+    const std::string step = who + " step " + std::to_string(t + 1);
+    if (c.empty()) throw std::invalid_argument(step + " has no coefficients");
+    for (std::size_t k = 0; k < c.size(); ++k) {
+      if (!boost::multiprecision::isfinite(c[k])) {
+        throw std::invalid_argument(step + " coefficient " + std::to_string(k + 1) + " is " + text_of(c[k]));
+      }
+    }
+  }
+  const Interval& in = s.input;
+  if (!boost::multiprecision::isfinite(in.lower) || !(in.lower > 0)) {
+    throw std::invalid_argument(who + " input lower bound " + text_of(in.lower) + " is not a positive finite number");
+  }
+  if (!boost::multiprecision::isfinite(in.upper) || !(in.upper > in.lower)) {
+    throw std::invalid_argument(who + " input upper bound " + text_of(in.upper) +
+                                " is not a finite number above the lower bound " + text_of(in.lower));
+  }
+  const Normalization& n = s.normalization;
+  if (!(n.factor >= kMinNormalizationFactor && n.factor <= kMaxNormalizationValue)) {
+    throw std::invalid_argument(who + " normalization factor " + text_of(Real(n.factor)) + " is outside [" +
+                                text_of(Real(kMinNormalizationFactor)) + ", " + text_of(Real(kMaxNormalizationValue)) +
+                                "] (a positive normal float)");
+  }
+  if (!(n.eps >= 0 && n.eps <= kMaxNormalizationValue)) {
+    throw std::invalid_argument(who + " normalization eps " + text_of(Real(n.eps)) + " is outside [0, " +
+                                text_of(Real(kMaxNormalizationValue)) + "]");
+  }
+}
+
+void require_frobenius_normalization(const Schedule& s, const std::string& consumer) {
+  if (s.normalization.kind != NormalizationKind::kFrobenius) {
+    throw std::invalid_argument("schedule '" + s.name + "' normalises by '" + s.normalization.text + "', which " +
+                                consumer + " does not implement (only X / (factor * ||X||_F + eps))");
+  }
+}
+
 void certify(std::vector<ScheduleStep>& steps, const Interval& input, unsigned precision_bits) {
   const RigorousChain chain(steps, precision_bits);
   record_enclosures(steps, input, chain.ranges(input), chain.working_bits());
 }
 
-Schedule design_schedule(const DesignOptions& options) {
-  validate(options);
+unsigned required_precision_bits(const DesignOptions& o) {
+  PrecisionScope scope(std::max(precision_bits(o.lower), precision_bits(o.upper)));
+  const double range_bits = static_cast<double>(log2(o.upper / o.lower));
+  const int widest = *std::max_element(o.degrees.begin(), o.degrees.end());
+  // Coefficients of a minimax polynomial of degree 2q-1 on [l, u] reach
+  // about 2^(2q) (as Chebyshev polynomials do), and the chain must keep the
+  // image of l, about c0 l, positive through their rounding.
+  return static_cast<unsigned>(std::ceil(std::max(0.0, range_bits))) + static_cast<unsigned>(widest + 1) + 64;
+}
+
+Schedule design_schedule(const DesignOptions& requested) {
+  validate(requested);
+  DesignOptions options = requested;
+  options.precision_bits = std::max(requested.precision_bits, required_precision_bits(requested));
   const unsigned bits = options.precision_bits;
   const unsigned work = certification_bits(bits);
   PrecisionScope scope(work);
@@ -155,11 +214,17 @@ Schedule design_schedule(const DesignOptions& options) {
     ScheduleStep scaled = step;
     if (options.safety > 0) apply_safety(scaled, options.safety, bits);
     const Interval range = image(in_loop ? scaled.polynomial : step.polynomial, {l, u});
+    if (!(range.lower > 0)) {
+      throw SolverError("step " + std::to_string(t + 1) + " maps the interval [" + text_of(l) + ", " + text_of(u) +
+                        "] to a lower end of " + text_of(range.lower) + ": its coefficients at " +
+                        std::to_string(bits) + " bits do not resolve it (raise --precision)");
+    }
     l = range.lower;
     u = 2 - l;
     if (range.upper > u) u = range.upper;
     raw.push_back(std::move(step));
     safe.push_back(std::move(scaled));
+    work_progress(t + 1, options.steps.value_or(0));
     if (options.steps && t + 1 < *options.steps) continue;
 
     std::vector<ScheduleStep> candidate(safe.begin(), safe.end() - 1);

@@ -158,11 +158,8 @@ struct Number {
 Number read_number(const Json& v, const std::string& where, unsigned bits) {
   const std::optional<std::string> text = numeric_text(v);
   if (!text) fail(where, kind_of(v) + " is not a number");
-  // parse_real would skip leading blanks and stop at an embedded NUL.
-  const bool clean = !text->empty() && text->find_first_of(std::string(" \t\n\r\v\f\0", 7)) == std::string::npos;
   Real value;
   try {
-    if (!clean) throw std::invalid_argument("blank");
     value = parse_real(*text, bits);
   } catch (const std::invalid_argument&) {
     fail(where, quote_text(*text) + " is not a number");
@@ -243,49 +240,79 @@ void check_interval(const Interval& input, const std::string& where) {
   }
 }
 
-// "X / ||X||_F", "X / (||X||_F + E)" or "X / (F * ||X||_F + E)" give factor F
-// and eps E; any other convention (AOL, a symbolic eps) keeps factor 1 and
-// eps 0, and consumers read the text.
-Normalization parse_normalization_text(const std::string& text) {
+// The normalisation's factor and eps as doubles, refused (naming `where`
+// and the text) outside what every consumer can hold: a factor of 1e-400
+// is positive in MPFR but 0 as a double, and 1e400 is no double at all.
+double read_factor(const Number& n, const std::string& where) {
+  if (!(n.value >= kMinNormalizationFactor && n.value <= kMaxNormalizationValue)) {
+    fail(where, quote_text(n.text) + " is outside [" + to_decimal(Real(kMinNormalizationFactor), 17) + ", " +
+                    to_decimal(Real(kMaxNormalizationValue), 17) + "] (a positive normal float)");
+  }
+  return static_cast<double>(n.value);
+}
+
+double read_eps(const Number& n, const std::string& where) {
+  if (!(n.value >= 0 && n.value <= kMaxNormalizationValue)) {
+    fail(where, quote_text(n.text) + " is outside [0, " + to_decimal(Real(kMaxNormalizationValue), 17) + "]");
+  }
+  return static_cast<double>(n.value);
+}
+
+constexpr const char* kFrobeniusNorm = "||X||_F";
+
+// "X / ||X||_F", "X / (||X||_F + E)" or "X / (F * ||X||_F + E)" give factor
+// F and eps E; a symbolic E ("+ eps") reads as 0, since the runtime guards a
+// zero matrix without it.  "AOL" is Turbo-Muon's AOL rescaling (kind kAol);
+// an empty text is the plain X / ||X||_F; any other text, or numbers out of
+// range, is an error.
+Normalization parse_normalization_text(const std::string& text, const std::string& where) {
   Normalization n;
   n.text = text;
+  if (text.empty()) return n;
   if (text == "AOL") {
     n.kind = NormalizationKind::kAol;
     return n;
   }
-  const std::string prefix = "X / ";
-  const std::string norm = "||X||_F";
-  if (text.rfind(prefix, 0) != 0) return n;
-  std::string rest = text.substr(prefix.size());
-  if (rest == norm) return n;
-  if (rest.size() < 2 || rest.front() != '(' || rest.back() != ')') return n;
-  rest = rest.substr(1, rest.size() - 2);
-  auto number = [](const std::string& s) -> std::optional<double> {
-    std::size_t used = 0;
-    try {
-      const double value = std::stod(s, &used);
-      if (used == s.size() && std::isfinite(value)) return value;
-    } catch (const std::exception&) {
-    }
-    return std::nullopt;
+  auto bad = [&] {
+    fail(where, quote_text(text) +
+                    " is not \"X / ||X||_F\", \"X / (||X||_F + E)\", \"X / (F * ||X||_F + E)\" or \"AOL\"");
   };
-  double factor = 1.0;
-  const std::size_t at = rest.find(norm);
-  if (at == std::string::npos) return n;
+  const std::string prefix = "X / ";
+  if (text.rfind(prefix, 0) != 0) bad();
+  std::string rest = text.substr(prefix.size());
+  if (rest == kFrobeniusNorm) return n;
+  if (rest.size() < 2 || rest.front() != '(' || rest.back() != ')') bad();
+  rest = rest.substr(1, rest.size() - 2);
+  const std::size_t at = rest.find(kFrobeniusNorm);
+  if (at == std::string::npos) bad();
   if (at > 0) {
     const std::string head = rest.substr(0, at);
-    if (head.size() < 4 || head.substr(head.size() - 3) != " * ") return n;
-    const auto f = number(head.substr(0, head.size() - 3));
-    if (!f || *f <= 0) return n;
-    factor = *f;
+    if (head.size() < 4 || head.substr(head.size() - 3) != " * ") bad();
+    const std::string factor = head.substr(0, head.size() - 3);
+    if (!is_decimal_number(factor)) bad();
+    n.factor = read_factor({parse_real(factor, 64), factor}, where + " factor");
   }
-  const std::string tail = rest.substr(at + norm.size());
-  if (tail.rfind(" + ", 0) != 0) return n;
-  const auto eps = number(tail.substr(3));
-  if (!eps || *eps < 0) return n;
-  n.factor = factor;
-  n.eps = *eps;
+  const std::string tail = rest.substr(at + std::string(kFrobeniusNorm).size());
+  if (tail.empty()) return n;
+  if (tail.rfind(" + ", 0) != 0) bad();
+  const std::string eps = tail.substr(3);
+  const bool symbolic = !eps.empty() && std::all_of(eps.begin(), eps.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+  });
+  if (!symbolic) {
+    if (!is_decimal_number(eps)) bad();
+    n.eps = read_eps({parse_real(eps, 64), eps}, where + " eps");
+  }
   return n;
+}
+
+// The shared validation (schedule.hpp) of what the reader built.
+void check_schedule(const Schedule& s) {
+  try {
+    validate(s);
+  } catch (const std::invalid_argument& e) {
+    fail("", e.what());
+  }
 }
 
 // ---------------------------------------------------------------- published
@@ -300,9 +327,7 @@ Schedule parse_published(const Json& object, unsigned bits) {
   const std::string where = "schedule " + quote_text(s.name);
   if (const Json* v = find(object, "source")) s.source = read_string(*v, join(where, "source"));
   if (const Json* v = find(object, "normalization")) {
-    s.normalization = parse_normalization_text(read_string(*v, join(where, "normalization")));
-  } else {
-    s.normalization = parse_normalization_text("X / ||X||_F");
+    s.normalization = parse_normalization_text(read_string(*v, join(where, "normalization")), join(where, "normalization"));
   }
   s.after_list = read_after_list(find(object, "after_list"), where);
   s.precision_bits = bits;
@@ -376,6 +401,7 @@ Schedule parse_published(const Json& object, unsigned bits) {
     }
     s.steps.push_back(std::move(step));
   }
+  check_schedule(s);
   return s;
 }
 
@@ -478,14 +504,10 @@ Schedule parse_own(const Json& doc, unsigned bits) {
   if (const Json* v = find(doc, "normalization")) {
     require_object(*v, "normalization");
     if (const Json* f = find(*v, "factor")) {
-      const Real factor = read_number(*f, "normalization factor", 64).value;
-      if (factor <= 0) fail("normalization factor", to_decimal(factor, 17) + " is not positive");
-      s.normalization.factor = static_cast<double>(factor);
+      s.normalization.factor = read_factor(read_number(*f, "normalization factor", 64), "normalization factor");
     }
     if (const Json* e = find(*v, "eps")) {
-      const Real eps = read_number(*e, "normalization eps", 64).value;
-      if (eps < 0) fail("normalization eps", to_decimal(eps, 17) + " is negative");
-      s.normalization.eps = static_cast<double>(eps);
+      s.normalization.eps = read_eps(read_number(*e, "normalization eps", 64), "normalization eps");
     }
     if (const Json* t = find(*v, "text")) s.normalization.text = read_string(*t, "normalization text");
     if (const Json* k = find(*v, "kind")) {
@@ -525,6 +547,7 @@ Schedule parse_own(const Json& doc, unsigned bits) {
     }
     s.steps.push_back(std::move(step));
   }
+  check_schedule(s);
   return s;
 }
 

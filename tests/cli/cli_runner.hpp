@@ -1,6 +1,7 @@
 #pragma once
 // Runs the polar-express binary in a shell and captures what it printed.
 #include "common/files.hpp"
+#include "common/prerequisite.hpp"
 
 #include <sys/wait.h>
 

@@ -12,6 +12,8 @@ using polar_express::test::TempDir;
 
 namespace {
 
+bool is_schedule_table(const std::string& out) { return out.find("final error") != std::string::npos; }
+
 const char* kPaperFlags =
     "design --degree 5 --lower 1e-3 --steps 8 --cushion 0.02407327424182761 --safety 0.01 --safety-mode posthoc";
 
@@ -106,6 +108,23 @@ TEST_CASE("design rejects bad input: one line, exit 2, no file", "[cli][design][
       {"--lower 1e-3 --target-error 1", "target error 1"},
       {"--lower 1e-3 --target-error 2.5", "target error 2.5"},
       {"--steps 3", "--lower"},
+      // Strict numbers: what the schedule reader would refuse is refused here.
+      {"--lower ' 1e-3' --steps 3", "--lower ' 1e-3' is not a number"},
+      {"--lower '1e-3 ' --steps 3", "--lower '1e-3 ' is not a number"},
+      {"--lower 1@-3 --steps 3", "--lower '1@-3' is not a number"},
+      {"--lower 1e-3 --degree 5, --steps 3", "--degree '5,': an empty item"},
+      {"--lower 1e-3 --degree ,5 --steps 3", "--degree ',5': an empty item"},
+      {"--lower 1e-3 --degree +5 --steps 3", "'+5' is not an integer"},
+      {"--lower 1e-3 --degree ' 5' --steps 3", "' 5' is not an integer"},
+      {"--lower 1e-3 --steps +3", "--steps: '+3' is not an integer"},
+      {"--lower 1e-3 --steps 0x3", "--steps: '0x3' is not an integer"},
+      {"--lower 1e-3 --steps 3 --precision -256", "--precision: '-256' is negative"},
+      {"--lower 1e-3 --steps 3 --precision 99999999999", "--precision: '99999999999' is outside [0, 4294967295]"},
+      {"--lower 1e-3 --steps 3 --max-minutes -1", "--max-minutes '-1'"},
+      {"--lower 1e-1000000 --steps 3", "bits of precision, above the limit of 65536"},
+      // Work estimated beyond the time limit is refused before it starts.
+      {"--degree 63 --lower 1e-3 --steps 64 --precision 65536", "is estimated at"},
+      {"--degree 127 --lower 1e-3 --steps 3 --max-minutes 0.001", "beyond --max-minutes 0.001"},
   };
   for (const Case& c : cases) {
     TempDir dir;
@@ -126,6 +145,39 @@ TEST_CASE("design --output into a missing directory fails cleanly", "[cli][desig
   CHECK(r.exit_code == 2);
   CHECK(line_count(r.err) == 1);
   CHECK(std::filesystem::is_empty(dir.path()));
+}
+
+TEST_CASE("design --lower 1e-79 raises the precision the chain needs", "[cli][design]") {
+  // At 256 bits the rounded coefficients would send the image of 1e-79 below 0.
+  const CliResult r = run_cli("design --lower 1e-79 --steps 4 --format json");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.err, Catch::Contains("designed and recorded at 333 bits instead of 256"));
+  const nlohmann::json doc = nlohmann::json::parse(r.out);
+  CHECK(doc["input"]["precision_bits"] == 333);
+  CHECK(doc["input"]["lower"] == "1e-79");
+  REQUIRE(doc["steps"].size() == 4);
+  // The first step maps l to c0 l: the interval after it starts near 8.5e-79.
+  CHECK(std::stod(doc["steps"][1]["lower"].get<std::string>()) > 1e-79);
+}
+
+TEST_CASE("design announces work estimated past a couple of seconds on stderr", "[cli][design][long]") {
+  const CliResult quick = run_cli("design --lower 1e-3 --steps 3");
+  CHECK(quick.err.empty());
+  // About 3 s; whether "N s elapsed" lines follow depends on the machine.
+  const CliResult slow = run_cli("design --degree 111 --lower 1e-3 --steps 1");
+  INFO(slow.err);
+  REQUIRE(slow.exit_code == 0);
+  CHECK_THAT(slow.err, Catch::StartsWith("polar-express: design: degree 111 x 1 steps at 256 bits is estimated at") &&
+                           Catch::Contains("progress follows"));
+  CHECK(is_schedule_table(slow.out));
+}
+
+TEST_CASE("an unknown command is named", "[cli]") {
+  const CliResult r = run_cli("foo --lower 1");
+  CHECK(r.exit_code == 2);
+  CHECK(line_count(r.err) == 1);
+  CHECK_THAT(r.err, Catch::Contains("unknown command 'foo'") && Catch::Contains("design, verify, emit, run"));
 }
 
 TEST_CASE("--help documents every subcommand and design flag", "[cli]") {

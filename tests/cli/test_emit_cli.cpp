@@ -96,7 +96,7 @@ TEST_CASE("emit refuses bad input with one line, exit 2, nothing written", "[cli
   check_bad_input(run_cli("emit " + dir.file("missing.json") + " --target cpp" + out), "missing.json");
   std::ofstream(dir.file("plain")) << "a file, not a directory";
   check_bad_input(run_cli("emit --builtin polar-express-paper-d5 --target cpp --output " + dir.file("plain") + "/sub"),
-                  dir.file("plain") + "' exists and is not a directory");
+                  dir.file("plain") + "/sub': Not a directory");
 
   // A schedule whose name makes no identifier.
   REQUIRE(run_cli("design --lower 1e-3 --steps 2 --format json --name 'bad name!' --output " + dir.file("bad.json"))
@@ -156,4 +156,46 @@ TEST_CASE("emit into an unwritable directory leaves no file behind", "[cli][emit
   CHECK_FALSE(std::filesystem::exists(target + "/polar_express_paper_d5_cuda.hpp"));
   CHECK(entries(locked) == 0);
   ::chmod(locked.c_str(), 0755);
+}
+
+TEST_CASE("emit refuses what the generated code could not do, naming the field", "[cli][emit][errors]") {
+  TempDir dir;
+  const std::string out = " --output " + dir.file("out");
+  auto file = [&](const std::string& name, const std::string& text) {
+    polar_express::test::write_text(dir.file(name), text);
+    return dir.file(name);
+  };
+  auto own = [](const std::string& factor) {
+    return R"({"schema": "polar-express/schedule/v1", "name": "n", "normalization": {"factor": ")" + factor +
+           R"(", "eps": 0}, "steps": [{"coefficients": [1.5, -0.5]}]})";
+  };
+  // 1e-400 is positive in MPFR but 0 as a double; 1e400 is no double.
+  check_bad_input(run_cli("emit " + file("tiny.json", own("1e-400")) + " --target torch" + out),
+                  "normalization factor: \"1e-400\" is outside [");
+  check_bad_input(run_cli("emit " + file("huge.json", own("1e400")) + " --target cpp" + out),
+                  "normalization factor: \"1e400\" is outside [");
+  // Published text with such a factor is refused the same way.
+  check_bad_input(run_cli("emit " + file("text.json", R"j({"name": "t", "normalization": "X / (1e-400 * ||X||_F + 1e-7)",
+                                                        "steps": [[1.5, -0.5]]})j") + " --target torch" + out),
+                  "normalization factor: \"1e-400\" is outside [");
+  // AOL scales rows: the CUDA kernel sets and the torch function cannot apply
+  // it; JSON and the C++ tables carry it (text and kind) for the runtime.
+  check_bad_input(run_cli("emit --builtin turbo-muon-aol-4step --target torch" + out),
+                  "normalises by 'AOL', which the torch target does not implement");
+  check_bad_input(run_cli("emit --builtin turbo-muon-aol-4step --target cuda" + out), "the cuda target");
+  const CliResult json = run_cli("emit --builtin turbo-muon-aol-4step --target json" + out);
+  REQUIRE(json.exit_code == 0);
+  CHECK(nlohmann::json::parse(read_text(dir.file("out/turbo_muon_aol_4step.json")))["normalization"]["text"] == "AOL");
+  REQUIRE(run_cli("emit " + dir.file("out/turbo_muon_aol_4step.json") + " --target cpp" + out).exit_code == 0);
+  CHECK_THAT(read_text(dir.file("out/turbo_muon_aol_4step.hpp")), Catch::Contains("\"AOL\",\n    \"aol\","));
+  // Coefficients past float (cuda, cpp's f32 table) or double (torch).
+  const std::string big = file("big.json", R"({"name": "big", "steps": [[1e300, -0.5]]})");
+  check_bad_input(run_cli("emit " + big + " --target cuda" + out),
+                  "schedule 'big' step 1 coefficient 1 1e+300 is not finite as a float, which the cuda target writes");
+  check_bad_input(run_cli("emit " + file("bigger.json", R"({"name": "b", "steps": [["1e400", -0.5]]})") + " --target torch" + out),
+                  "step 1 coefficient 1 1e+400 is not finite as a double");
+  // Certifying is bounded like design and verify.
+  check_bad_input(run_cli("emit --builtin polar-express-paper-d5 --target cpp --precision 65536 --max-minutes 0.0001" + out),
+                  "emit: the certificate of 8 steps at 65536 bits is estimated at");
+  CHECK_FALSE(std::filesystem::exists(dir.file("out/polar_express_paper_d5.hpp")));
 }

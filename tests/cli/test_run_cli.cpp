@@ -90,6 +90,13 @@ TEST_CASE("run rejects bad input: one line, exit 2", "[cli][run][errors]") {
       {"run --backend cpu --shape 4x5", "--builtin"},
       {"run --backend cpu --shape 4x5 /no/such/file.json", "/no/such/file.json"},
       {"run --backend cuda --shape 4x5 --dtype f64" + schedule, "f64"},
+      {"run --backend cpu --shape 4x5 --spectrum 'logspace: 0.5'" + schedule, "'logspace: 0.5'"},
+      {"run --backend cpu --shape 4x5 --spectrum logspace:0x1p-3" + schedule, "logspace:0x1p-3"},
+      {"run --backend cpu --shape 4x5 --seed -1" + schedule, "--seed: '-1' is negative"},
+      {"run --backend cpu --shape 4x5 --seed 18446744073709551616" + schedule,
+       "--seed: '18446744073709551616' is outside [0, 18446744073709551615]"},
+      {"run --backend cpu --shape 4x5 --repeats +3" + schedule, "--repeats: '+3' is not an integer"},
+      {"run --backend cpu --shape 4x5 --steps 010" + schedule + " --format yaml", "yaml"},
   };
   for (const auto& [arguments, named] : cases) {
     CAPTURE(arguments);
@@ -101,23 +108,21 @@ TEST_CASE("run rejects bad input: one line, exit 2", "[cli][run][errors]") {
   }
 }
 
-TEST_CASE("run --backend cuda without a GPU is a clear usage error", "[cli][run][errors]") {
+TEST_CASE("run --backend cuda without a GPU is a clear usage error", "[cli][run][errors][.needs-no-gpu]") {
   const auto probe = run_cli("run --backend cuda --shape 4x5 --dtype f32 --builtin polar-express-paper-d5");
   if (probe.exit_code == 0) {
-    WARN("SKIPPED: a CUDA device is present, so the no-GPU error cannot be shown");
     CHECK(probe.out.find("max_sigma_error") != std::string::npos);
-    return;
+    polar_express::test::skip_run("a CUDA device is present, so the no-GPU error cannot be shown");
   }
   CHECK(probe.exit_code == 2);
   CHECK(line_count(probe.err) == 1);
   CHECK(probe.err.find("--backend cuda") != std::string::npos);
 }
 
-TEST_CASE("run --backend cuda: shipped schedules run their generated kernels", "[cli][run][cuda]") {
+TEST_CASE("run --backend cuda: shipped schedules run their generated kernels", "[cli][run][cuda][.needs-gpu]") {
   const auto probe = run_cli("run --backend cuda --shape 4x32x64 --builtin polar-express-nanochat-d5 --format json");
   if (probe.exit_code == 2 && probe.err.find("--backend cuda") != std::string::npos) {
-    WARN("SKIPPED: no CUDA device (or no CUDA backend): " << probe.err);
-    return;
+    polar_express::test::skip_run("no CUDA device (or no CUDA backend): " + probe.err);
   }
   REQUIRE(probe.exit_code == 0);
   const nlohmann::json doc = nlohmann::json::parse(probe.out);

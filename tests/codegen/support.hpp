@@ -1,6 +1,7 @@
 #pragma once
 // Shared by the codegen tests: temporary directories, files and commands.
 #include "common/files.hpp"
+#include "common/prerequisite.hpp"
 
 #include <sys/wait.h>
 

@@ -74,49 +74,53 @@ print(worst)
 
 }  // namespace
 
-TEST_CASE("torch output parses and lists the solver's doubles", "[codegen][torch]") {
-  if (!codegen_test::have_program("python3")) {
-    WARN("python3 not found: the emitted Python is not checked");
-    return;
-  }
-  const Schedule schedule = builtin_schedule("polar-express-paper-d5");
+TEST_CASE("torch output parses and lists the published doubles", "[codegen][torch][.needs-python3]") {
+  if (!codegen_test::have_program("python3")) test::skip_run("python3 not found: the emitted Python is not checked");
+  // nanochat's list as train_gpt.py prints it (tests/data/published_schedules.json):
+  // the emitted table must hold exactly these doubles.
+  const char* published[5][3] = {
+      {"8.156554524902461", "-22.48329292557795", "15.878769915207462"},
+      {"4.042929935166739", "-2.808917465908714", "0.5000178451051316"},
+      {"3.8916678022926607", "-2.772484153217685", "0.5060648178503393"},
+      {"3.285753657755655", "-2.3681294933425376", "0.46449024233003106"},
+      {"2.3465413258596377", "-1.7097828382687081", "0.42323551169305323"},
+  };
+  const Schedule schedule = builtin_schedule("polar-express-nanochat-d5");
   const auto files = codegen::emit(schedule, codegen::Target::kTorch);
   REQUIRE(files.size() == 1);
-  CHECK(files[0].name == "polar_express_paper_d5.py");
+  CHECK(files[0].name == "polar_express_nanochat_d5.py");
   TempDir dir;
   write_text(dir.file("schedule_module.py"), files[0].content);
   // float.hex() is exact, so the comparison is of the very doubles.
   const int status = codegen_test::run_command(
       "python3 -c 'import ast, sys\n"
       "tree = ast.parse(open(sys.argv[1]).read())\n"
-      "names = [n.targets[0].id for n in tree.body if isinstance(n, ast.Assign)]\n"
       "table = next(ast.literal_eval(n.value) for n in tree.body if isinstance(n, ast.Assign) and n.targets[0].id == \"COEFFICIENTS\")\n"
       "print(\" \".join(float.hex(c) for step in table for c in step))\n"
-      "assert any(isinstance(n, ast.FunctionDef) and n.name == \"polar_express_paper_d5\" for n in tree.body)' " +
+      "assert any(isinstance(n, ast.FunctionDef) and n.name == \"polar_express_nanochat_d5\" for n in tree.body)' " +
           dir.file("schedule_module.py"),
       dir.file("out"));
   const std::string out = read_text(dir.file("out"));
   INFO(out);
   REQUIRE(status == 0);
   std::istringstream printed(out);
-  for (const ScheduleStep& step : schedule.steps) {
-    for (const Real& c : step.polynomial.coefficients) {
+  for (const auto& step : published) {
+    for (const char* text : step) {
       std::string hex;
       REQUIRE(printed >> hex);
-      CHECK(std::strtod(hex.c_str(), nullptr) == codegen::nearest_double(c));
+      CHECK(std::strtod(hex.c_str(), nullptr) == std::strtod(text, nullptr));
+      // Python's repr and the emitter's shortest decimal are the same text.
+      CHECK_THAT(files[0].content, Catch::Contains(text));
     }
   }
   std::string extra;
   CHECK_FALSE(printed >> extra);
-  CHECK_THAT(files[0].content, Catch::Contains("X.norm(dim=(-2, -1), keepdim=True) * 1.01 + 1e-07"));
+  CHECK_THAT(files[0].content, Catch::Contains("X.norm(dim=(-2, -1), keepdim=True) * 1.02 + 1e-06"));
   CHECK_THAT(files[0].content, Catch::Contains("COEFFICIENTS[min(t, len(COEFFICIENTS) - 1)]"));
 }
 
-TEST_CASE("the torch function reaches the polar factor for degrees 3, 5 and 7", "[codegen][torch]") {
-  if (!codegen_test::have_program("python3")) {
-    WARN("python3 not found: the emitted Python is not run");
-    return;
-  }
+TEST_CASE("the torch function reaches the polar factor for degrees 3, 5 and 7", "[codegen][torch][.needs-python3]") {
+  if (!codegen_test::have_program("python3")) test::skip_run("python3 not found: the emitted Python is not run");
   DesignOptions options;
   options.lower = parse_real("1e-3", 576);
   options.target_error = parse_real("1e-9", 576);

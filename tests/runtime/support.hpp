@@ -103,7 +103,11 @@ inline double worst_relative_error(const std::vector<float>& got, const std::vec
                                    const BatchShape& s) {
   double worst = 0;
   for (std::int64_t b = 0; b < s.batch; ++b) {
-    worst = std::max(worst, relative_error(unpack(got, b, s.rows, s.cols), unpack(expected, b, s.rows, s.cols)));
+    const double error = relative_error(unpack(got, b, s.rows, s.cols), unpack(expected, b, s.rows, s.cols));
+    // A NaN (an output that overflowed) is the worst error there is: it must
+    // fail every `< bound` check, not vanish in std::max.
+    if (std::isnan(error)) return error;
+    worst = std::max(worst, error);
   }
   return worst;
 }

@@ -7,8 +7,6 @@
 // tests in test_cuda.cpp.
 #include "polar_express/runtime/cpu.hpp"
 
-#if POLAR_EXPRESS_RUNTIME_CUDA
-
 #define POLAR_EXPRESS_WARP_EMULATION 1
 #include "warp_emulator.hpp"
 
@@ -227,9 +225,11 @@ TEST_CASE("emulated tensor-core kernel: restarts, steps past the list, in place"
     if (planned_error == 0) planned_error = error;
   }
   // Without restarts Q grows by up to the product of the c0 (~990) and its
-  // fp16 rounding swamps the output: why the plan places them.
-  CHECK(worst_relative_error(emulate<NanochatTable, __nv_bfloat16>(batch, Options{}).output,
-                             exact, s) > 10 * planned_error);
+  // fp16 rounding swamps the output, or overflows it to NaN: why the plan
+  // places them.
+  const double unrestarted_error =
+      worst_relative_error(emulate<NanochatTable, __nv_bfloat16>(batch, Options{}).output, exact, s);
+  CHECK_FALSE(unrestarted_error <= 10 * planned_error);
   SECTION("seven steps: the last one repeats") {
     Options options;
     options.steps = 7;
@@ -370,12 +370,3 @@ TEST_CASE("emulated SIMT fused kernel: f32 and bf16, wide and tall, edge inputs"
   }
 }
 
-#else
-
-#include <catch2/catch.hpp>
-
-TEST_CASE("emulated tensor-core kernel", "[emulated][tensor-core]") {
-  WARN("SKIPPED: built without the CUDA backend (the emulator needs the CUDA headers' fp16 types)");
-}
-
-#endif  // POLAR_EXPRESS_RUNTIME_CUDA

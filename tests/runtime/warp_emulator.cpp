@@ -1,7 +1,5 @@
-// The CPU emulator of warp_emulator.hpp.  Compiled only with the CUDA
-// backend (it needs the CUDA headers' fp16 types), like its test.
-#if POLAR_EXPRESS_RUNTIME_CUDA
-
+// The CPU emulator of warp_emulator.hpp.  Compiled, like its test, wherever
+// the CUDA headers are (it needs their fp16 types), with or without nvcc.
 #define POLAR_EXPRESS_WARP_EMULATION 1
 #include "warp_emulator.hpp"
 
@@ -174,5 +172,3 @@ void run_grid(int blocks, int threads, std::size_t dynamic_bytes, const std::fun
 }
 
 }  // namespace polar_express::warp_emulation
-
-#endif  // POLAR_EXPRESS_RUNTIME_CUDA

@@ -1,6 +1,7 @@
 // The schedule reader: this tool's JSON round-trips, the published-list
 // format (exact decimal text, posthoc safety scaling), and every kind of bad
 // input rejected with one line naming the offending value.
+#include "common/files.hpp"
 #include "polar_express/solver/schedule_io.hpp"
 
 #include <catch2/catch.hpp>
@@ -115,6 +116,25 @@ TEST_CASE("normalization texts give factor and eps where they have the Frobenius
   const Schedule aol = parse_schedule(published_object_text("turbo-muon-aol-4step"), 256);
   CHECK(aol.normalization.text == "AOL");
   CHECK(aol.normalization.factor == 1.0);
+  CHECK(aol.normalization.kind == NormalizationKind::kAol);
+  CHECK(nanochat.normalization.kind == NormalizationKind::kFrobenius);
+  CHECK(jordan.normalization.kind == NormalizationKind::kFrobenius);
+  // A symbolic eps reads as 0; the convention is still the Frobenius norm.
+  const Schedule deepseek = parse_schedule(published_object_text("deepseek-v4-hybrid"), 256);
+  CHECK(deepseek.normalization.kind == NormalizationKind::kFrobenius);
+  CHECK(deepseek.normalization.factor == 1.0);
+  CHECK(deepseek.normalization.eps == 0.0);
+  // A Frobenius text of another shape, or numbers no consumer can hold, are errors.
+  auto with = [](const std::string& text) {
+    return R"({"name": "n", "normalization": ")" + text + R"(", "steps": [[1.5, -0.5]]})";
+  };
+  CHECK_THAT(parse_error_of(with("X / (2 ||X||_F)")), Catch::Contains("is not \"X / ||X||_F\""));
+  CHECK_THAT(parse_error_of(with("X / (1e-400 * ||X||_F + 1e-7)")),
+             Catch::Contains("normalization factor: \"1e-400\" is outside [1.1754943508222875e-38"));
+  CHECK_THAT(parse_error_of(with("X / (||X||_F + 1e39)")), Catch::Contains("normalization eps: \"1e39\" is outside [0, "));
+  CHECK_THAT(parse_error_of(R"({"schema": "polar-express/schedule/v1", "normalization": {"factor": "1e400"},
+                                "steps": [{"coefficients": [1.5, -0.5]}]})"),
+             Catch::Contains("normalization factor: \"1e400\" is outside ["));
 }
 
 TEST_CASE("this tool's JSON round-trips byte for byte after certification", "[reader]") {
@@ -213,10 +233,9 @@ TEST_CASE("bad schedules are rejected with the offending value named", "[reader]
 }
 
 TEST_CASE("read_schedule_file names the file in every error", "[reader][errors]") {
-  const std::filesystem::path dir = std::filesystem::temp_directory_path() / "polar-express-reader-test";
-  std::filesystem::create_directories(dir);
+  const test::TempDir temp;  // unique per run: suites may run concurrently
+  const std::filesystem::path& dir = temp.path();
   const std::string missing = (dir / "missing.json").string();
-  std::filesystem::remove(missing);
   CHECK_THROWS_WITH(read_schedule_file(missing, 256), Catch::Contains("missing.json") && Catch::Contains("no such file"));
   CHECK_THROWS_WITH(read_schedule_file(dir.string(), 256), Catch::Contains("is a directory"));
   const std::string bad = (dir / "bad.json").string();
@@ -225,5 +244,4 @@ TEST_CASE("read_schedule_file names the file in every error", "[reader][errors]"
   const std::string good = (dir / "good.json").string();
   std::ofstream(good) << kJordan;
   CHECK(read_schedule_file(good, 256).steps.size() == 1);
-  std::filesystem::remove_all(dir);
 }

@@ -10,6 +10,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace polar_express {
 
@@ -43,8 +44,15 @@ Real at_precision(const Real& value, unsigned bits);
 // Mantissa bits of `value`.
 unsigned precision_bits(const Real& value);
 
-// Parses a decimal (or "inf"/"nan") string at `bits` bits; throws
-// std::invalid_argument naming the text when it is not a number.
+// Whether `text` is a decimal number as every reader of this project takes
+// it: [+-] digits [. digits] [(e|E) [+-] digits] (digits on at least one
+// side of the point), or [+-] inf, infinity or nan in any case.  Nothing
+// else: no blanks, no hexadecimal, none of MPFR's '@' exponents or
+// "nan(...)" payloads.
+bool is_decimal_number(std::string_view text);
+
+// Parses an is_decimal_number() string at `bits` bits, correctly rounded;
+// throws std::invalid_argument naming the text when it is not one.
 Real parse_real(const std::string& text, unsigned bits);
 
 // Correctly rounded decimal with `significant_digits` digits, scientific form

@@ -4,6 +4,7 @@
 #include "polar_express/solver/polynomial.hpp"
 #include "polar_express/solver/rational.hpp"
 
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -67,6 +68,10 @@ struct Normalization {
 // "frobenius" / "aol"; parse throws std::invalid_argument on anything else.
 std::string to_string(NormalizationKind kind);
 NormalizationKind parse_normalization_kind(const std::string& text);
+// The normalisations every consumer can hold, the float kernels included:
+// the factor a positive normal float, eps in [0, the largest float].
+inline constexpr double kMinNormalizationFactor = std::numeric_limits<float>::min();
+inline constexpr double kMaxNormalizationValue = std::numeric_limits<float>::max();
 
 enum class AfterList { kRepeatLast, kCycle };
 
@@ -83,7 +88,16 @@ struct Schedule {
   Interval final_error_enclosure;  // the last step's error_enclosure
 };
 
-// The greedy Polar Express chain for `options` (validated first).  Each step
+// The precision the design of `options` needs at least, whatever it asks
+// for: the coefficients, rounded to it, must keep the image of the lower
+// bound positive (log2(upper / lower) bits, plus 2q for the size of degree
+// 2q-1 coefficients, plus 64).  validate() refuses options that need more
+// than kMaxPrecisionBits.
+unsigned required_precision_bits(const DesignOptions& options);
+
+// The greedy Polar Express chain for `options` (validated first), at
+// max(options.precision_bits, required_precision_bits(options)) bits, which
+// the schedule and its design options record.  Each step
 // is the minimax polynomial of its degree on the current interval (cushioned
 // and recentred, safety-scaled per the mode); coefficients are rounded to
 // options.precision_bits and the chain continues from the rounded step, so
@@ -91,6 +105,19 @@ struct Schedule {
 // Throws SolverError when a step cannot be certified or the target error is
 // not reached within kMaxDesignSteps.
 Schedule design_schedule(const DesignOptions& options);
+
+// The one check of a schedule that every consumer relies on (the readers
+// and the catalogue run it; so do emit and run on what they are given):
+// at least one step, no empty step, every coefficient finite, an input
+// interval 0 < lower < upper, both finite, and a normalisation inside the
+// limits above.  Throws std::invalid_argument naming the schedule and the
+// offending field and value.
+void validate(const Schedule& schedule);
+
+// Throws std::invalid_argument unless the schedule normalises by
+// X / (factor ||X||_F + eps), naming its convention and `consumer` (e.g.
+// "the runtime"), which implements only that one.
+void require_frobenius_normalization(const Schedule& schedule, const std::string& consumer);
 inline constexpr int kMaxDesignSteps = 64;
 
 // The working precision of certification: errors down to 2^-precision_bits
