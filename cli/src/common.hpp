@@ -33,6 +33,8 @@ Command add_design_command(CLI::App& root);
 Command add_verify_command(CLI::App& root);
 Command add_emit_command(CLI::App& root);
 Command add_run_command(CLI::App& root);
+Command add_plan_command(CLI::App& root);
+Command add_analyze_command(CLI::App& root);
 
 // Writes `content` to stdout when `path` is empty, else to `path` through a
 // temporary file renamed into place, so a failure leaves nothing behind.

@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
                "Exit codes: 0 success, 1 a check failed, 2 bad usage or input."};
   app.require_subcommand(1);
   const std::vector<Command> commands{add_design_command(app), add_verify_command(app), add_emit_command(app),
-                                      add_run_command(app)};
+                                      add_run_command(app),    add_plan_command(app),   add_analyze_command(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
