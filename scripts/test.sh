@@ -4,7 +4,8 @@
 #      including the CPU emulation of the fused CUDA kernels under
 #      ThreadSanitizer;
 #   2. the consumer project of examples/, against an installed package;
-#   3. the schedule-reader fuzz target for 30 s (clang/libFuzzer);
+#   3. the fuzz targets (clang/libFuzzer): the schedule reader for 30 s, the
+#      tensor-file reader of `analyze` for 20 s;
 #   4. the tests again under AddressSanitizer + UndefinedBehaviorSanitizer
 #      (last, so that ctest's summary closes the output).
 # --quick runs step 1 only.
@@ -29,10 +30,14 @@ examples/build-and-run.sh --build-dir build --jobs "$jobs"
 echo "== schedule-reader fuzzing (30 s) (at ${SECONDS} s)"
 CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPOLAR_EXPRESS_FUZZ=ON \
   -DPOLAR_EXPRESS_CUDA=OFF -DPOLAR_EXPRESS_BUILD_TESTS=OFF -DPOLAR_EXPRESS_BUILD_BENCH=OFF >/dev/null
-cmake --build build-fuzz -j "$jobs" --target schedule_reader_fuzzer
+cmake --build build-fuzz -j "$jobs" --target schedule_reader_fuzzer tensor_file_fuzzer
 mkdir -p build-fuzz/corpus && cp fuzz/corpus/* build-fuzz/corpus/
 (cd build-fuzz && bin/schedule_reader_fuzzer -max_total_time=30 -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
   -print_final_stats=1 corpus 2>&1 | tail -n 3)
+echo "== tensor-file fuzzing (20 s) (at ${SECONDS} s)"
+mkdir -p build-fuzz/corpus-tensors && cp fuzz/corpus-tensors/* build-fuzz/corpus-tensors/
+(cd build-fuzz && bin/tensor_file_fuzzer -max_total_time=20 -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
+  -print_final_stats=1 corpus-tensors 2>&1 | tail -n 3)
 
 echo "== ASan+UBSan build and tests (at ${SECONDS} s)"
 # -O1: the sanitizers need no more, and the MPFR/Eigen templates compile much faster.

@@ -557,7 +557,9 @@ Command add_analyze_command(CLI::App& root) {
       ->capture_default_str();
   app->add_option("--schedule", args->schedules,
                   "A built-in schedule name or a schedule file, repeatable (default: polar-express-nanochat-d5,\n"
-                  "polar-express-paper-d5, muon-jordan-ns5); each runs its list length (a single tuple 5 times)");
+                  "polar-express-paper-d5, muon-jordan-ns5); each runs its list length (a single tuple 5 times)")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app->add_option("--format", args->format, "table or json (schema polar-express/analysis/v1)")->capture_default_str();
   app->add_option("--output", args->output, "Write to FILE instead of standard output (only on success)");
   app->add_option("--plot", args->plot,

@@ -77,9 +77,10 @@ Command add_plan_command(CLI::App& root) {
       "plan",
       "The cheapest schedule whose certified worst-case error max |1 - f(x)| over [lower, 1] is at\n"
       "most the target: per-step degrees, step count and form (standard or Gram iteration), found by\n"
-      "an exact search over degree sequences (for a fixed sequence the greedy minimax chain is optimal;\n"
-      "a best-first search over degree prefixes, pruned only by a certified error bound, equals\n"
-      "exhaustive enumeration).  Cost: matrix-multiply FLOPs, dense counting, as the runtime multiplies\n"
+      "an exact search over degree sequences (for a fixed sequence the greedy minimax chain is optimal):\n"
+      "A* over degree prefixes, one Remez solve per prefix shared by its extensions, bounded and pruned\n"
+      "only by the certified greedy recursion, so it equals exhaustive enumeration (ties: the smaller\n"
+      "error).  Cost: matrix-multiply FLOPs, dense counting, as the runtime multiplies\n"
       "for a k x K matrix (k the short side): a standard step of degree 2q-1 costs\n"
       "4 k^2 K + 2 (q-2) k^3; the Gram form costs what the runtime's Gram iteration multiplies, its\n"
       "restarts placed by the runtime's rule for --dtype.  With several shapes the cost is summed (B counts).\n"
@@ -96,7 +97,8 @@ Command add_plan_command(CLI::App& root) {
   app->add_option("--degrees", args->degrees, "Odd degrees a step may have, comma separated")->capture_default_str();
   app->add_option("--max-steps", args->max_steps, "Most steps a schedule may have (1..64)")->capture_default_str();
   app->add_option("--algorithm", args->algorithm,
-                  "direct (standard form), gram (Gram iteration on every shape) or auto (per shape the cheaper)")
+                  "direct (standard form), gram (Gram iteration on every shape) or auto (per shape the cheaper;\n"
+                  "the JSON's \"algorithm\" is gram when any shape runs it, \"per_shape\" says which)")
       ->capture_default_str();
   app->add_option("--cushion", args->cushion, "Cushion C as design takes it, 0 <= C < 1")->capture_default_str();
   app->add_option("--safety", args->safety, "Safety factor s >= 0 as design takes it")->capture_default_str();

@@ -341,6 +341,8 @@ TEST_CASE("analyze: bad files exit 2 with one line and write nothing", "[cli][an
   const nlohmann::json c = analyze_json(dir.file("c.npy"));
   const nlohmann::json f = analyze_json(dir.file("f.npy"));
   CHECK(f["tensors"][0]["sigma_min"].get<double>() == Approx(c["tensors"][0]["sigma_min"].get<double>()).epsilon(1e-13));
+  // --schedule takes one value per use, so the file may follow it.
+  CHECK(run_cli("analyze --schedule muon-jordan-ns5 --schedule you-6step " + dir.file("c.npy")).exit_code == 0);
   CHECK(run_cli("analyze " + dir.file("c.npy") + " --normalization spectral").exit_code == 2);
   CHECK(run_cli("analyze " + dir.file("c.npy") + " --schedule no-such-list").exit_code == 2);
 }
