@@ -3,11 +3,12 @@
 namespace polar_express::cli {
 
 Application::Application()
-    : app("polar-express: design, verify, emit and run the polynomial iterations that compute\n"
-          "the matrix polar factor (the orthogonalization of the Muon optimizer).\n"
+    : app("polar-express: design, verify, emit, run, plan and analyze the polynomial iterations\n"
+          "that compute the matrix polar factor (the orthogonalization of the Muon optimizer).\n"
           "Exit codes: 0 success, 1 a check failed, 2 bad usage or input.") {
   app.require_subcommand(1);
-  commands = {add_design_command(app), add_verify_command(app), add_emit_command(app), add_run_command(app)};
+  commands = {add_design_command(app), add_verify_command(app), add_emit_command(app),
+              add_run_command(app),    add_plan_command(app),   add_analyze_command(app)};
 }
 
 const Command* Application::find(const std::string& name) const {

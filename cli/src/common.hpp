@@ -36,6 +36,8 @@ Command add_design_command(CLI::App& root);
 Command add_verify_command(CLI::App& root);
 Command add_emit_command(CLI::App& root);
 Command add_run_command(CLI::App& root);
+Command add_plan_command(CLI::App& root);
+Command add_analyze_command(CLI::App& root);
 
 // The top-level parser with every command registered (main.cpp; the
 // argument fuzzer of fuzz/ parses through the very same options and checks).

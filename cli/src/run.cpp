@@ -1,6 +1,7 @@
 // polar-express run: the runtime on random matrices of a chosen spectrum,
 // against the polar factor from an SVD in double.
 #include "common.hpp"
+#include "runtime_bridge.hpp"
 
 #include "polar_express/runtime/cpu.hpp"
 #include "polar_express/runtime/device.hpp"
@@ -38,37 +39,6 @@ struct RunArguments {
 
 using Matrix = Eigen::MatrixXd;
 
-struct Shape {
-  std::int64_t batch = 1, rows = 0, cols = 0;
-};
-
-Shape parse_shape(const std::string& text) {
-  const auto bad = [&] { return UsageError("--shape '" + text + "' is not MxN or BxMxN with positive integers"); };
-  std::vector<std::int64_t> dims;
-  std::size_t start = 0;
-  for (;;) {
-    const std::size_t end = text.find('x', start);
-    const std::string part = text.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    if (part.empty() || part.size() > 9 || !std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      throw bad();
-    }
-    dims.push_back(std::stoll(part));
-    if (dims.back() < 1) throw bad();
-    if (end == std::string::npos) break;
-    start = end + 1;
-  }
-  if (dims.size() != 2 && dims.size() != 3) throw bad();
-  Shape s;
-  if (dims.size() == 3) s.batch = dims[0];
-  s.rows = dims[dims.size() - 2];
-  s.cols = dims.back();
-  // 2^31 elements per matrix is what the CUDA plan's int dimensions allow.
-  if (s.rows * s.cols > (std::int64_t{1} << 31) || s.batch * s.rows * s.cols > (std::int64_t{1} << 34)) {
-    throw UsageError("--shape '" + text + "' is too large");
-  }
-  return s;
-}
-
 // The lowest singular value of "logspace:LO", or nullopt for "gaussian".
 std::optional<double> parse_spectrum(const std::string& text) {
   if (text == "gaussian") return std::nullopt;
@@ -85,24 +55,6 @@ std::optional<double> parse_spectrum(const std::string& text) {
     if (is_decimal_number(number) && used == number.size() && lowest > 0 && lowest <= 1) return lowest;
   }
   throw UsageError("--spectrum '" + text + "' is not gaussian or logspace:LO with 0 < LO <= 1");
-}
-
-runtime::Schedule to_runtime(const Schedule& schedule) {
-  validate(schedule);
-  runtime::Schedule s;
-  s.name = schedule.name;
-  s.normalization = {schedule.normalization.factor, schedule.normalization.eps,
-                     schedule.normalization.kind == NormalizationKind::kAol ? runtime::NormalizationKind::kAol
-                                                                            : runtime::NormalizationKind::kFrobenius};
-  s.after_list = schedule.after_list == AfterList::kCycle ? runtime::AfterList::kCycle : runtime::AfterList::kRepeatLast;
-  for (const ScheduleStep& step : schedule.steps) {
-    runtime::Step r;
-    r.degree = step.degree();
-    for (const Real& c : step.polynomial.coefficients) r.coefficients.push_back(static_cast<double>(c));
-    s.steps.push_back(std::move(r));
-  }
-  runtime::validate(s);
-  return s;
 }
 
 Matrix gaussian(std::int64_t rows, std::int64_t cols, std::mt19937_64& rng) {

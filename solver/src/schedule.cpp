@@ -60,6 +60,31 @@ void apply_safety(ScheduleStep& step, const Real& safety, unsigned bits) {
 
 }  // namespace
 
+GreedyLink greedy_link(int degree, const Real& lower, const Real& upper, const DesignOptions& options) {
+  PrecisionScope scope(certification_bits(options.precision_bits));
+  GreedyLink link;
+  link.raw = greedy_step(degree, lower, upper, options);
+  link.raw.polynomial = rounded(link.raw.polynomial, options.precision_bits);
+  link.safe = link.raw;
+  if (options.safety > 0) apply_safety(link.safe, options.safety, options.precision_bits);
+  const bool in_loop = options.safety_mode == SafetyMode::kInLoop;
+  const Interval range = image(in_loop ? link.safe.polynomial : link.raw.polynomial, {lower, upper});
+  link.next_lower = range.lower;
+  link.next_upper = 2 - link.next_lower;
+  if (range.upper > link.next_upper) link.next_upper = range.upper;
+  return link;
+}
+
+Normalization design_normalization(const DesignOptions& options) {
+  const bool in_loop = options.safety_mode == SafetyMode::kInLoop;
+  const double safety = static_cast<double>(options.safety);
+  Normalization n;
+  n.factor = safety > 0 ? 1 + safety : 1.01;
+  n.eps = in_loop ? 1e-6 : 1e-7;
+  n.text = "X / (" + to_decimal(Real(n.factor), 17) + " * ||X||_F + " + (in_loop ? "1e-6" : "1e-7") + ")";
+  return n;
+}
+
 unsigned certification_bits(unsigned precision_bits) { return 2 * precision_bits + 64; }
 
 std::string to_string(SafetyMode mode) { return mode == SafetyMode::kInLoop ? "inloop" : "posthoc"; }
@@ -178,21 +203,13 @@ Schedule design_schedule(const DesignOptions& requested) {
   const unsigned bits = options.precision_bits;
   const unsigned work = certification_bits(bits);
   PrecisionScope scope(work);
-  const bool in_loop = options.safety_mode == SafetyMode::kInLoop;
 
   Schedule schedule;
   schedule.name = "polar-express-d";
   for (std::size_t i = 0; i < options.degrees.size(); ++i) {
     schedule.name += (i ? "-" : "") + std::to_string(options.degrees[i]);
   }
-  // The normalisation conventions of the two published implementations: the
-  // paper's X / (1.01 ||X||_F + 1e-7) and nanochat's X / (1.02 ||X||_F + 1e-6),
-  // the factor following the safety margin.
-  const double safety = static_cast<double>(options.safety);
-  schedule.normalization.factor = safety > 0 ? 1 + safety : 1.01;
-  schedule.normalization.eps = in_loop ? 1e-6 : 1e-7;
-  schedule.normalization.text = "X / (" + to_decimal(Real(schedule.normalization.factor), 17) + " * ||X||_F + " +
-                                (in_loop ? "1e-6" : "1e-7") + ")";
+  schedule.normalization = design_normalization(options);
   schedule.source = "designed by polar-express (greedy minimax chain, Amsel et al. 2025)";
   schedule.design = options;
   schedule.precision_bits = bits;
@@ -209,21 +226,16 @@ Schedule design_schedule(const DesignOptions& requested) {
   std::vector<Real> history;
   const int limit = options.steps.value_or(kMaxDesignSteps);
   for (int t = 0; t < limit; ++t) {
-    ScheduleStep step = greedy_step(degree_at(options.degrees, static_cast<std::size_t>(t)), l, u, options);
-    step.polynomial = rounded(step.polynomial, bits);
-    ScheduleStep scaled = step;
-    if (options.safety > 0) apply_safety(scaled, options.safety, bits);
-    const Interval range = image(in_loop ? scaled.polynomial : step.polynomial, {l, u});
-    if (!(range.lower > 0)) {
+    GreedyLink link = greedy_link(degree_at(options.degrees, static_cast<std::size_t>(t)), l, u, options);
+    if (!(link.next_lower > 0)) {
       throw SolverError("step " + std::to_string(t + 1) + " maps the interval [" + text_of(l) + ", " + text_of(u) +
-                        "] to a lower end of " + text_of(range.lower) + ": its coefficients at " +
+                        "] to a lower end of " + text_of(link.next_lower) + ": its coefficients at " +
                         std::to_string(bits) + " bits do not resolve it (raise --precision)");
     }
-    l = range.lower;
-    u = 2 - l;
-    if (range.upper > u) u = range.upper;
-    raw.push_back(std::move(step));
-    safe.push_back(std::move(scaled));
+    l = std::move(link.next_lower);
+    u = std::move(link.next_upper);
+    raw.push_back(std::move(link.raw));
+    safe.push_back(std::move(link.safe));
     work_progress(t + 1, options.steps.value_or(0));
     if (options.steps && t + 1 < *options.steps) continue;
 

@@ -574,7 +574,20 @@ Schedule parse_schedule(const std::string& json_text, unsigned precision_bits) {
   if (!document.is_object()) fail("", "not a schedule: the document is " + kind_of(document) + ", not an object");
   if (const Json* schema = find(document, "schema")) {
     const std::string name = read_string(*schema, "schema");
-    if (name != kScheduleSchema) fail("schema", quote_text(name) + " is not " + quote_text(kScheduleSchema));
+    if (name == kPlanSchema) {
+      // A plan (polar-express plan --format json) holds its schedule whole.
+      const Json* inner = find(document, "schedule");
+      if (inner == nullptr) fail("plan", "no \"schedule\"");
+      require_object(*inner, "plan schedule");
+      const Json* inner_schema = find(*inner, "schema");
+      if (inner_schema == nullptr || read_string(*inner_schema, "plan schedule schema") != kScheduleSchema) {
+        fail("plan schedule", "its \"schema\" is not " + quote_text(kScheduleSchema));
+      }
+      return parse_own(*inner, precision_bits);
+    }
+    if (name != kScheduleSchema) {
+      fail("schema", quote_text(name) + " is not " + quote_text(kScheduleSchema) + " or " + quote_text(kPlanSchema));
+    }
     return parse_own(document, precision_bits);
   }
   if (find(document, "schedules") != nullptr) {

@@ -95,6 +95,30 @@ struct Schedule {
 // than kMaxPrecisionBits.
 unsigned required_precision_bits(const DesignOptions& options);
 
+// One link of the greedy chain, from the design interval [lower, upper] of
+// a step: the minimax step of `degree` there (cushioned and recentred),
+// coefficients rounded to options.precision_bits; the same step
+// safety-scaled, p(x / (1 + safety)), which every step of a schedule but its
+// last uses; and the design interval of the next step, [l', max(2 - l', top)]
+// with [l', top] the image of [lower, upper] under the scaled step (inloop)
+// or the raw one (posthoc).  design_schedule is a chain of these links, so a
+// search over degree sequences that extends prefixes link by link builds
+// exactly the schedules design_schedule returns.  Computed at
+// certification_bits(options.precision_bits).
+struct GreedyLink {
+  ScheduleStep raw;
+  ScheduleStep safe;
+  Real next_lower;
+  Real next_upper;
+};
+GreedyLink greedy_link(int degree, const Real& lower, const Real& upper, const DesignOptions& options);
+
+// How a designed schedule's input is scaled: the published conventions of
+// the two modes (posthoc: the paper's X / (1.01 ||X||_F + 1e-7); inloop:
+// nanochat's X / (1.02 ||X||_F + 1e-6)), the factor following the safety
+// margin when there is one.
+Normalization design_normalization(const DesignOptions& options);
+
 // The greedy Polar Express chain for `options` (validated first), at
 // max(options.precision_bits, required_precision_bits(options)) bits, which
 // the schedule and its design options record.  Each step

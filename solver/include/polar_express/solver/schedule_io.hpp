@@ -8,6 +8,9 @@
 namespace polar_express {
 
 inline constexpr const char* kScheduleSchema = "polar-express/schedule/v1";
+// `polar-express plan --format json`: a plan whose "schedule" is a
+// polar-express/schedule/v1 object; parse_schedule reads that schedule.
+inline constexpr const char* kPlanSchema = "polar-express/plan/v1";
 
 // A malformed schedule file or text; the message names what is wrong.
 class ScheduleFormatError : public std::invalid_argument {
@@ -20,8 +23,9 @@ class ScheduleFormatError : public std::invalid_argument {
 // rounded; 2-space indent, keys in the documented order, trailing newline.
 std::string to_json(const Schedule& schedule);
 
-// Parses this tool's JSON or one published-list object (with "steps", or
-// "raw_steps" plus a posthoc "design", which are then safety-scaled).  The
+// Parses this tool's JSON (a schedule, or a plan holding one) or one
+// published-list object (with "steps", or "raw_steps" plus a posthoc
+// "design", which are then safety-scaled).  The
 // certified fields (interval, error_after) are left for certify().
 // Throws ScheduleFormatError.
 Schedule parse_schedule(const std::string& json_text, unsigned precision_bits);
