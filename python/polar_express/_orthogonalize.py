@@ -61,12 +61,12 @@ def orthogonalize(
 def run(x, schedule, steps: int, out, nuclear_norm: bool, want_report: bool, warn_depth: int = 3):
     """orthogonalize without its argument parsing: (result, report or None)."""
     arrays = arrays_for(x)
-    source = arrays.prepare(x)
-    device_type, device_id, _, layout = _core.inspect(source)
-    stream = 0
-    if device_type == DEVICE_CUDA:
+    device_type, device_id = (int(v) for v in x.__dlpack_device__())
+    if device_type == DEVICE_CUDA:  # before anything touches the data
         _core.require_cuda(device_id)
-        stream = arrays.stream(source)
+    source = arrays.prepare(x)
+    _, _, _, layout = _core.inspect(source)
+    stream = arrays.stream(source) if device_type == DEVICE_CUDA else 0
     if layout is None:
         source = arrays.contiguous(source)
         layout = "row"

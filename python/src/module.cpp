@@ -6,6 +6,10 @@
 
 NB_MODULE(_core, m) {
   m.doc() = "polar_express native core: schedules, the CPU and CUDA runtimes, and the MPFR solver";
+  // Schedules held in module-level caches (functools.lru_cache, the operator
+  // registry) outlive this module at interpreter exit, which nanobind would
+  // report as leaks although nothing is lost.
+  nanobind::set_leak_warnings(false);
   // A device backend that this build or machine cannot provide.  A
   // ValueError: the input names a device the package cannot run on here.
   nanobind::exception<polar_express::runtime::BackendUnavailable>(m, "BackendUnavailable", PyExc_ValueError);

@@ -17,6 +17,15 @@ def published():
     return {entry["name"]: entry for entry in document["schedules"]}
 
 
+def import_torch():
+    """torch, or the test module skipped without it.  One intra-op thread: the
+    tests' matrices are small, and torch's thread pool would only add
+    synchronisation (on a loaded two-core machine, long spin waits)."""
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    return torch
+
+
 def with_spectrum(rng, rows, cols, sigma):
     """A rows x cols float64 matrix U diag(sigma) V^T with random orthonormal U, V."""
     k = min(rows, cols)
@@ -39,6 +48,12 @@ def certified_batch(rng, shape, schedule, ratio=0.05, scale=3.0):
             schedule.normalization_factor * np.linalg.norm(g) + schedule.eps)
         assert cert.lower <= normalised.min() and normalised.max() <= cert.upper
     return np.stack(batch) if len(shape) == 3 else batch[0]
+
+
+def rounding(dtype, shape):
+    """What rounding adds to the certified error: 20 unit roundoffs of the
+    element type times sqrt(K), K the long side (measured: 3 to 8 times less)."""
+    return 20 * float(np.finfo(dtype).eps) / 2 * max(shape[-2:]) ** 0.5
 
 
 def polar_by_svd(g):

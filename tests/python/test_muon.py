@@ -6,7 +6,9 @@ import math
 
 import pytest
 
-torch = pytest.importorskip("torch")
+from conftest import import_torch
+
+torch = import_torch()
 
 import polar_express as pe  # noqa: E402
 import polar_express.torch as pet  # noqa: E402

@@ -23,16 +23,22 @@ def published_coefficients(entry):
 
 
 def sampled_errors(schedule, lower, upper, steps=None, points=200001):
-    """max |1 - f_t(x)| after each step t on a log-spaced grid of [lower, upper]:
-    a lower bound of the true maximum, from numpy float64."""
-    x = np.geomspace(lower, upper, points)
-    coefficients = schedule.coefficients
+    """max |1 - f_t(x)| after each step t on a log-spaced grid of [lower, upper],
+    evaluated in extended precision (numpy longdouble): at most the true maximum
+    plus a rounding far below the certificates' slack."""
+    x = np.geomspace(np.longdouble(lower), np.longdouble(upper), points)
+    coefficients = [np.array(c, dtype=np.longdouble) for c in schedule.coefficients]
     errors = []
     for t in range(steps or len(coefficients)):
         c = coefficients[min(t, len(coefficients) - 1)]
         x = x * np.polyval(c[::-1], x * x)
         errors.append(float(np.max(np.abs(1 - x))))
     return errors
+
+
+def certifies(bound, sampled):
+    """A certificate holds what sampling sees and is tight to 0.1%."""
+    return sampled - 1e-17 <= bound <= sampled * (1 + 1e-3) + 1e-15
 
 
 def test_catalogue_names_are_the_published_ones(published):
@@ -50,14 +56,16 @@ def test_builtin_coefficients_are_the_published_numbers(published):
 
 
 def test_builtin_certificates_bound_the_sampled_error():
-    for name in ["polar-express-paper-d5", "polar-express-nanochat-d5", "polar-express-d3", "polar-express-d7"]:
-        if name not in pe.schedules():
-            continue
+    # The generated tables certify the published decimal coefficients; the
+    # doubles the runtime runs move the worst-case error by up to ~1e-11
+    # relatively (paper list, step 7), so the bound is checked to that margin
+    # here, while design/from_file/verify (below) certify the doubles exactly.
+    for name in ["polar-express-paper-d5", "polar-express-nanochat-d5"]:
         schedule = pe.Schedule.builtin(name)
         cert = schedule.certificate
         sampled = sampled_errors(schedule, cert.lower, cert.upper)
         for bound, seen in zip(cert.error_bounds, sampled):
-            assert seen <= bound <= seen * (1 + 1e-3) + 1e-12, name
+            assert certifies(bound * (1 + 1e-10), seen), name
 
 
 def test_normalisation_of_builtins(published):
@@ -117,7 +125,7 @@ def test_design_reproduces_the_published_nanochat_list(published):
     # no further above it than the certification's slack.
     sampled = sampled_errors(schedule, 1e-3, 1.0)
     for bound, seen in zip(schedule.certificate.error_bounds, sampled):
-        assert seen <= bound <= seen * (1 + 1e-3) + 1e-12
+        assert certifies(bound, seen)
 
 
 @solver
@@ -139,7 +147,7 @@ def test_verify_certifies_the_doubles():
     assert len(result["steps"]) == 10
     sampled = sampled_errors(schedule, 1e-3, 1.0, steps=10)
     for step, seen in zip(result["steps"], sampled):
-        assert seen <= float(step["error_after"]) <= seen * (1 + 1e-3) + 1e-12
+        assert certifies(float(step["error_after"]), seen)
     # Defaults: the certificate's interval and the list's length.
     assert len(pe.verify("polar-express-paper-d5")["steps"]) == 8
     with pytest.raises(ValueError, match="lower"):
@@ -163,7 +171,7 @@ def test_schedule_files_in_both_formats(tmp_path, published):
     assert from_ours.coefficients == designed.coefficients and from_ours.name == "four"
     assert from_ours.certificate == designed.certificate
 
-    with pytest.raises(ValueError, match="missing.json"):
+    with pytest.raises(ValueError, match="no such file"):
         pe.Schedule.from_file(tmp_path / "missing.json")
     broken = tmp_path / "broken.json"
     broken.write_text("{")

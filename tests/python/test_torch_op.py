@@ -4,13 +4,13 @@ without graph breaks, the autograd error, and CUDA (skipped without a GPU)."""
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+from conftest import import_torch
+
+torch = import_torch()
 
 import polar_express as pe  # noqa: E402
 import polar_express.torch as pet  # noqa: E402
-from conftest import certified_batch, polar_by_svd, sigma_error  # noqa: E402
-
-ROUNDING = {torch.float64: 1e-12, torch.float32: 2e-4}
+from conftest import certified_batch, polar_by_svd, rounding, sigma_error  # noqa: E402
 
 
 @pytest.mark.parametrize("shape", [(24, 40), (40, 24), (3, 24, 40), (3, 40, 24)])
@@ -21,7 +21,7 @@ def test_torch_within_certified_error(shape, dtype, through):
     g = torch.from_numpy(certified_batch(np.random.default_rng(len(shape) + shape[-1]), shape, schedule)).to(dtype)
     y = pe.orthogonalize(g, schedule=schedule) if through == "pe" else pet.orthogonalize(g, schedule=schedule)
     assert isinstance(y, torch.Tensor) and y.dtype == dtype and y.shape == g.shape and y.device == g.device
-    bound = schedule.error_bound() + ROUNDING[dtype] * min(shape[-2:]) * schedule.steps / 20
+    bound = schedule.error_bound() + rounding(np.float64 if dtype == torch.float64 else np.float32, shape)
     assert sigma_error(y.numpy()) <= bound
     polar, _ = polar_by_svd(g.numpy())
     assert np.max(np.linalg.norm(y.double().numpy() - polar, ord=2, axis=(-2, -1))) <= bound
@@ -79,12 +79,12 @@ def test_compiled_function_equals_eager():
 
 
 def test_compiled_with_inductor_equals_eager():
-    def step(g):
-        return pet.orthogonalize(torch.tanh(g)) * 3.0
+    def step(g):  # elementwise work that rounds the same in both (exact, then one rounding)
+        return pet.orthogonalize(g * 2.0) * 3.0
 
     compiled = torch.compile(step, fullgraph=True)
     g = torch.randn(24, 40)
-    torch.testing.assert_close(compiled(g), step(g), rtol=0, atol=1e-6)
+    assert torch.equal(compiled(g), step(g))
 
 
 def test_not_differentiable():
