@@ -65,11 +65,16 @@ sys.exit(0 if (major, minor) >= (2, 5) else 1)' 2>/dev/null
 fi
 
 # ccache, when there, makes rebuilds after a clean checkout cheap.
-launcher=()
+options=()
 if command -v ccache >/dev/null; then
-  launcher=(-C cmake.define.CMAKE_CXX_COMPILER_LAUNCHER=ccache -C cmake.define.CMAKE_CUDA_COMPILER_LAUNCHER=ccache)
+  options+=(-C cmake.define.CMAKE_CXX_COMPILER_LAUNCHER=ccache -C cmake.define.CMAKE_CUDA_COMPILER_LAUNCHER=ccache)
+fi
+# The CUDA module (built when nvcc is found) runs only on a GPU: on a machine
+# without one (CI), it is not compiled a second time for the package.
+if ! nvidia-smi -L >/dev/null 2>&1; then
+  options+=(-C cmake.define.POLAR_EXPRESS_CUDA=OFF)
 fi
 echo "python-env: building and installing polar_express into $venv (build/python)" >&2
 start=$SECONDS
-"${pip[@]}" install --no-build-isolation --no-deps "${launcher[@]}" .
+"${pip[@]}" install --no-build-isolation --no-deps "${options[@]}" .
 echo "python-env: polar_express installed in $((SECONDS - start)) s" >&2

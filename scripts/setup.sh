@@ -13,6 +13,7 @@ packages=(
   gnuplot-nox                            # verify --plot
   python3                                # generated torch snippet syntax check
   python3-torch                          # the emitted torch function run against the runtime (CPU)
+  python3-venv python3-dev               # the Python package: .venv and the extension's headers
 )
 
 missing=()
