@@ -159,7 +159,7 @@ class Muon(torch.optim.Optimizer):
             if p.is_complex():
                 raise ValueError("Muon does not support complex parameters")
 
-    def _schedule(self, group) -> str:
+    def _schedule(self, group) -> Schedule:
         schedule = as_schedule(group["schedule"])
         if group["eps"] is not None:
             schedule = schedule.with_eps(group["eps"])
