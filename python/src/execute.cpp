@@ -4,6 +4,7 @@
 
 #include "polar_express/runtime/cpu.hpp"
 #include "polar_express/runtime/device.hpp"
+#include "polar_express/runtime/program.hpp"
 
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/optional.h>
@@ -396,6 +397,23 @@ void require_cuda(int device) {
   }
 }
 
+// The matrix-multiply FLOPs of one call on a batch of rows x cols matrices:
+// the program the runtime would compile for an iterate of `significand_bits`
+// (which places the Gram iteration's restarts), counted by Program::flops.
+// The cost model that places matrices on ranks (polar_express.distributed).
+double program_flops(const ScheduleHandle& handle, std::int64_t rows, std::int64_t cols, std::int64_t batch,
+                     int steps, int significand_bits) {
+  runtime::BatchShape shape;
+  shape.batch = batch;
+  shape.rows = rows;
+  shape.cols = cols;
+  runtime::PlanOptions options;
+  options.steps = steps;
+  runtime::BackendTraits traits;
+  traits.significand_bits = significand_bits;
+  return runtime::compile_program(shape, handle.schedule, options, traits).flops();
+}
+
 }  // namespace
 
 void bind_execute(nb::module_& m) {
@@ -417,6 +435,8 @@ void bind_execute(nb::module_& m) {
   m.def("execute", &execute, nb::arg("input"), nb::arg("output"), nb::arg("schedule"), nb::arg("steps"),
         nb::arg("nuclear_norm"), nb::arg("stream"), nb::arg("want_report"));
   m.def("require_cuda", &require_cuda, nb::arg("device"));
+  m.def("program_flops", &program_flops, nb::arg("schedule"), nb::arg("rows"), nb::arg("cols"), nb::arg("batch"),
+        nb::arg("steps"), nb::arg("significand_bits"));
   m.def("plan_cache_size", [] { return plan_cache().size(); });
   m.def("plan_cache_capacity", [] { return plan_cache().capacity(); });
   m.def("set_plan_cache_capacity", [](std::size_t capacity) { plan_cache().set_capacity(capacity); },
