@@ -17,10 +17,12 @@ from ._core import BackendUnavailable, Report
 from ._orthogonalize import (
     OrthogonalizeWarning,
     clear_plan_cache,
+    cpu_threads,
     cuda_available,
     orthogonalize,
     plan_cache_capacity,
     plan_cache_size,
+    set_cpu_threads,
     set_plan_cache_capacity,
 )
 from ._schedule import DEFAULT_SCHEDULE, Certificate, Schedule, design, has_solver, schedules, verify
@@ -35,6 +37,7 @@ __all__ = [
     "Report",
     "Schedule",
     "clear_plan_cache",
+    "cpu_threads",
     "cuda_available",
     "design",
     "has_solver",
@@ -42,6 +45,7 @@ __all__ = [
     "plan_cache_capacity",
     "plan_cache_size",
     "schedules",
+    "set_cpu_threads",
     "set_plan_cache_capacity",
     "verify",
 ]

@@ -137,3 +137,18 @@ def plan_cache_capacity() -> int:
 
 def set_plan_cache_capacity(capacity: int) -> None:
     _core.set_plan_cache_capacity(int(capacity))
+
+
+def cpu_threads() -> int:
+    """Threads of each CPU plan (0: the hardware's count, the default)."""
+    return _core.cpu_threads()
+
+
+def set_cpu_threads(threads: int) -> None:
+    """Threads of each CPU plan made from now on (0: the hardware's count); drops
+    the cached plans.  A plan spreads its threads over the matrices of a batch and
+    gives the rest to OpenBLAS, whose results depend on its thread count: with
+    one thread, a matrix's result does not depend on the batch it runs in (so a
+    distributed call, which batches differently, equals the single-process one bit
+    for bit), and processes sharing a machine do not oversubscribe it."""
+    _core.set_cpu_threads(int(threads))

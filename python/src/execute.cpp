@@ -12,6 +12,7 @@
 #include <nanobind/stl/tuple.h>
 #include <nanobind/stl/vector.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <list>
@@ -271,6 +272,18 @@ PlanCache& plan_cache() {
   return *cache;
 }
 
+// Threads of each CPU plan (0: the hardware's count).  The CPU plan spreads
+// them over the matrices of a batch and gives the rest to OpenBLAS, whose
+// results depend on its thread count: with one thread a matrix's result does
+// not depend on the batch it runs in.
+std::atomic<int> cpu_threads{0};
+
+void set_cpu_threads(int threads) {
+  if (threads < 0) throw nb::value_error(("cpu threads " + std::to_string(threads) + " is negative").c_str());
+  cpu_threads.store(threads);
+  plan_cache().clear();  // plans keep the thread count they were made with
+}
+
 runtime::DType device_dtype(Element e) {
   switch (e) {
     case Element::kF16: return runtime::DType::kF16;
@@ -354,6 +367,7 @@ std::optional<runtime::Report> execute(const InputArray& input, const OutputArra
   runtime::PlanOptions options;
   options.steps = steps;
   options.nuclear_norm = nuclear_norm;
+  options.threads = cpu_threads.load();
 
   const void* source = input.data();
   void* target = output.data();
@@ -442,6 +456,8 @@ void bind_execute(nb::module_& m) {
   m.def("set_plan_cache_capacity", [](std::size_t capacity) { plan_cache().set_capacity(capacity); },
         nb::arg("capacity"));
   m.def("clear_plan_cache", [] { plan_cache().clear(); });
+  m.def("cpu_threads", [] { return cpu_threads.load(); });
+  m.def("set_cpu_threads", &set_cpu_threads, nb::arg("threads"));
 }
 
 }  // namespace polar_express::python

@@ -204,6 +204,25 @@ def test_plans_are_cached_and_reused():
         pe.set_plan_cache_capacity(capacity)
 
 
+def test_one_cpu_thread_makes_results_independent_of_the_batch():
+    # With one thread a matrix runs alone whatever the batch size (no OpenBLAS
+    # thread split that depends on it): a batch equals its matrices one by one.
+    rng = np.random.default_rng(12)
+    batch = rng.standard_normal((5, 64, 96)).astype(np.float32)
+    assert pe.cpu_threads() == 0
+    try:
+        pe.set_cpu_threads(1)
+        assert pe.cpu_threads() == 1 and pe.plan_cache_size() == 0
+        together = pe.orthogonalize(batch)
+        for b in range(5):
+            assert np.array_equal(pe.orthogonalize(batch[b]), together[b])
+        assert np.array_equal(pe.orthogonalize(batch[1:4]), together[1:4])
+    finally:
+        pe.set_cpu_threads(0)
+    with pytest.raises(ValueError, match="-1"):
+        pe.set_cpu_threads(-1)
+
+
 def test_threads_share_plans_safely():
     rng = np.random.default_rng(11)
     inputs = [rng.standard_normal((4, 32, 48)) for _ in range(8)]
