@@ -18,7 +18,7 @@ import torch
 from .._orthogonalize import run
 from .._schedule import DEFAULT_SCHEDULE, Schedule, _steps, as_schedule
 
-__all__ = ["Muon", "orthogonalize", "schedule_token"]
+__all__ = ["Muon", "distributed", "orthogonalize", "schedule_token"]
 
 
 def schedule_token(schedule) -> str:
@@ -125,4 +125,5 @@ def _no_context(ctx, inputs, output):
 torch.library.register_autograd("polar_express::orthogonalize", _not_differentiable, setup_context=_no_context)
 torch.library.register_autograd("polar_express::orthogonalize_nuclear", _not_differentiable, setup_context=_no_context)
 
+from . import distributed  # noqa: E402  (it calls the operators above)
 from ._muon import Muon  # noqa: E402  (Muon calls the operators above)

@@ -45,10 +45,22 @@ def as_matrices(t: torch.Tensor, flatten: str) -> torch.Tensor:
     in * kh * kw).  "auto": 3-D as "batch", 4-D and more as "matrix"."""
     if t.dim() == 2:
         return t.unsqueeze(0)
-    as_batch = flatten == "batch" or (flatten == "auto" and t.dim() == 3)
-    if as_batch:
+    if _as_batch(t.dim(), flatten):
         return t.reshape(-1, t.shape[-2], t.shape[-1])
     return t.reshape(1, t.shape[0], -1)
+
+
+def _as_batch(dim: int, flatten: str) -> bool:
+    """Whether as_matrices makes a parameter of `dim` dimensions a batch."""
+    return dim > 2 and (flatten == "batch" or (flatten == "auto" and dim == 3))
+
+
+def _polar_update(batch: torch.Tensor, schedule: Schedule, steps: Optional[int], scale: Optional[str]) -> torch.Tensor:
+    """The orthogonalised updates of a batch; for PolarGrad times <M, U> each."""
+    if scale == "nuclear":
+        u, nuclear = orthogonalize(batch, schedule, steps, nuclear_norm=True)
+        return u * nuclear.to(u.dtype)[:, None, None]
+    return orthogonalize(batch, schedule, steps)
 
 
 class Muon(torch.optim.Optimizer):
@@ -74,6 +86,14 @@ class Muon(torch.optim.Optimizer):
     ``ns_steps`` are accepted as torch.optim.Muon takes them: one (a, b, c) repeated
     ``ns_steps`` times (default 5) after X / (||X||_F + 1e-7).
 
+    ``distributed=True`` (or a process ``group``; default the default group):
+    every rank steps the same parameters (DDP replicas after the gradient
+    all-reduce, or FSDP2's Shard(0) DTensors) and each update matrix is
+    orthogonalised on one rank and sent to the others, by
+    :func:`polar_express.torch.distributed.orthogonalize`; the step is that of one
+    process bit for bit where the runtime's results do not depend on the batch
+    (see there).
+
     Parameters of one group with the same matrix shape, dtype and device are
     orthogonalised in one batched call.  The polar factor runs in the parameter's dtype
     where the backend has it (CPU: float64, float32; CUDA: float32, float16, bfloat16),
@@ -97,6 +117,8 @@ class Muon(torch.optim.Optimizer):
         flatten: str = "auto",
         ns_coefficients=None,
         ns_steps: Optional[int] = None,
+        distributed: bool = False,
+        group=None,
     ):
         if isinstance(lr, torch.Tensor) and lr.numel() != 1:
             raise ValueError("Tensor lr must be 1-element")
@@ -143,6 +165,9 @@ class Muon(torch.optim.Optimizer):
             "flatten": flatten,
         }
         super().__init__(params, defaults)
+        # Not hyperparameters: a process group is no data for state_dict().
+        self._distributed = bool(distributed) or group is not None
+        self._group = group
 
     def add_param_group(self, param_group) -> None:
         super().add_param_group(param_group)
@@ -183,7 +208,7 @@ class Muon(torch.optim.Optimizer):
         schedule = self._schedule(group)
 
         # Momentum, then the updates as matrices, bucketed by what one batched call takes.
-        buckets = {}
+        buckets, updates = {}, []
         for p in group["params"]:
             if p.grad is None:
                 continue
@@ -196,17 +221,22 @@ class Muon(torch.optim.Optimizer):
             buf = state["momentum_buffer"]
             buf.lerp_(grad, 1 - momentum)
             update = grad.lerp(buf, momentum) if group["nesterov"] else buf
+            if self._distributed:
+                updates.append((p, update))
+                continue
             matrices = as_matrices(update, group["flatten"]).to(_compute_dtype(update))
             key = (tuple(matrices.shape[1:]), matrices.dtype, matrices.device)
             buckets.setdefault(key, []).append((p, matrices))
 
+        def polar(batch):
+            return _polar_update(batch, schedule, group["steps"], group["scale"])
+
+        if self._distributed:
+            self._step_distributed(group, updates, polar, schedule, lr)
+            return
         for ((rows, cols), _, _), members in buckets.items():
             batch = members[0][1] if len(members) == 1 else torch.cat([m for _, m in members])
-            if group["scale"] == "nuclear":
-                u, nuclear = orthogonalize(batch, schedule, group["steps"], nuclear_norm=True)
-                u = u * nuclear.to(u.dtype)[:, None, None]
-            else:
-                u = orthogonalize(batch, schedule, group["steps"])
+            u = polar(batch)
             step_lr = adjusted_lr(lr, group["adjust_lr_fn"], rows, cols)
             first = 0
             for p, matrices in members:
@@ -214,3 +244,46 @@ class Muon(torch.optim.Optimizer):
                 p.mul_(1 - lr * group["weight_decay"])
                 p.add_(u[first : first + count].reshape(p.shape), alpha=-step_lr)
                 first += count
+
+    def _step_distributed(self, group, updates, polar, schedule, lr) -> None:
+        """Every update orthogonalised on its owner rank and sent to the others;
+        DTensor parameters (Shard(0)) keep their shards."""
+        from . import distributed
+
+        world, rank = distributed._group_size_and_rank(self._group)
+        items, targets = [], []
+        for p, update in updates:
+            dtype = _compute_dtype(update)
+            if isinstance(update, distributed._dtensor_type() or ()):
+                item, target = self._sharded_update(p, update, dtype, group["flatten"], world)
+            else:
+                item, target = distributed.plain_item(as_matrices(update, group["flatten"]).to(dtype)), p
+            items.append(item)
+            targets.append(target)
+        results = distributed.exchange(items, polar, schedule, group["steps"], self._group,
+                                       signature=f"muon scale={group['scale']}")
+        for item, target, local in zip(items, targets, results):
+            _, rows, cols = item.matrices
+            u = item.result(local)
+            target.mul_(1 - lr * group["weight_decay"])
+            target.add_(u.reshape(target.shape), alpha=-adjusted_lr(lr, group["adjust_lr_fn"], rows, cols))
+
+    def _sharded_update(self, p, update, dtype, flatten, world):
+        """The item of a Shard(0) DTensor update, and the local shard of p it
+        updates: the update's matrices split by rows of dim 0 as torch.chunk
+        splits the parameter's dim 0."""
+        from . import distributed
+
+        placements = tuple(update.placements)
+        if update.device_mesh.ndim != 1 or type(placements[0]).__name__ != "Shard" or placements[0].dim != 0:
+            raise ValueError(f"Muon(distributed=True) takes DTensor parameters sharded Shard(0) on a 1-D mesh, "
+                             f"not {placements}")
+        view = as_matrices(torch.empty(update.shape, device="meta"), flatten)
+        if _as_batch(update.dim(), flatten):  # leading dimensions merge: dim 0 splits the batch
+            shape, factor = tuple(view.shape), view.shape[0] // update.shape[0]
+        else:  # one matrix (shape[0], rest): dim 0 splits its rows
+            shape, factor = tuple(view.shape[1:]), 1
+        local = update.to_local()
+        matrices = local.reshape(-1, *shape[1:]).to(dtype)
+        rows = [r * factor for r in distributed.chunk_rows(update.shape[0], world)]
+        return distributed.sharded_item(matrices, shape, rows), p.to_local()
