@@ -28,7 +28,7 @@ import polar_express.torch as pet  # noqa: E402
 
 WORLD_TIMEOUT_S = 60  # a whole world of workers, spawn included
 GROUP_TIMEOUT_S = 20  # any one collective of the main group
-ABSENT_TIMEOUT_S = 2  # the group of the check where a rank never joins
+ABSENT_TIMEOUT_S = 1  # the group of the check where a rank never joins
 
 
 # ------------------------------------------------------------------ placement (no processes)
@@ -282,16 +282,22 @@ _CHECKS = [(name[len("check_"):], check) for name, check in list(globals().items
 
 @pytest.fixture(scope="module", params=[2, 4], ids=lambda w: f"world{w}")
 def world(request, tmp_path_factory):
-    """Runs every check on `request.param` processes; {check: [outcome per rank]}."""
+    """Runs every check on `request.param` processes; {check: [outcome per rank]}.
+    The processes fork from one server that imported torch, its compiler (a
+    custom operator's first call imports it) and this module once: spawning
+    each would repeat seconds of imports per process."""
+    import multiprocessing
+
     import torch.multiprocessing as mp
 
+    multiprocessing.set_forkserver_preload(["torch", "torch._dynamo", "torch.distributed.tensor", __name__])
     size = request.param
     out_dir = tmp_path_factory.mktemp(f"world{size}")
     saved = {key: os.environ.get(key) for key in ("GLOO_SOCKET_IFNAME", "OMP_NUM_THREADS")}
     os.environ.update(GLOO_SOCKET_IFNAME="lo", OMP_NUM_THREADS="1")
     try:
         context = mp.start_processes(_worker, args=(size, _free_port(), str(out_dir)), nprocs=size, join=False,
-                                     start_method="spawn")
+                                     start_method="forkserver")
         deadline = datetime.datetime.now() + datetime.timedelta(seconds=WORLD_TIMEOUT_S)
         while not context.join(timeout=1):
             if datetime.datetime.now() > deadline:
