@@ -222,6 +222,15 @@ def check_muon_equals_single_process(rank, world):
             assert torch.equal(p, q), (scale, float((p - q).abs().max()))
 
 
+def check_subgroup_without_rank_0(rank, world):
+    # group ranks differ from global ranks: owners are addressed by global rank
+    group = dist.new_group(list(range(1, world)))
+    if rank == 0:
+        return
+    tensors = _mixed(9)
+    _assert_bit_equal(pet.distributed.orthogonalize(tensors, group=group), [pet.orthogonalize(t) for t in tensors])
+
+
 def check_bad_input_on_one_rank_raises_everywhere(rank, world):
     tensors = _mixed(5)[:3]
     if rank == 1:

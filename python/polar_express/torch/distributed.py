@@ -228,7 +228,8 @@ def _agree(description: str, error: Optional[BaseException], group, device, stag
     code = _fingerprint(description)
     flags = torch.tensor([code, -code, 0 if error is None else rank + 1], dtype=torch.int64, device=device)
     dist.all_reduce(flags, op=dist.ReduceOp.MAX, group=group)
-    if flags[0].item() == -flags[1].item() and flags[2].item() == 0:
+    highest, lowest_negated, failed_rank = flags.tolist()  # one device read
+    if highest == -lowest_negated and failed_rank == 0:
         return
     reports = [None] * world
     dist.all_gather_object(reports, (description, None if error is None else f"{type(error).__name__}: {error}"),
