@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: install what is missing, build, design the
 # default schedule (the paper's degree-5 list from l = 1e-3), verify it
-# independently of the designer, and print its table.
+# independently of the designer, and print its table.  Then, once the table is
+# out, the Python package polar_express with numpy into .venv
+# (scripts/python-env.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,3 +18,7 @@ echo "== verify build/default-schedule.json on [1e-3, 1]"
 "$cli" verify build/default-schedule.json --lower 1e-3 --upper 1
 echo "== polar-express ${design[*]}"
 "$cli" "${design[@]}"
+
+echo "== Python package polar_express (into .venv)"
+scripts/python-env.sh
+.venv/bin/python -c 'import polar_express as pe; print("polar_express", pe.__version__, "in .venv:", len(pe.schedules()), "built-in schedules, solver", pe.has_solver)'

@@ -9,7 +9,10 @@
 #      reader of `analyze` for 20 s;
 #   4. the tests again under AddressSanitizer + UndefinedBehaviorSanitizer,
 #      the CPU emulation of the fused CUDA kernels included (it needs the
-#      CUDA headers, not nvcc); last, so that ctest's summary closes the output.
+#      CUDA headers, not nvcc);
+#   5. the Python package in .venv, with torch (installed once per machine:
+#      scripts/python-env.sh), and pytest on tests/python (last, so that its
+#      summary closes the output).
 # --quick runs step 1 only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,3 +53,7 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DE
 cmake --build build-asan -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure -j "$jobs"
+
+echo "== Python package and pytest (at ${SECONDS} s)"
+scripts/python-env.sh --torch
+.venv/bin/python -m pytest tests/python -q -rs

@@ -1,0 +1,335 @@
+"""Schedules: the built-in catalogue, schedule files, coefficient lists, and
+the MPFR solver's design and verification."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import numbers
+import os
+from decimal import Decimal
+from typing import NamedTuple, Optional, Sequence, Union
+
+from . import _core
+
+#: The schedule orthogonalize() and Muon use when none is named: the
+#: nanochat / modded-nanogpt Polar Express list (degree 5, 5 steps).
+DEFAULT_SCHEDULE = "polar-express-nanochat-d5"
+
+#: Whether this build carries the MPFR solver (design, verify, schedule files).
+has_solver: bool = bool(_core.has_solver)
+
+
+class Certificate(NamedTuple):
+    """What verification proved about a schedule's list: for t = 1..len(error_bounds),
+    ``error_bounds[t-1]`` bounds max |1 - f_t(x)| over x in [lower, upper] from above,
+    where x are the singular values after the schedule's normalisation."""
+
+    lower: float
+    upper: float
+    error_bounds: list
+
+
+# Schedules by token, so that the torch operator (whose arguments are
+# tensors, numbers and strings) can name any schedule.
+_registry: dict = {}
+
+
+class Schedule:
+    """An odd-polynomial schedule for the polar factor, as the runtime runs it
+    (coefficients in double).
+
+    ``Schedule(coefficients=[[a, b, c], ...])`` takes one list per step in
+    increasing power (x, x^3, x^5, ...: a list of q numbers is a polynomial of
+    degree 2q - 1). The input is scaled by ``X / (normalization_factor * ||X||_F + eps)``
+    first (``normalization="aol"``: the AOL rescaling instead); steps past the
+    list follow ``after_list`` ("repeat_last" or "cycle").  Schedules are
+    immutable and compare equal when every field is equal.
+    """
+
+    __slots__ = ("_handle", "_document", "_token")
+
+    def __init__(
+        self,
+        coefficients: Sequence[Sequence[float]],
+        normalization_factor: float = 1.0,
+        eps: float = 1e-7,
+        after_list: str = "repeat_last",
+        name: str = "custom",
+        normalization: str = "frobenius",
+    ):
+        if isinstance(coefficients, (str, bytes)) or not isinstance(coefficients, Sequence) or not coefficients:
+            raise ValueError("coefficients must be a non-empty list of per-step coefficient lists")
+        steps = []
+        for index, step in enumerate(coefficients):
+            if isinstance(step, (str, bytes)) or not isinstance(step, Sequence):
+                raise ValueError(f"step {index + 1} of coefficients is not a list of numbers: {step!r}")
+            steps.append([_real(value, f"coefficient of step {index + 1}") for value in step])
+        handle = _core.schedule_from_coefficients(
+            steps,
+            _real(normalization_factor, "normalization_factor"),
+            _real(eps, "eps"),
+            str(normalization),
+            str(after_list),
+            str(name),
+        )
+        self._init(handle, None)
+
+    def _init(self, handle, document) -> None:
+        self._handle = handle
+        self._document = document
+        self._token = handle.name + "#" + hashlib.sha256(handle.key.encode()).hexdigest()[:16]
+        _registry.setdefault(self._token, self)
+
+    @classmethod
+    def _wrap(cls, handle, document=None) -> "Schedule":
+        schedule = cls.__new__(cls)
+        schedule._init(handle, document)
+        return schedule
+
+    @classmethod
+    def builtin(cls, name: str) -> "Schedule":
+        """A schedule of the built-in catalogue (``schedules()`` lists the names),
+        with the certificate of its list at the interval it was published for."""
+        if not isinstance(name, str):
+            raise TypeError(f"a built-in schedule is named by a string, not {type(name).__name__}")
+        return _builtin(name)
+
+    @classmethod
+    def from_file(cls, path: Union[str, os.PathLike], precision_bits: int = 256) -> "Schedule":
+        """A schedule file: this tool's JSON (schema polar-express/schedule/v1) or one
+        object of the published-list format.  The doubles it becomes are certified
+        (MPFR) on the file's input interval.  Needs the solver (``has_solver``)."""
+        _require_solver("Schedule.from_file")
+        return cls._wrap(_core.read_schedule_file(os.fspath(path), int(precision_bits)))
+
+    # ------------------------------------------------------------ properties
+
+    @property
+    def name(self) -> str:
+        return self._handle.name
+
+    @property
+    def steps(self) -> int:
+        """The length of the list (steps past it follow ``after_list``)."""
+        return len(self._handle.degrees)
+
+    @property
+    def coefficients(self) -> list:
+        """One list per step, increasing power (x, x^3, ...)."""
+        return self._handle.coefficients
+
+    @property
+    def degrees(self) -> list:
+        return self._handle.degrees
+
+    @property
+    def normalization(self) -> str:
+        """ "frobenius" (X / (factor ||X||_F + eps)) or "aol"."""
+        return self._handle.normalization
+
+    @property
+    def normalization_factor(self) -> float:
+        return self._handle.normalization_factor
+
+    @property
+    def eps(self) -> float:
+        return self._handle.eps
+
+    @property
+    def after_list(self) -> str:
+        return self._handle.after_list
+
+    @property
+    def certificate(self) -> Optional[Certificate]:
+        """The certified error of each step of the list, or None (a coefficient list
+        nobody verified: ``verify()`` certifies any schedule)."""
+        certificate = self._handle.certificate
+        return None if certificate is None else Certificate(*certificate)
+
+    @property
+    def document(self) -> Optional[dict]:
+        """The solver's JSON (schema polar-express/schedule/v1) of a designed schedule, else None."""
+        return None if self._document is None else json.loads(self._document)
+
+    def error_bound(self, steps: Optional[int] = None) -> Optional[float]:
+        """The certified bound on max |1 - sigma| after ``steps`` steps (default: the
+        list once), or None past the certified list or without a certificate."""
+        return self._handle.error_bound(self.steps if steps is None else _steps(steps))
+
+    def with_eps(self, eps: float) -> "Schedule":
+        """The same schedule with another normalisation eps (X / (factor ||X||_F + eps))."""
+        value = _real(eps, "eps")
+        if value == self.eps:
+            return self
+        return Schedule._wrap(_core.with_eps(self._handle, value))
+
+    def to_spec(self):
+        """Plain data that ``Schedule.from_spec`` turns back into this schedule: the
+        name of a built-in schedule, else a dict of the constructor's arguments
+        (without the certificate)."""
+        if self.name in _core.builtin_names() and _builtin(self.name) == self:
+            return self.name
+        return {
+            "coefficients": self.coefficients,
+            "normalization_factor": self.normalization_factor,
+            "eps": self.eps,
+            "after_list": self.after_list,
+            "name": self.name,
+            "normalization": self.normalization,
+        }
+
+    @classmethod
+    def from_spec(cls, spec) -> "Schedule":
+        """A schedule from a name, a Schedule, or the dict ``to_spec`` writes."""
+        return as_schedule(spec)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Schedule) and self._handle.key == other._handle.key
+
+    def __hash__(self) -> int:
+        return hash(self._handle.key)
+
+    def __repr__(self) -> str:
+        bound = self.error_bound()
+        certified = "" if bound is None else f", certified error {bound:.3g} on [{self.certificate.lower:g}, {self.certificate.upper:g}]"
+        return f"<polar_express.Schedule {self.name!r}: degrees {self.degrees}, {self.normalization}{certified}>"
+
+
+@functools.lru_cache(maxsize=None)
+def _builtin(name: str) -> Schedule:
+    return Schedule._wrap(_core.builtin_schedule(name))
+
+
+def as_schedule(schedule) -> Schedule:
+    """A Schedule from a Schedule, a built-in name, a token of a registered
+    schedule, or the dict ``Schedule.to_spec`` writes."""
+    if isinstance(schedule, Schedule):
+        return schedule
+    if isinstance(schedule, str):
+        registered = _registry.get(schedule)
+        return registered if registered is not None else _builtin(schedule)
+    if isinstance(schedule, dict):
+        return _from_dict(json.dumps(schedule, sort_keys=True))
+    raise TypeError(
+        f"schedule must be a polar_express.Schedule, a built-in name or a dict, not {type(schedule).__name__}"
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _from_dict(text: str) -> Schedule:
+    arguments = json.loads(text)
+    try:
+        return Schedule(**arguments)
+    except TypeError as error:
+        raise ValueError(f"not a schedule description: {error}") from None
+
+
+def schedules() -> list:
+    """Names of the built-in (catalogue) schedules, in catalogue order."""
+    return list(_core.builtin_names())
+
+
+def design(
+    degree: Union[int, Sequence[int]] = 5,
+    lower: Union[float, str] = 1e-3,
+    steps: Optional[int] = None,
+    *,
+    target_error: Union[float, str, None] = None,
+    upper: Union[float, str] = 1.0,
+    cushion: Union[float, str] = 0.0,
+    safety: Union[float, str] = 0.0,
+    safety_mode: str = "inloop",
+    precision_bits: int = 256,
+    name: Optional[str] = None,
+) -> Schedule:
+    """The greedy Polar Express schedule (``polar-express design``): at each step the
+    minimax odd polynomial of the degree on the current interval, in MPFR, with the
+    certified error after every step.  Give ``steps`` or ``target_error``.  Numbers
+    are read as the decimal they print as (1e-3 is exactly 1/1000), or pass strings.
+    Returns the schedule (its ``document`` holds the polar-express/schedule/v1 JSON)."""
+    _require_solver("design")
+    if (steps is None) == (target_error is None):
+        raise ValueError("design needs exactly one of steps or target_error")
+    degrees = [degree] if isinstance(degree, numbers.Integral) else list(degree)
+    if not degrees or not all(isinstance(d, numbers.Integral) and not isinstance(d, bool) for d in degrees):
+        raise ValueError(f"degree must be an odd integer or a list of them, not {degree!r}")
+    handle, document = _core.design(
+        [int(d) for d in degrees],
+        _decimal(lower, "lower"),
+        _decimal(upper, "upper"),
+        None if steps is None else _steps(steps),
+        None if target_error is None else _decimal(target_error, "target_error"),
+        _decimal(cushion, "cushion"),
+        _decimal(safety, "safety"),
+        str(safety_mode),
+        int(precision_bits),
+        name,
+    )
+    return Schedule._wrap(handle, document)
+
+
+def verify(
+    schedule,
+    lower: Union[float, str, None] = None,
+    upper: Union[float, str, None] = None,
+    steps: Optional[int] = None,
+    *,
+    precision_bits: int = 256,
+) -> dict:
+    """Certifies the doubles the runtime runs for ``schedule`` over [lower, upper]
+    (``polar-express verify``): the exact image of the interval through each step and
+    the certified error after it, diagnostics, the smallest lower bound reaching the
+    final error and its sensitivity.  Defaults: the interval of the schedule's
+    certificate, else [1e-3, 1]; the list's length.  Returns the JSON
+    (schema polar-express/verification/v1) as a dict."""
+    _require_solver("verify")
+    s = as_schedule(schedule)
+    certificate = s.certificate
+    if lower is None:
+        lower = certificate.lower if certificate else "1e-3"
+    if upper is None:
+        upper = certificate.upper if certificate else "1"
+    text = _core.verify(
+        s._handle,
+        _decimal(lower, "lower"),
+        _decimal(upper, "upper"),
+        None if steps is None else _steps(steps),
+        int(precision_bits),
+    )
+    return json.loads(text)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _require_solver(what: str) -> None:
+    if not has_solver:
+        raise RuntimeError(
+            f"polar_express.{what} needs the MPFR solver, which this build lacks "
+            "(install libmpfr-dev, libgmp-dev and libboost-dev, then reinstall the package)"
+        )
+
+
+def _real(value, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{what} must be a real number, not {value!r}")
+    return float(value)
+
+
+def _decimal(value, what: str) -> str:
+    """The decimal text of a number: a float as its shortest round-trip repr."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, Decimal)):
+        raise ValueError(f"{what} must be a number or a decimal string, not {value!r}")
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    return repr(float(value)) if not isinstance(value, Decimal) else str(value)
+
+
+def _steps(steps) -> int:
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
+        raise ValueError(f"steps must be a positive integer, not {steps!r}")
+    return int(steps)

@@ -1,0 +1,129 @@
+"""PyTorch integration: the custom operators torch.ops.polar_express.orthogonalize
+and torch.ops.polar_express.orthogonalize_nuclear (kept whole by torch.compile, with
+fake implementations for tracing) and the Muon / PolarGrad optimizer.
+
+    import polar_express.torch as pet
+    u = pet.orthogonalize(g, schedule="polar-express-nanochat-d5")
+    opt = pet.Muon(model.parameters(), lr=0.02)       # as torch.optim.Muon
+
+The operators are not differentiable: a backward pass that reaches them raises.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import torch
+
+from .._orthogonalize import run
+from .._schedule import DEFAULT_SCHEDULE, Schedule, _steps, as_schedule
+
+__all__ = ["Muon", "distributed", "orthogonalize", "schedule_token"]
+
+
+def schedule_token(schedule) -> str:
+    """The string the operators name ``schedule`` by: a built-in name as it is, a
+    :class:`Schedule` by its token (valid in this process)."""
+    if isinstance(schedule, str):
+        return schedule
+    if isinstance(schedule, Schedule):
+        return schedule._token
+    return as_schedule(schedule)._token
+
+
+def orthogonalize(t: torch.Tensor, schedule=DEFAULT_SCHEDULE, steps: Optional[int] = None, nuclear_norm: bool = False):
+    """The polar factor of a 2-D tensor or of each matrix of a 3-D one, through the
+    operator torch.ops.polar_express.orthogonalize (CPU: float64/float32; CUDA:
+    float32/float16/bfloat16, on the current stream).  ``nuclear_norm=True`` also
+    returns <G_b, U_b> per matrix (float64, shape () or (B,)) through
+    torch.ops.polar_express.orthogonalize_nuclear; on CUDA reading it synchronises."""
+    token = schedule_token(schedule)
+    if nuclear_norm:
+        return torch.ops.polar_express.orthogonalize_nuclear(t, token, steps)
+    return torch.ops.polar_express.orthogonalize(t, token, steps)
+
+
+# ------------------------------------------------------------------ operators
+
+
+def _check_matrices(x: torch.Tensor) -> None:
+    if x.dim() not in (2, 3):
+        raise ValueError(f"polar_express.orthogonalize takes a 2-D matrix or a 3-D batch; got shape {tuple(x.shape)}")
+    if x.numel() == 0:
+        raise ValueError(f"polar_express.orthogonalize: shape {tuple(x.shape)} is empty")
+    if not x.dtype.is_floating_point:
+        raise TypeError(f"polar_express.orthogonalize: dtype {x.dtype} is not a floating type")
+
+
+def _column_major(x: torch.Tensor) -> bool:
+    """Whether the runtime takes x's matrices as column-major (transposed)
+    without a copy: the rule of the extension's layout check, so that the
+    fake and the real kernel agree on the output's strides."""
+    m, n = x.shape[-2], x.shape[-1]
+    row_stride, col_stride = x.stride(-2), x.stride(-1)
+    row_major = (n == 1 or col_stride == 1) and (m == 1 or row_stride == n)
+    column_major = (m == 1 or row_stride == 1) and (n == 1 or col_stride == m)
+    if row_major or not column_major:
+        return False
+    return x.dim() == 2 or x.shape[0] == 1 or x.stride(0) >= m * n
+
+
+def _output_like(x: torch.Tensor) -> torch.Tensor:
+    """Column-major matrices for a column-major input, else row-major, packed."""
+    if _column_major(x):
+        return torch.empty(x.mT.shape, dtype=x.dtype, device=x.device).mT
+    return torch.empty(x.shape, dtype=x.dtype, device=x.device)
+
+
+def _kernel(x: torch.Tensor, schedule: str, steps: Optional[int], nuclear_norm: bool):
+    _check_matrices(x)
+    out = _output_like(x)
+    steps_value = 0 if steps is None else _steps(steps)
+    result, report = run(x.detach(), as_schedule(schedule), steps_value, out, nuclear_norm, nuclear_norm,
+                         warn_depth=5)
+    if not nuclear_norm:
+        return result
+    nuclear = torch.tensor(report.nuclear_norms, dtype=torch.float64).reshape(x.shape[:-2]).to(x.device)
+    return result, nuclear
+
+
+@torch.library.custom_op("polar_express::orthogonalize", mutates_args=())
+def _orthogonalize_op(x: torch.Tensor, schedule: str, steps: Optional[int] = None) -> torch.Tensor:
+    return _kernel(x, schedule, steps, False)
+
+
+@_orthogonalize_op.register_fake
+def _(x, schedule, steps=None):
+    _check_matrices(x)
+    return _output_like(x)
+
+
+@torch.library.custom_op("polar_express::orthogonalize_nuclear", mutates_args=())
+def _orthogonalize_nuclear_op(
+    x: torch.Tensor, schedule: str, steps: Optional[int] = None
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    return _kernel(x, schedule, steps, True)
+
+
+@_orthogonalize_nuclear_op.register_fake
+def _(x, schedule, steps=None):
+    _check_matrices(x)
+    return _output_like(x), x.new_empty(x.shape[:-2], dtype=torch.float64)
+
+
+def _not_differentiable(ctx, *grads):
+    raise RuntimeError(
+        "polar_express.orthogonalize is not differentiable: a gradient reached "
+        "torch.ops.polar_express.orthogonalize (detach its input, or compute it under torch.no_grad())"
+    )
+
+
+def _no_context(ctx, inputs, output):
+    pass
+
+
+torch.library.register_autograd("polar_express::orthogonalize", _not_differentiable, setup_context=_no_context)
+torch.library.register_autograd("polar_express::orthogonalize_nuclear", _not_differentiable, setup_context=_no_context)
+
+from . import distributed  # noqa: E402  (it calls the operators above)
+from ._muon import Muon  # noqa: E402  (Muon calls the operators above)

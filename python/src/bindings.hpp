@@ -1,0 +1,34 @@
+#pragma once
+// The pieces of the extension polar_express._core, one function per source
+// file that adds its part to the module.
+#include "polar_express/runtime/schedule.hpp"
+
+#include <nanobind/nanobind.h>
+
+#include <string>
+
+namespace polar_express::python {
+
+// A validated runtime schedule as Python holds it, with the key that
+// identifies its content exactly (every field, doubles by their bits): two
+// handles with one key run the same plan.
+struct ScheduleHandle {
+  runtime::Schedule schedule;
+  std::string key;
+};
+
+// Validates `schedule` (std::invalid_argument, i.e. ValueError, naming the
+// problem) and computes its key.
+ScheduleHandle make_handle(runtime::Schedule schedule);
+
+// "repeat_last" / "cycle", "frobenius" / "aol".
+const char* after_list_name(runtime::AfterList rule);
+const char* normalization_name(runtime::NormalizationKind kind);
+
+void bind_schedule(nanobind::module_& m);
+void bind_execute(nanobind::module_& m);
+// Adds design, verify and read_schedule_file when the solver is built in
+// (the module's attribute has_solver says which).
+void bind_solver(nanobind::module_& m);
+
+}  // namespace polar_express::python
