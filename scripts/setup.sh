@@ -7,12 +7,14 @@ packages=(
   g++ cmake ninja-build                  # toolchain
   libboost-dev libmpfr-dev libgmp-dev    # solver: Boost.Multiprecision on MPFR
   libeigen3-dev                          # linear algebra (solver and CPU runtime)
+  libopenblas-dev                        # the CPU runtime's BLAS (threaded OpenBLAS)
   libfmt-dev libcli11-dev nlohmann-json3-dev
   catch2                                 # tests (v2)
   clang libclang-rt-14-dev               # generated-header check; libFuzzer for the fuzz target
   gnuplot-nox                            # verify --plot
   python3                                # generated torch snippet syntax check
   python3-torch                          # the emitted torch function run against the runtime (CPU)
+  python3-venv python3-dev               # the Python package: .venv and the extension's headers
 )
 
 missing=()

@@ -86,6 +86,7 @@ def dense_flops(shape, steps):
 
 
 VARIANTS = ("generic", "symmetric", "gram", "auto", "graph", "specialised")
+SPECTRA = ("gaussian", "logspace:1e-3")
 
 
 def run_ours(binary, x_bf16, repeats, workdir, variant):
@@ -114,9 +115,13 @@ def main():
     parser.add_argument("--binary", required=True)
     parser.add_argument("--shapes", default=SHAPES)
     parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--spectra", default=",".join(SPECTRA))
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    unknown = [s for s in args.spectra.split(",") if s not in SPECTRA]
+    if unknown:
+        parser.error(f"unknown spectrum {unknown[0]!r} (expected {', '.join(SPECTRA)})")
     if not torch.cuda.is_available():
         sys.exit("run.py: no CUDA device")
     torch._dynamo.config.cache_size_limit = 64  # one compiled graph per shape
@@ -129,7 +134,7 @@ def main():
         for text in args.shapes.split(","):
             shape = tuple(int(d) for d in text.split("x"))
             rectangular = max(shape[1:]) >= 2 * min(shape[1:])
-            for spectrum in ("gaussian", "logspace:1e-3"):
+            for spectrum in args.spectra.split(","):
                 x = make_input(shape, spectrum, generator).bfloat16()
                 torch_ms, torch_out = time_torch(compiled, x, args.repeats)
                 flops = dense_flops(shape, len(COEFFS))

@@ -9,9 +9,11 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 build="${BUILD_DIR:-$root/build-bench-gpu}"
 if [[ -z "${CUDACXX:-}" && -x /usr/local/cuda/bin/nvcc ]]; then export CUDACXX=/usr/local/cuda/bin/nvcc; fi
 
-# Hopper: sm_90a (arch-specific) and sm_90; the timed machine is an H100/H200.
+# Hopper's arch-specific target only (the timed machine is an H100/H200):
+# one device compilation per .cu.  On the device machine,
+# scripts/device-bench.sh reuses scripts/device-build.sh's binary instead.
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release \
   -DPOLAR_EXPRESS_BUILD_SOLVER=OFF -DPOLAR_EXPRESS_BUILD_TESTS=OFF -DPOLAR_EXPRESS_CUDA=ON \
-  "-DCMAKE_CUDA_ARCHITECTURES=90a;90" >/dev/null
+  -DCMAKE_CUDA_ARCHITECTURES=90a >/dev/null
 cmake --build "$build" --target bench_gpu_runtime -j "$(nproc)"
 exec python3 "$root/bench/gpu/run.py" --binary "$build/bin/bench_gpu_runtime" "$@"
