@@ -1,7 +1,7 @@
-# Finds OpenBLAS (its CBLAS header and library) and defines the imported
-# target OpenBLAS::OpenBLAS.  The runtime's CPU backend calls CBLAS and
-# OpenBLAS's thread-count setting.  Installed with the package config so
-# that consumers find it the same way.
+# Finds OpenBLAS: OpenBLAS_INCLUDE_DIR (cblas.h) and OpenBLAS_LIBRARY.  The
+# runtime's CPU backend calls CBLAS and OpenBLAS's thread-count setting
+# through the library it loads on first use (runtime/src/blas.hpp): it
+# compiles against the header and records the library's path.
 #
 # Debian/Ubuntu keep the header in an arch directory under a variant
 # suffix (openblas-pthread, openblas-openmp); .deps/root (the device
@@ -16,10 +16,3 @@ find_library(OpenBLAS_LIBRARY NAMES openblas
 include(FindPackageHandleStandardArgs)
 find_package_handle_standard_args(OpenBLAS REQUIRED_VARS OpenBLAS_LIBRARY OpenBLAS_INCLUDE_DIR)
 mark_as_advanced(OpenBLAS_INCLUDE_DIR OpenBLAS_LIBRARY)
-
-if(OpenBLAS_FOUND AND NOT TARGET OpenBLAS::OpenBLAS)
-  add_library(OpenBLAS::OpenBLAS UNKNOWN IMPORTED)
-  set_target_properties(OpenBLAS::OpenBLAS PROPERTIES
-    IMPORTED_LOCATION "${OpenBLAS_LIBRARY}"
-    INTERFACE_INCLUDE_DIRECTORIES "${OpenBLAS_INCLUDE_DIR}")
-endif()

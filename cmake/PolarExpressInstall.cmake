@@ -16,7 +16,7 @@ install(TARGETS ${_pe_targets} EXPORT PolarExpressTargets
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY runtime/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 # The find modules of the dependencies the exported targets name.
-install(FILES cmake/FindOpenBLAS.cmake cmake/FindMPFR.cmake cmake/FindGMP.cmake
+install(FILES cmake/FindMPFR.cmake cmake/FindGMP.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/PolarExpress)
 install(DIRECTORY generated/ DESTINATION ${CMAKE_INSTALL_DATADIR}/polar_express/generated
   FILES_MATCHING PATTERN "*.hpp" PATTERN "*.cu" PATTERN "*.cuh")

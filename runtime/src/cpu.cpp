@@ -71,6 +71,7 @@ struct CpuPlan<T>::Impl {
 
   Impl(const BatchShape& shape, const Schedule& s, const PlanOptions& options)
       : schedule(s), program(compile_program(shape, s, options, cpu_traits<T>())) {
+    cpu::blas();  // loaded here, so that a missing library fails the plan, not an execute
     k = program.short_side();
     big = program.long_side();
     if (big > INT_MAX || k * k > std::int64_t{1} << 40) {
@@ -139,7 +140,7 @@ struct CpuPlan<T>::Impl {
     input = in;
     output = out;
     next_matrix.store(0);
-    openblas_set_num_threads(blas);
+    cpu::blas().set_num_threads(blas);
     {
       std::lock_guard<std::mutex> lock(mutex);
       failure = nullptr;

@@ -1,8 +1,8 @@
 #pragma once
-// The CPU backend's building blocks: CBLAS calls for float and double, and
-// the element-wise passes (normalise, AOL, store) in plain loops.  Internal
-// to runtime/src.
-#include <cblas.h>
+// The CPU backend's building blocks: CBLAS calls for float and double
+// (through blas.hpp's loaded OpenBLAS), and the element-wise passes
+// (normalise, AOL, store) in plain loops.  Internal to runtime/src.
+#include "blas.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -13,18 +13,18 @@ namespace polar_express::runtime::cpu {
 // Row-major dense matrices with leading dimension = columns.
 inline void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, float alpha, const float* a, int lda,
                  const float* b, int ldb, float beta, float* c, int ldc) {
-  cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  blas().sgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 inline void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, double alpha, const double* a, int lda,
                  const double* b, int ldb, double beta, double* c, int ldc) {
-  cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  blas().dgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 inline void syrk_lower(CBLAS_TRANSPOSE trans, int n, int k, float alpha, const float* a, int lda, float* c, int ldc) {
-  cblas_ssyrk(CblasRowMajor, CblasLower, trans, n, k, alpha, a, lda, 0.0f, c, ldc);
+  blas().ssyrk(CblasRowMajor, CblasLower, trans, n, k, alpha, a, lda, 0.0f, c, ldc);
 }
 inline void syrk_lower(CBLAS_TRANSPOSE trans, int n, int k, double alpha, const double* a, int lda, double* c,
                        int ldc) {
-  cblas_dsyrk(CblasRowMajor, CblasLower, trans, n, k, alpha, a, lda, 0.0, c, ldc);
+  blas().dsyrk(CblasRowMajor, CblasLower, trans, n, k, alpha, a, lda, 0.0, c, ldc);
 }
 
 // Copies the strict lower triangle of the n x n matrix `m` onto its upper

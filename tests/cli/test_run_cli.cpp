@@ -160,3 +160,20 @@ TEST_CASE("run: an iteration that blows up fails the run, it is not reported ok"
   CHECK(r.exit_code == 1);
   CHECK(nlohmann::json::parse(r.out)["failed_matrices"] == 4);
 }
+
+// The dynamic loader's own account (LD_DEBUG=files names every library it
+// opens): OpenBLAS starts a thread per core when loaded, so commands that
+// run no CPU plan must not load it, and `run --backend cpu` must.
+TEST_CASE("only a CPU plan loads OpenBLAS", "[cli][run][startup]") {
+  polar_express::test::TempDir dir;
+  auto loaded_libraries = [&](const std::string& arguments) {
+    const std::string log = dir.file("loader");
+    const std::string command =
+        "LD_DEBUG=files " + std::string(POLAR_EXPRESS_CLI) + " " + arguments + " >" + dir.file("out") + " 2>" + log;
+    REQUIRE(std::system(command.c_str()) == 0);
+    return polar_express::test::read_text(log);
+  };
+  CHECK_THAT(loaded_libraries("--help"), !Catch::Contains("openblas"));
+  CHECK_THAT(loaded_libraries("design --lower 1e-3 --steps 1"), !Catch::Contains("openblas"));
+  CHECK_THAT(loaded_libraries("run --backend cpu --builtin polar-express-nanochat-d5 --shape 8x16 --repeats 1"), Catch::Contains("openblas"));
+}

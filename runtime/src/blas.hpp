@@ -1,0 +1,26 @@
+#pragma once
+// OpenBLAS, loaded on the first CPU plan rather than with the program: its
+// load-time initialisation starts a thread per core and allocates its
+// buffers, which would cost every process that links the runtime (the CLI's
+// design/verify/emit, `import polar_express`) milliseconds it never uses.
+// Internal to runtime/src.
+#include <cblas.h>
+
+namespace polar_express::runtime::cpu {
+
+// The CBLAS and OpenBLAS entry points the CPU backend calls.
+struct Blas {
+  decltype(&cblas_sgemm) sgemm;
+  decltype(&cblas_dgemm) dgemm;
+  decltype(&cblas_ssyrk) ssyrk;
+  decltype(&cblas_dsyrk) dsyrk;
+  decltype(&openblas_set_num_threads) set_num_threads;
+};
+
+// The library, loaded once (thread-safe) on the first call: the OpenBLAS
+// the runtime was configured with, else the soname libopenblas.so.0 on the
+// loader's path.  Throws std::runtime_error naming what was tried and why it
+// failed; a later call tries again.
+const Blas& blas();
+
+}  // namespace polar_express::runtime::cpu
