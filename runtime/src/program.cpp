@@ -150,6 +150,13 @@ double Program::flops() const {
   return per_matrix * static_cast<double>(shape.batch);
 }
 
+std::int64_t Program::products_count() const {
+  const auto per_matrix = std::count_if(operations.begin(), operations.end(), [](const Operation& op) {
+    return op.kind == OpKind::kGram || op.kind == OpKind::kApply || op.kind == OpKind::kProduct;
+  });
+  return static_cast<std::int64_t>(per_matrix) * shape.batch;
+}
+
 std::string Program::to_string() const {
   std::string text;
   for (const Operation& op : operations) {
@@ -191,17 +198,37 @@ Program compile_program(const BatchShape& shape, const Schedule& schedule, const
                                 std::to_string(kMaxProgramSteps) + "]");
   }
   if (options.threads < 0) throw std::invalid_argument("threads " + std::to_string(options.threads) + " is negative");
-  Program program;
-  program.shape = shape;
-  program.steps = options.steps == 0 ? static_cast<int>(schedule.steps.size()) : options.steps;
-  if (program.steps > kMaxProgramSteps) {
-    throw std::invalid_argument("schedule '" + schedule.name + "' has " + std::to_string(program.steps) +
+  const int steps = options.steps == 0 ? static_cast<int>(schedule.steps.size()) : options.steps;
+  if (steps > kMaxProgramSteps) {
+    throw std::invalid_argument("schedule '" + schedule.name + "' has " + std::to_string(steps) +
                                 " steps, more than the " + std::to_string(kMaxProgramSteps) + " a plan runs");
   }
+  return compile_program(
+      shape, schedule, steps,
+      plan_products(shape, schedule, steps, options, traits.significand_bits, traits.symmetric_from_k));
+}
+
+Program compile_program(const BatchShape& shape, const Schedule& schedule, int steps, const ProductPlan& products) {
+  validate(shape);
+  validate(schedule);
+  if (steps < 1 || steps > kMaxProgramSteps) {
+    throw std::invalid_argument("steps " + std::to_string(steps) + " is outside [1, " +
+                                std::to_string(kMaxProgramSteps) + "]");
+  }
+  int previous = 0;
+  for (int t : products.restarts) {
+    if (t <= previous || t >= steps) {
+      throw std::invalid_argument("restart before step " + std::to_string(t) + " is not increasing inside (0, " +
+                                  std::to_string(steps) + ")");
+    }
+    previous = t;
+  }
+  Program program;
+  program.shape = shape;
+  program.steps = steps;
   program.wide = shape.rows <= shape.cols;
   program.normalization = schedule.normalization;
-  program.products = plan_products(shape, schedule, program.steps, options, traits.significand_bits,
-                                   traits.symmetric_from_k);
+  program.products = products;
   Compiler(program, schedule).run();
   return program;
 }

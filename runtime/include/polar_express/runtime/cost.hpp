@@ -1,6 +1,7 @@
 #pragma once
-// What running a schedule costs in matrix multiplications, counted as the
-// CPU backend (cpu.cpp) multiplies.  C++17.
+// What running a schedule costs in matrix multiplications: the operations of
+// its iteration program (program.hpp), which both backends run, counted.
+// C++17.
 //
 // Dense counting: a product of an m x p and a p x n matrix costs 2 m n p
 // FLOPs, also when the plan computes only its lower triangle

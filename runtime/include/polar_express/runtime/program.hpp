@@ -105,6 +105,9 @@ struct Program {
   // (a k x k product 2k^3, a Gram matrix or an apply 2k^2 K, whatever the
   // symmetric mode saves): the cost model of `polar-express plan`.
   double flops() const;
+  // The matrix products of one execute over the whole batch (the operations
+  // flops() counts, times the batch).
+  std::int64_t products_count() const;
   // One line per operation, e.g. "step 1  apply   X1 <- 8.157 P0 X0 + ... X0".
   std::string to_string() const;
 };
@@ -115,6 +118,12 @@ struct Program {
 // operations.  Steps: options.steps, or the schedule's list once when 0.
 Program compile_program(const BatchShape& shape, const Schedule& schedule, const PlanOptions& options,
                         const BackendTraits& traits);
+
+// The same for `steps` steps under a product plan chosen by the caller (a
+// cost model trying restart placements, tests): throws std::invalid_argument
+// for a bad shape or schedule, steps outside [1, kMaxProgramSteps], or
+// restarts that are not increasing steps in (0, steps).
+Program compile_program(const BatchShape& shape, const Schedule& schedule, int steps, const ProductPlan& products);
 
 const char* to_string(Buffer buffer);
 const char* to_string(OpKind kind);
