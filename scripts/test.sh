@@ -4,9 +4,10 @@
 #      including the CPU emulation of the fused CUDA kernels under
 #      ThreadSanitizer;
 #   2. the consumer project of examples/, against an installed package;
-#   3. the fuzz targets (clang/libFuzzer): the schedule reader for 30 s, the
-#      CLI's argument parser and number readers for 20 s, the tensor-file
-#      reader of `analyze` for 20 s;
+#   3. two fuzz targets (clang/libFuzzer, scripts/fuzz.sh): the schedule
+#      reader for 30 s and the tensor-file reader of `analyze` for 20 s (the
+#      CLI-argument fuzzer, which instruments the whole CLI, runs from
+#      scripts/fuzz.sh on demand);
 #   4. the tests again under AddressSanitizer + UndefinedBehaviorSanitizer,
 #      the CPU emulation of the fused CUDA kernels included (it needs the
 #      CUDA headers, not nvcc);
@@ -32,19 +33,9 @@ ctest --test-dir build --output-on-failure -j "$jobs"
 echo "== examples/consumer against the installed package (at ${SECONDS} s)"
 examples/build-and-run.sh --build-dir build --jobs "$jobs"
 
-echo "== fuzzing: schedule reader (30 s), CLI arguments (20 s), tensor files (20 s) (at ${SECONDS} s)"
-CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPOLAR_EXPRESS_FUZZ=ON \
-  -DPOLAR_EXPRESS_CUDA=OFF -DPOLAR_EXPRESS_BUILD_TESTS=OFF -DPOLAR_EXPRESS_BUILD_BENCH=OFF >/dev/null
-cmake --build build-fuzz -j "$jobs" --target schedule_reader_fuzzer cli_arguments_fuzzer tensor_file_fuzzer
-mkdir -p build-fuzz/corpus build-fuzz/corpus-cli build-fuzz/corpus-tensors
-cp fuzz/corpus/* build-fuzz/corpus/ && cp fuzz/corpus-cli/* build-fuzz/corpus-cli/
-cp fuzz/corpus-tensors/* build-fuzz/corpus-tensors/
-(cd build-fuzz && bin/schedule_reader_fuzzer -max_total_time=30 -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
-  -print_final_stats=1 corpus 2>&1 | tail -n 3)
-(cd build-fuzz && bin/cli_arguments_fuzzer -max_total_time=20 -timeout=10 -rss_limit_mb=2048 -max_len=1024 \
-  -print_final_stats=1 corpus-cli 2>&1 | tail -n 3)
-(cd build-fuzz && bin/tensor_file_fuzzer -max_total_time=20 -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
-  -print_final_stats=1 corpus-tensors 2>&1 | tail -n 3)
+echo "== fuzzing: schedule reader (30 s), tensor files (20 s) (at ${SECONDS} s)"
+scripts/fuzz.sh 30 schedule_reader_fuzzer
+scripts/fuzz.sh 20 tensor_file_fuzzer
 
 echo "== ASan+UBSan build and tests (at ${SECONDS} s)"
 # -O1: the sanitizers need no more, and the MPFR/Eigen templates compile much faster.

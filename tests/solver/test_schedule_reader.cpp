@@ -137,6 +137,19 @@ TEST_CASE("normalization texts give factor and eps where they have the Frobenius
              Catch::Contains("normalization factor: \"1e400\" is outside ["));
 }
 
+// The schedule-reader fuzzer's find: a coefficient of 0.54e-66601 parsed, and
+// certifying its exact rational (a 221-kbit denominator) took a minute.
+TEST_CASE("coefficients with decimal exponents past 10000 are refused", "[reader]") {
+  auto with = [](const std::string& coefficient) {
+    return R"({"name": "e", "steps": [[3.0, -3.2, )" + coefficient + "]]}";
+  };
+  CHECK_THAT(parse_error_of(with("0.5448431082921e-066601")),
+             Catch::Contains("coefficient 3: \"0.5448431082921e-066601\" has a decimal exponent beyond +-10000"));
+  CHECK_THAT(parse_error_of(with("\"1e10001\"")), Catch::Contains("decimal exponent beyond +-10000"));
+  const Schedule tiny = parse_schedule(with("1.2e-9999"), 256);
+  CHECK(tiny.steps[0].exact()[2] * Rational(boost::multiprecision::pow(Integer(10), 9999)) == Rational(12) / 10);
+}
+
 TEST_CASE("this tool's JSON round-trips byte for byte after certification", "[reader]") {
   DesignOptions o;
   o.degrees = {3, 5, 7};
