@@ -189,6 +189,23 @@ std::string Program::to_string() const {
   return text;
 }
 
+namespace {
+
+// The operations of `steps` steps under `products`, all of them validated by
+// the caller.
+Program lay_out(const BatchShape& shape, const Schedule& schedule, int steps, const ProductPlan& products) {
+  Program program;
+  program.shape = shape;
+  program.steps = steps;
+  program.wide = shape.rows <= shape.cols;
+  program.normalization = schedule.normalization;
+  program.products = products;
+  Compiler(program, schedule).run();
+  return program;
+}
+
+}  // namespace
+
 Program compile_program(const BatchShape& shape, const Schedule& schedule, const PlanOptions& options,
                         const BackendTraits& traits) {
   validate(shape);
@@ -203,9 +220,9 @@ Program compile_program(const BatchShape& shape, const Schedule& schedule, const
     throw std::invalid_argument("schedule '" + schedule.name + "' has " + std::to_string(steps) +
                                 " steps, more than the " + std::to_string(kMaxProgramSteps) + " a plan runs");
   }
-  return compile_program(
-      shape, schedule, steps,
-      plan_products(shape, schedule, steps, options, traits.significand_bits, traits.symmetric_from_k));
+  // plan_products places restarts inside (0, steps) by construction.
+  return lay_out(shape, schedule, steps,
+                 plan_products(shape, schedule, steps, options, traits.significand_bits, traits.symmetric_from_k));
 }
 
 Program compile_program(const BatchShape& shape, const Schedule& schedule, int steps, const ProductPlan& products) {
@@ -223,14 +240,7 @@ Program compile_program(const BatchShape& shape, const Schedule& schedule, int s
     }
     previous = t;
   }
-  Program program;
-  program.shape = shape;
-  program.steps = steps;
-  program.wide = shape.rows <= shape.cols;
-  program.normalization = schedule.normalization;
-  program.products = products;
-  Compiler(program, schedule).run();
-  return program;
+  return lay_out(shape, schedule, steps, products);
 }
 
 const char* to_string(Buffer buffer) {
