@@ -68,6 +68,8 @@ std::string text_of(void* library, const char* function) {
 Blas load() {
   BlasInfo info;
   info.usable_cpus = usable_cpus();
+  info.cpu = this_cpu_name();
+  info.features = this_cpu_features();
   void* library = already_loaded();
   if (library != nullptr) {
     info.core_source = "loaded before polar-express";

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -229,6 +230,56 @@ std::optional<std::string> this_machine_openblas_core() {
   if (const std::optional<X86Cpu> x86 = this_x86_cpu()) return openblas_core(*x86);
   if (const std::optional<Arm64Cpu> arm = this_arm64_cpu()) return openblas_core(*arm);
   return std::nullopt;
+}
+
+std::string this_cpu_name() {
+#if defined(__x86_64__)
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  __cpuid(0x80000000u, a, b, c, d);
+  if (a < 0x80000004u) return "x86-64";
+  char brand[49] = {};
+  for (unsigned leaf = 0; leaf < 3; ++leaf) {
+    __cpuid(0x80000002u + leaf, a, b, c, d);
+    const unsigned words[4] = {a, b, c, d};
+    std::memcpy(brand + 16 * leaf, words, 16);
+  }
+  std::string name = brand;
+  name.erase(0, name.find_first_not_of(' '));
+  while (!name.empty() && name.back() == ' ') name.pop_back();
+  return name;
+#elif defined(__aarch64__)
+  const std::optional<Arm64Cpu> cpu = this_arm64_cpu();
+  char text[64];
+  std::snprintf(text, sizeof text, "AArch64 implementer 0x%02x part 0x%03x", cpu->implementer, cpu->part);
+  return text;
+#else
+  return "unknown";
+#endif
+}
+
+std::string this_cpu_features() {
+  std::string features;
+  const auto add = [&](bool present, const char* name) {
+    if (!present) return;
+    if (!features.empty()) features += ' ';
+    features += name;
+  };
+  if (const std::optional<X86Cpu> x86 = this_x86_cpu()) {
+    add(x86->sse2, "sse2");
+    add(x86->sse3, "sse3");
+    add(x86->ssse3, "ssse3");
+    add(x86->sse4_1, "sse4_1");
+    add(x86->sse4_2, "sse4_2");
+    add(x86->avx, "avx");
+    add(x86->fma, "fma");
+    add(x86->avx2, "avx2");
+    add(x86->avx512, "avx512");
+  } else if (const std::optional<Arm64Cpu> arm = this_arm64_cpu()) {
+    add(arm->asimd, "asimd");
+    add(arm->asimddp, "asimddp");
+    add(arm->sve, "sve");
+  }
+  return features;
 }
 
 std::optional<int> cgroup_cpu_limit(const std::string& root) {

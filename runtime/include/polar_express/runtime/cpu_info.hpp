@@ -73,6 +73,11 @@ std::optional<X86Cpu> this_x86_cpu();
 std::optional<Arm64Cpu> this_arm64_cpu();
 // The core openblas_core chooses for this machine.
 std::optional<std::string> this_machine_openblas_core();
+// This processor's name (x86-64: the CPUID brand string; AArch64: MIDR's
+// implementer and part) and the instruction sets its kernels may use, as
+// decoded above, e.g. "sse2 sse3 ssse3 sse4_1 sse4_2 avx fma avx2 avx512".
+std::string this_cpu_name();
+std::string this_cpu_features();
 
 // The CPUs this process may run on: its affinity mask, capped by a cgroup
 // CPU quota (v2 cpu.max or v1 cpu.cfs_quota_us / cpu.cfs_period_us, rounded
@@ -94,6 +99,8 @@ struct BlasInfo {
   std::string requested;    // the core named in OPENBLAS_CORETYPE at load, if any
   std::string core_source;  // "polar-express (CPU features)", "OPENBLAS_CORETYPE (environment)",
                             // "OpenBLAS (its own detection)", or "loaded before polar-express"
+  std::string cpu;       // this_cpu_name()
+  std::string features;  // this_cpu_features()
   int usable_cpus = 1;
 };
 
