@@ -125,12 +125,21 @@ def main():
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--shapes", default=DEFAULT_SHAPES)
     parser.add_argument("--dtypes", default="f32,f64")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="threads of every library (default 0: each library's own default)")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
     try:
         import torch
     except ImportError:
         torch = None
+    if args.threads:
+        import threadpoolctl
+
+        threadpoolctl.threadpool_limits(args.threads)
+        pe.set_cpu_threads(args.threads)
+        if torch is not None:
+            torch.set_num_threads(args.threads)
 
     info = pe.cpu_info()
     blas = RuntimeBlas(info)

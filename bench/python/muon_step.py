@@ -90,8 +90,14 @@ def main():
     parser.add_argument("--layers", type=int, default=None)
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads of torch and polar_express (0: theirs)")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
+    if args.threads:
+        import polar_express as pe
+
+        torch.set_num_threads(args.threads)
+        pe.set_cpu_threads(args.threads)
     model = args.model or ("small" if args.device == "cpu" else "gpt2")
     layers = args.layers or (4 if model == "small" else 12)
     shapes = (small_layer(args.width) if model == "small" else GPT2_SMALL_LAYER) * layers
