@@ -4,7 +4,9 @@
 #include "runtime_bridge.hpp"
 
 #include "polar_express/runtime/cpu.hpp"
+#include "polar_express/runtime/cpu_info.hpp"
 #include "polar_express/runtime/device.hpp"
+#include "polar_express/runtime/half.hpp"
 
 #include <Eigen/Dense>
 #include <fmt/format.h>
@@ -19,7 +21,7 @@
 #include <memory>
 #include <optional>
 #include <random>
-#include <thread>
+#include <type_traits>
 
 namespace polar_express::cli {
 namespace {
@@ -104,7 +106,9 @@ struct Outcome {
   std::vector<double> inputs, outputs;  // row-major batch
   std::vector<double> times_ms;
   std::vector<runtime::MatrixStatus> status;
-  std::string kernels;  // CUDA: which path ran
+  std::string kernels;   // CUDA: which path ran
+  double flops = 0;      // CPU: the program's matrix-multiply FLOPs (Program::flops)
+  int workers = 0, blas_threads = 0;  // CPU: matrices side by side, BLAS threads in each
 };
 
 template <class F>
@@ -114,20 +118,58 @@ double time_ms(F&& f) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
 
+// How the CPU batch is stored: as T, or (T = float) as f16/bf16 bit patterns.
 template <class T>
+struct CpuElements {
+  using Stored = T;
+  static Stored narrow(double v) { return static_cast<T>(v); }
+  static double widen(Stored v) { return static_cast<double>(v); }
+};
+struct HalfElements {
+  using Stored = std::uint16_t;
+  static Stored narrow(double v) { return runtime::float_to_half(static_cast<float>(v)); }
+  static double widen(Stored v) { return runtime::half_to_float(v); }
+};
+struct BFloat16Elements {
+  using Stored = std::uint16_t;
+  static Stored narrow(double v) { return runtime::float_to_bfloat16(static_cast<float>(v)); }
+  static double widen(Stored v) { return runtime::bfloat16_to_float(v); }
+};
+
+// `T` computes, `Elements` stores the batch (16-bit ones in a float plan).
+template <class T, class Elements>
 Outcome run_cpu(const Shape& s, const runtime::Schedule& schedule, int steps, int repeats,
-                const std::vector<double>& generated) {
-  std::vector<T> input(generated.begin(), generated.end()), output(input.size());
+                const std::vector<double>& generated, runtime::DType storage = runtime::DType::kF32) {
+  using Stored = typename Elements::Stored;
+  std::vector<Stored> input(generated.size()), output(input.size());
+  std::transform(generated.begin(), generated.end(), input.begin(), Elements::narrow);
   runtime::PlanOptions options;
   options.steps = steps;
   runtime::CpuPlan<T> plan({s.batch, s.rows, s.cols}, schedule, options);
-  plan.execute(input.data(), output.data());  // warm-up: page in the buffers
+  const auto execute = [&] {
+    if constexpr (std::is_same_v<Stored, T>) plan.execute(input.data(), output.data());
+    else plan.execute(input.data(), output.data(), storage);
+  };
+  execute();  // warm-up: page in the buffers
   Outcome o;
-  for (int r = 0; r < repeats; ++r) o.times_ms.push_back(time_ms([&] { plan.execute(input.data(), output.data()); }));
-  o.inputs.assign(input.begin(), input.end());
-  o.outputs.assign(output.begin(), output.end());
+  for (int r = 0; r < repeats; ++r) o.times_ms.push_back(time_ms(execute));
+  o.inputs.resize(input.size());
+  o.outputs.resize(output.size());
+  std::transform(input.begin(), input.end(), o.inputs.begin(), Elements::widen);
+  std::transform(output.begin(), output.end(), o.outputs.begin(), Elements::widen);
   o.status = plan.report().status;
+  o.flops = plan.program().flops();
+  o.workers = plan.workers();
+  o.blas_threads = plan.blas_threads();
   return o;
+}
+
+Outcome run_cpu(const Shape& s, const std::string& dtype, const runtime::Schedule& schedule, int steps, int repeats,
+                const std::vector<double>& generated) {
+  if (dtype == "f64") return run_cpu<double, CpuElements<double>>(s, schedule, steps, repeats, generated);
+  if (dtype == "f32") return run_cpu<float, CpuElements<float>>(s, schedule, steps, repeats, generated);
+  if (dtype == "f16") return run_cpu<float, HalfElements>(s, schedule, steps, repeats, generated, runtime::DType::kF16);
+  return run_cpu<float, BFloat16Elements>(s, schedule, steps, repeats, generated, runtime::DType::kBF16);
 }
 
 Outcome run_cuda(const Shape& s, runtime::DType dtype, const runtime::Schedule& schedule, int steps, int repeats,
@@ -171,7 +213,8 @@ Outcome run_cuda(const Shape& s, runtime::DType dtype, const runtime::Schedule& 
 // one matrix, and the backend's copies: on the CPU the batch in and out in
 // the element type plus every worker's plan buffers (counted from the
 // program the plan will run); for CUDA the float staging copy.
-double bytes_needed(const Shape& s, const runtime::Schedule& schedule, int steps, bool cpu, bool f64) {
+double bytes_needed(const Shape& s, const runtime::Schedule& schedule, int steps, bool cpu, const std::string& dtype) {
+  const bool f64 = dtype == "f64";
   const double size = static_cast<double>(s.rows) * static_cast<double>(s.cols);
   const double k = static_cast<double>(std::min(s.rows, s.cols));
   const double batch = static_cast<double>(s.batch);
@@ -183,9 +226,9 @@ double bytes_needed(const Shape& s, const runtime::Schedule& schedule, int steps
       {s.batch, s.rows, s.cols}, schedule, options, f64 ? runtime::cpu_traits<double>() : runtime::cpu_traits<float>());
   double per_worker = k * k;  // the backend's own scratch
   for (runtime::Buffer b : program.buffers()) per_worker += runtime::is_iterate(b) ? size : k * k;
-  const double workers = std::min(batch, static_cast<double>(std::max(1u, std::thread::hardware_concurrency())));
-  const double element = f64 ? 8 : 4;
-  return bytes + (batch * size * 2 + workers * per_worker) * element;
+  const double workers = std::min(batch, static_cast<double>(runtime::usable_cpus()));
+  const double element = f64 ? 8 : dtype == "f32" ? 4 : 2, compute = f64 ? 8 : 4;
+  return bytes + batch * size * 2 * element + workers * per_worker * compute;
 }
 
 // "3.1 GB", "512 kB".
@@ -223,9 +266,6 @@ int run_run(const RunArguments& args) {
   if (dtype != "f64" && dtype != "f32" && dtype != "bf16" && dtype != "f16") {
     throw UsageError("unknown dtype '" + dtype + "' (expected f64, f32, bf16 or f16)");
   }
-  if (cpu && (dtype == "bf16" || dtype == "f16")) {
-    throw UsageError("--dtype " + dtype + " needs --backend cuda (the CPU backend runs f64 and f32)");
-  }
   if (!cpu && dtype == "f64") throw UsageError("--dtype f64 needs --backend cpu (the CUDA backend runs f32, bf16, f16)");
   if (args.format != "table" && args.format != "json") {
     throw UsageError("unknown format '" + args.format + "' (expected table or json)");
@@ -244,7 +284,7 @@ int run_run(const RunArguments& args) {
   const Schedule source = load_schedule(args.schedule, kBits);
   const runtime::Schedule schedule = to_runtime(source);
   const int steps = args.steps.value_or(static_cast<int>(schedule.steps.size()));
-  const double needed = bytes_needed(shape, schedule, steps, cpu, dtype == "f64");
+  const double needed = bytes_needed(shape, schedule, steps, cpu, dtype);
   const double limit = memory_limit(args.max_memory);
   if (needed > limit) {
     throw UsageError(fmt::format("--shape '{}' needs about {} of host memory (batch, plan buffers and the SVD "
@@ -260,8 +300,7 @@ int run_run(const RunArguments& args) {
 
   Outcome outcome;
   if (cpu) {
-    outcome = dtype == "f64" ? run_cpu<double>(shape, schedule, steps, args.repeats, generated)
-                             : run_cpu<float>(shape, schedule, steps, args.repeats, generated);
+    outcome = run_cpu(shape, dtype, schedule, steps, args.repeats, generated);
   } else {
     try {
       outcome = run_cuda(shape, runtime::parse_dtype(dtype), schedule, steps, args.repeats, generated);
@@ -306,6 +345,21 @@ int run_run(const RunArguments& args) {
     j["times_ms"] = outcome.times_ms;
     j["failed_matrices"] = failed;
     if (!cpu) j["cuda_kernels"] = outcome.kernels;
+    if (cpu) {
+      const runtime::BlasInfo& blas = runtime::cpu_blas_info();
+      j["flops"] = outcome.flops;
+      j["gflops_per_s"] = outcome.flops / median_ms / 1e6;
+      j["cpu"] = {{"blas", "OpenBLAS"},
+                  {"library", blas.library},
+                  {"config", blas.config},
+                  {"core", blas.core},
+                  {"core_source", blas.core_source},
+                  {"processor", blas.cpu},
+                  {"features", blas.features},
+                  {"usable_cpus", blas.usable_cpus},
+                  {"workers", outcome.workers},
+                  {"blas_threads", outcome.blas_threads}};
+    }
     text = j.dump(2) + "\n";
   } else {
     text += fmt::format("{:<16} {}\n", "backend", args.backend);
@@ -318,6 +372,16 @@ int run_run(const RunArguments& args) {
     text += fmt::format("{:<16} {:.4f} (median of {})\n", "median_ms", median_ms, args.repeats);
     text += fmt::format("{:<16} {} of {} ok\n", "matrices", shape.batch - failed, shape.batch);
     if (!cpu) text += fmt::format("{:<16} {}\n", "cuda kernels", outcome.kernels);
+    if (cpu) {
+      const runtime::BlasInfo& blas = runtime::cpu_blas_info();
+      text += fmt::format("{:<16} {:.1f} ({:.4g} GFLOP per run)\n", "GFLOP/s", outcome.flops / median_ms / 1e6,
+                          outcome.flops / 1e9);
+      text += fmt::format("{:<16} {} ({})\n", "blas", blas.config, blas.library);
+      text += fmt::format("{:<16} {} (chosen by {})\n", "blas kernels", blas.core, blas.core_source);
+      text += fmt::format("{:<16} {} [{}]\n", "processor", blas.cpu, blas.features);
+      text += fmt::format("{:<16} {} matrices side by side x {} BLAS threads ({} CPUs usable)\n", "threads",
+                          outcome.workers, outcome.blas_threads, blas.usable_cpus);
+    }
   }
   write_output("", text);
   return failed == 0 ? kExitOk : kExitCheckFailed;
@@ -339,7 +403,9 @@ Command add_run_command(CLI::App& root) {
   add_schedule_choice(*app, args->schedule);
   app->add_option("--backend", args->backend, "cpu or cuda")->required();
   app->add_option("--shape", args->shape, "MxN or BxMxN (B matrices of M rows, N columns)")->required();
-  app->add_option("--dtype", args->dtype, "f64 or f32 (cpu; default f64), f32, bf16 or f16 (cuda; default bf16)");
+  app->add_option("--dtype", args->dtype,
+                  "f64, f32, bf16 or f16 (cpu, 16-bit computed in f32; default f64), f32, bf16 or f16 (cuda; default "
+                  "bf16)");
   app->add_option("--steps", args->steps, "Steps to run (default: the schedule's list), past the list by its rule")
       ->transform(integer_text<int>());
   app->add_option("--spectrum", args->spectrum,

@@ -17,6 +17,7 @@ from ._core import BackendUnavailable, Report
 from ._orthogonalize import (
     OrthogonalizeWarning,
     clear_plan_cache,
+    cpu_info,
     cpu_threads,
     cuda_available,
     orthogonalize,
@@ -37,6 +38,7 @@ __all__ = [
     "Report",
     "Schedule",
     "clear_plan_cache",
+    "cpu_info",
     "cpu_threads",
     "cuda_available",
     "design",

@@ -20,8 +20,13 @@ class NumpyArrays:
     @staticmethod
     def prepare(x):
         if not x.dtype.isnative or x.dtype.kind not in "fiucb":
-            raise TypeError(f"numpy dtype {x.dtype} is not supported; polar_express takes float64 or float32 on the CPU")
+            raise TypeError(f"numpy dtype {x.dtype} is not supported; polar_express takes float64, float32 or "
+                            "float16 on the CPU")
         return x
+
+    @staticmethod
+    def device(x):
+        return DEVICE_CPU, 0
 
     @staticmethod
     def empty_like(x):
@@ -68,6 +73,14 @@ class TorchArrays:
                 "x.detach() (polar_express.torch.orthogonalize raises only if a gradient reaches it)"
             )
         return x.detach()
+
+    @staticmethod
+    def device(x):
+        if x.is_cuda:
+            return DEVICE_CUDA, x.get_device()
+        if x.is_cpu:
+            return DEVICE_CPU, 0
+        return tuple(int(v) for v in x.__dlpack_device__())
 
     @staticmethod
     def empty_like(x):
@@ -117,6 +130,10 @@ class CupyArrays:
     @staticmethod
     def prepare(x):
         return x
+
+    @staticmethod
+    def device(x):
+        return DEVICE_CUDA, int(x.device.id)
 
     @staticmethod
     def empty_like(x):
@@ -180,6 +197,10 @@ class DlpackArrays:
                 "(polar_express takes torch and CuPy arrays on CUDA)"
             )
         return x
+
+    @staticmethod
+    def device(x):
+        return tuple(int(v) for v in x.__dlpack_device__())
 
     @staticmethod
     def empty_like(x):

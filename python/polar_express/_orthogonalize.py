@@ -31,8 +31,9 @@ def orthogonalize(
     columns), by the schedule's polynomial iteration.
 
     ``x``: a 2-D matrix or a 3-D batch of matrices with DLPack: numpy, torch (CPU or
-    CUDA), CuPy, JAX (CPU).  float64 or float32 on the CPU, float32, float16 or
-    bfloat16 on CUDA.  The result has x's type, device, dtype and shape; CUDA work
+    CUDA), CuPy, JAX (CPU).  float64, float32, float16 or bfloat16 on the CPU (16-bit
+    elements computed in float32, converted as the runtime reads and writes them),
+    float32, float16 or bfloat16 on CUDA.  The result has x's type, device, dtype and shape; CUDA work
     runs on the caller's current stream.  Row-major or column-major matrices with any
     batch stride run as they are; other layouts are copied first.
 
@@ -61,7 +62,7 @@ def orthogonalize(
 def run(x, schedule, steps: int, out, nuclear_norm: bool, want_report: bool, warn_depth: int = 3):
     """orthogonalize without its argument parsing: (result, report or None)."""
     arrays = arrays_for(x)
-    device_type, device_id = (int(v) for v in x.__dlpack_device__())
+    device_type, device_id = arrays.device(x)
     if device_type == DEVICE_CUDA:  # before anything touches the data
         _core.require_cuda(device_id)
     source = arrays.prepare(x)
@@ -74,7 +75,9 @@ def run(x, schedule, steps: int, out, nuclear_norm: bool, want_report: bool, war
     copy_back = None
     if out is None:
         target = arrays.empty_like(source)
-        if _core.inspect(target)[3] != layout:  # a library that does not keep the layout
+        # Fresh arrays like a row-major one are row-major in every library;
+        # a column-major layout a library may not keep.
+        if layout != "row" and _core.inspect(target)[3] != layout:
             source, target = arrays.contiguous(source), arrays.empty_row_major(source)
     else:
         out_arrays = arrays_for(out)
@@ -140,12 +143,33 @@ def set_plan_cache_capacity(capacity: int) -> None:
 
 
 def cpu_threads() -> int:
-    """Threads of each CPU plan (0: the hardware's count, the default)."""
+    """Threads of each CPU plan (0, the default: the CPUs this process may use, its
+    affinity mask capped by a cgroup CPU quota; a plan never uses more)."""
     return _core.cpu_threads()
 
 
+def cpu_info() -> dict:
+    """The BLAS the CPU backend runs, and the machine it runs on (loads the BLAS):
+
+    ``blas`` ("OpenBLAS"), ``library`` (the file loaded), ``version``, ``config``
+    (``openblas_get_config()``), ``core`` (the kernel set running, e.g. "SkylakeX",
+    "Haswell", "Zen"), ``core_source`` (who chose it: "polar-express (CPU features)",
+    "OPENBLAS_CORETYPE (environment)", "OpenBLAS (its own detection)" or "loaded before
+    polar-express"), ``requested_core`` (the core named at load, or None), ``cpu`` (the
+    processor's name), ``features`` (the instruction sets the OS enables, as decoded),
+    ``usable_cpus`` (the affinity mask, capped by a cgroup CPU quota) and ``threads``
+    (what a CPU plan made now uses: :func:`cpu_threads`, at most ``usable_cpus``)."""
+    info = _core.cpu_info()
+    words = info["config"].split()
+    info["version"] = words[1] if len(words) > 1 and words[0] == "OpenBLAS" else None
+    setting = _core.cpu_threads()
+    info["threads"] = info["usable_cpus"] if setting == 0 else min(setting, info["usable_cpus"])
+    return info
+
+
 def set_cpu_threads(threads: int) -> None:
-    """Threads of each CPU plan made from now on (0: the hardware's count); drops
+    """Threads of each CPU plan made from now on (0: the CPUs this process may use;
+    never more than those); drops
     the cached plans.  A plan spreads its threads over the matrices of a batch and
     gives the rest to OpenBLAS, whose results depend on its thread count: with
     one thread, a matrix's result does not depend on the batch it runs in (so a

@@ -3,6 +3,7 @@
 #include "bindings.hpp"
 
 #include "polar_express/runtime/cpu.hpp"
+#include "polar_express/runtime/cpu_info.hpp"
 #include "polar_express/runtime/device.hpp"
 #include "polar_express/runtime/program.hpp"
 
@@ -139,15 +140,11 @@ Described describe(const nb::ndarray<nb::ro>& a, const char* what) {
   }
   if (!element) {
     throw nb::type_error((name + " has dtype " + dtype_name(a.dtype()) +
-                          "; polar_express takes float64 or float32 on the CPU, float32, float16 or bfloat16 on CUDA")
+                          "; polar_express takes float64, float32, float16 or bfloat16 on the CPU, float32, "
+                          "float16 or bfloat16 on CUDA")
                              .c_str());
   }
   d.element = *element;
-  if (cpu && (d.element == Element::kF16 || d.element == Element::kBF16)) {
-    throw nb::type_error((name + " has dtype " + element_name(d.element) +
-                          " on the CPU; the CPU backend runs float64 and float32 (convert it, or use CUDA)")
-                             .c_str());
-  }
   if (cuda && d.element == Element::kF64) {
     throw nb::type_error((name + " has dtype float64 on CUDA; the CUDA backend runs float32, float16 and bfloat16")
                              .c_str());
@@ -190,6 +187,8 @@ struct PlanKeyHash {
 };
 
 // One plan; plans are not reentrant, so executes of one plan take turns.
+// On the CPU, f16 and bf16 batches run in a float plan (converted as it
+// reads and writes them).
 struct CachedPlan {
   std::mutex mutex;
   std::unique_ptr<runtime::CpuPlan<double>> f64;
@@ -384,8 +383,12 @@ std::optional<runtime::Report> execute(const InputArray& input, const OutputArra
     } else if (plan->f64) {
       plan->f64->execute(static_cast<const double*>(source), static_cast<double*>(target));
       report = plan->f64->report();
-    } else {
+    } else if (key.element == Element::kF32) {
       plan->f32->execute(static_cast<const float*>(source), static_cast<float*>(target));
+      report = plan->f32->report();
+    } else {
+      plan->f32->execute(static_cast<const std::uint16_t*>(source), static_cast<std::uint16_t*>(target),
+                         device_dtype(key.element));
       report = plan->f32->report();
     }
   }
@@ -428,6 +431,26 @@ double program_flops(const ScheduleHandle& handle, std::int64_t rows, std::int64
   return runtime::compile_program(shape, handle.schedule, options, traits).flops();
 }
 
+// The BLAS the CPU backend runs and the machine it sees (loads the BLAS).
+nb::dict cpu_info() {
+  const runtime::BlasInfo* info = nullptr;
+  {
+    nb::gil_scoped_release release;
+    info = &runtime::cpu_blas_info();
+  }
+  nb::dict d;
+  d["blas"] = "OpenBLAS";
+  d["library"] = info->library;
+  d["config"] = info->config;
+  d["core"] = info->core;
+  d["core_source"] = info->core_source;
+  d["requested_core"] = info->requested.empty() ? nb::none() : nb::cast(info->requested);
+  d["cpu"] = info->cpu;
+  d["features"] = info->features;
+  d["usable_cpus"] = runtime::usable_cpus();
+  return d;
+}
+
 }  // namespace
 
 void bind_execute(nb::module_& m) {
@@ -457,6 +480,7 @@ void bind_execute(nb::module_& m) {
         nb::arg("capacity"));
   m.def("clear_plan_cache", [] { plan_cache().clear(); });
   m.def("cpu_threads", [] { return cpu_threads.load(); });
+  m.def("cpu_info", &cpu_info);
   m.def("set_cpu_threads", &set_cpu_threads, nb::arg("threads"));
 }
 

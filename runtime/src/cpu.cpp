@@ -1,6 +1,8 @@
 #include "polar_express/runtime/cpu.hpp"
 
 #include "cpu_kernels.hpp"
+#include "polar_express/runtime/cpu_info.hpp"
+#include "polar_express/runtime/half.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -18,14 +20,41 @@
 namespace polar_express::runtime {
 namespace {
 
-// Symmetric k x k products computed by block rows: below this k the
-// triangle saves less than the extra calls cost (measured: bench/cpu).
+// Symmetric k x k products computed by block rows: below this k per BLAS
+// thread the triangle saves less than the extra, smaller calls cost
+// (measured: 256^2 runs 1.2x faster by block rows on one thread, 1.1-1.5x
+// slower on two, whose block GEMMs split 64 rows in two).
 constexpr std::int64_t kSymmetricFromK = 256;
 // Block rows of a symmetric product: about eight per matrix, whole
 // multiples of 64 so that every GEMM keeps the BLAS's preferred blocking.
 std::int64_t symmetric_block_rows(std::int64_t k) { return std::max<std::int64_t>(64, (k / 8 + 63) / 64 * 64); }
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// How the batch's elements are stored: as the plan's T, or as 16-bit bit
+// patterns widened on read (normalise) and rounded on write (store).
+template <class T>
+struct NativeElements {
+  using Stored = T;
+  static double read(T v) { return static_cast<double>(v); }
+  static T write(T v) { return v; }
+};
+struct HalfElements {
+  using Stored = std::uint16_t;
+  static double read(std::uint16_t v) { return static_cast<double>(half_to_float(v)); }
+  static std::uint16_t write(float v) { return float_to_half(v); }
+};
+struct BFloat16Elements {
+  using Stored = std::uint16_t;
+  static double read(std::uint16_t v) { return static_cast<double>(bfloat16_to_float(v)); }
+  static std::uint16_t write(float v) { return float_to_bfloat16(v); }
+};
+enum class Storage { kNative, kHalf, kBFloat16 };
+
+// Matrices run side by side, and BLAS threads inside each.
+struct ThreadSplit {
+  int workers = 1, blas = 1;
+};
 
 // A rows x cols iterate and k x k matrices, one set per worker, indexed by
 // Buffer; `scratch` is the backend's own k x k buffer for H = c0 I + P and
@@ -47,16 +76,17 @@ BackendTraits cpu_traits() {
 
 template <class T>
 struct CpuPlan<T>::Impl {
+  ThreadSplit threads;
   Schedule schedule;
   Program program;
   std::int64_t k = 0, big = 0;  // short and long side
   std::vector<Workspace<T>> workspaces;
-  int blas = 1;
   Report last;  // statuses and <G, U> written in place by the workers
 
   // The job of the current execute, read by the workers.
-  const T* input = nullptr;
-  T* output = nullptr;
+  const void* input = nullptr;
+  void* output = nullptr;
+  Storage storage = Storage::kNative;
   std::atomic<std::int64_t> next_matrix{0};
 
   // A fixed pool so that execute neither creates threads nor allocates: the
@@ -70,7 +100,7 @@ struct CpuPlan<T>::Impl {
   std::exception_ptr failure;
 
   Impl(const BatchShape& shape, const Schedule& s, const PlanOptions& options)
-      : schedule(s), program(compile_program(shape, s, options, cpu_traits<T>())) {
+      : threads(split_threads(shape, options)), schedule(s), program(compile(shape, s, options, threads)) {
     cpu::blas();  // loaded here, so that a missing library fails the plan, not an execute
     k = program.short_side();
     big = program.long_side();
@@ -78,10 +108,7 @@ struct CpuPlan<T>::Impl {
       throw std::invalid_argument("shape " + std::to_string(shape.rows) + "x" + std::to_string(shape.cols) +
                                   " exceeds the BLAS's 32-bit dimensions");
     }
-    const int hardware = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    const int threads = options.threads == 0 ? hardware : options.threads;
-    const int workers = static_cast<int>(std::min<std::int64_t>(threads, shape.batch));
-    blas = std::max(1, threads / workers);
+    const int workers = threads.workers;
     workspaces.resize(static_cast<std::size_t>(workers));
     const std::vector<Buffer> used = program.buffers();
     for (Workspace<T>& w : workspaces) {
@@ -94,6 +121,23 @@ struct CpuPlan<T>::Impl {
     last.status.assign(static_cast<std::size_t>(shape.batch), MatrixStatus::kOk);
     if (options.nuclear_norm) last.nuclear_norms.assign(static_cast<std::size_t>(shape.batch), 0.0);
     for (int id = 1; id < workers; ++id) pool.emplace_back([this, id] { worker_loop(id); });
+  }
+
+  // Threads of the plan (as asked, at most and by default usable_cpus()):
+  // first one worker per matrix, the rest to the BLAS inside each.
+  static ThreadSplit split_threads(const BatchShape& shape, const PlanOptions& options) {
+    const int allowed = usable_cpus();
+    const int threads = options.threads <= 0 ? allowed : std::min(options.threads, allowed);
+    ThreadSplit split;
+    split.workers = static_cast<int>(std::min<std::int64_t>(threads, std::max<std::int64_t>(1, shape.batch)));
+    split.blas = std::max(1, threads / split.workers);
+    return split;
+  }
+  // The program, its symmetric products from kSymmetricFromK per BLAS thread.
+  static Program compile(const BatchShape& shape, const Schedule& s, const PlanOptions& options, ThreadSplit split) {
+    BackendTraits traits = cpu_traits<T>();
+    traits.symmetric_from_k *= split.blas;
+    return compile_program(shape, s, options, traits);
   }
 
   ~Impl() {
@@ -132,15 +176,16 @@ struct CpuPlan<T>::Impl {
     }
   }
 
-  bool execute(const T* in, T* out) {
+  bool execute(const void* in, void* out, Storage elements) {
     if (in == nullptr || out == nullptr) throw std::invalid_argument("execute: null input or output pointer");
     if (in == out && program.shape.input_step() != program.shape.output_step()) {
       throw std::invalid_argument("execute in place needs equal input and output strides");
     }
     input = in;
     output = out;
+    storage = elements;
     next_matrix.store(0);
-    cpu::blas().set_num_threads(blas);
+    cpu::blas().set_num_threads(threads.blas);
     {
       std::lock_guard<std::mutex> lock(mutex);
       failure = nullptr;
@@ -158,41 +203,52 @@ struct CpuPlan<T>::Impl {
     return last.all_succeeded;
   }
 
-  // One matrix through the program.
   void run_matrix(std::int64_t b, Workspace<T>& w) {
-    const T* g = input + b * program.shape.input_step();
-    T* u = output + b * program.shape.output_step();
+    switch (storage) {
+      case Storage::kNative: run_matrix<NativeElements<T>>(b, w); break;
+      case Storage::kHalf: run_matrix<HalfElements>(b, w); break;
+      case Storage::kBFloat16: run_matrix<BFloat16Elements>(b, w); break;
+    }
+  }
+
+  // One matrix through the program, its elements stored as `Elements` says.
+  template <class Elements>
+  void run_matrix(std::int64_t b, Workspace<T>& w) {
+    using Stored = typename Elements::Stored;
+    const Stored* g = static_cast<const Stored*>(input) + b * program.shape.input_step();
+    Stored* u = static_cast<Stored*>(output) + b * program.shape.output_step();
     const auto index = static_cast<std::size_t>(b);
     for (const Operation& op : program.operations) {
       switch (op.kind) {
         case OpKind::kNormalize:
-          if (!normalize(g, u, w[op.dst], index)) return;
+          if (!normalize<Elements>(g, u, w[op.dst], index)) return;
           break;
         case OpKind::kGram: gram(op, w); break;
         case OpKind::kAolScale: aol_scale(w[op.dst], w[op.lhs], w.diagonal); break;
         case OpKind::kProduct: product(op, w); break;
         case OpKind::kAddIdentity: add_identity(w[op.dst], w[op.lhs], static_cast<T>(op.alpha), static_cast<T>(op.beta)); break;
         case OpKind::kApply: apply(op, w); break;
-        case OpKind::kStore: store(g, u, w[op.lhs], index); break;
+        case OpKind::kStore: store<Elements>(g, u, w[op.lhs], index); break;
       }
     }
   }
 
   // X = G scaled by the normalisation, the statistics in double.  Zero and
   // non-finite inputs get their output and status here; returns false then.
-  bool normalize(const T* g, T* u, T* x, std::size_t index) {
+  template <class Elements>
+  bool normalize(const typename Elements::Stored* g, typename Elements::Stored* u, T* x, std::size_t index) {
     const std::int64_t size = k * big;
     double largest = 0;
     bool finite = true;
     for (std::int64_t i = 0; i < size; ++i) {
-      const double v = std::abs(static_cast<double>(g[i]));
+      const double v = std::abs(Elements::read(g[i]));
       finite = finite && std::isfinite(v);
       largest = std::max(largest, v);
     }
     if (!finite || largest == 0) {
       last.status[index] = finite ? MatrixStatus::kZero : MatrixStatus::kNonFinite;
       if (!last.nuclear_norms.empty()) last.nuclear_norms[index] = finite ? 0.0 : kNaN;
-      std::fill(u, u + size, static_cast<T>(finite ? 0.0 : kNaN));
+      std::fill(u, u + size, Elements::write(static_cast<T>(finite ? 0.0 : kNaN)));
       return false;
     }
     const Normalization& n = program.normalization;
@@ -204,12 +260,12 @@ struct CpuPlan<T>::Impl {
       // result is below the smallest double as well.
       double sum = 0;
       for (std::int64_t i = 0; i < size; ++i) {
-        const double s = static_cast<double>(g[i]) / largest;
+        const double s = Elements::read(g[i]) / largest;
         sum += s * s;
       }
       ratio = 1.0 / (n.factor * std::sqrt(sum) + n.eps / largest);
     }
-    for (std::int64_t i = 0; i < size; ++i) x[i] = static_cast<T>(static_cast<double>(g[i]) / largest * ratio);
+    for (std::int64_t i = 0; i < size; ++i) x[i] = static_cast<T>(Elements::read(g[i]) / largest * ratio);
     return true;
   }
 
@@ -304,7 +360,8 @@ struct CpuPlan<T>::Impl {
   // too large to be a polar-factor estimate (||X||_F^2 > 4k: its singular
   // values, which should all be near 1, average above 2).  <G, U> is
   // reduced before U is written: in place, `g` and `u` are the same memory.
-  void store(const T* g, T* u, const T* x, std::size_t index) {
+  template <class Elements>
+  void store(const typename Elements::Stored* g, typename Elements::Stored* u, const T* x, std::size_t index) {
     const std::int64_t size = k * big;
     double squares = 0;
     for (std::int64_t i = 0; i < size; ++i) {
@@ -314,15 +371,15 @@ struct CpuPlan<T>::Impl {
     if (!(squares <= 4.0 * static_cast<double>(k))) {
       last.status[index] = MatrixStatus::kDiverged;
       if (!last.nuclear_norms.empty()) last.nuclear_norms[index] = kNaN;
-      std::fill(u, u + size, static_cast<T>(kNaN));
+      std::fill(u, u + size, Elements::write(static_cast<T>(kNaN)));
       return;
     }
     if (!last.nuclear_norms.empty()) {
       double inner = 0;
-      for (std::int64_t i = 0; i < size; ++i) inner += static_cast<double>(g[i]) * static_cast<double>(x[i]);
+      for (std::int64_t i = 0; i < size; ++i) inner += Elements::read(g[i]) * static_cast<double>(x[i]);
       last.nuclear_norms[index] = inner;
     }
-    std::copy(x, x + size, u);
+    for (std::int64_t i = 0; i < size; ++i) u[i] = Elements::write(x[i]);
     last.status[index] = MatrixStatus::kOk;
   }
 };
@@ -339,7 +396,15 @@ CpuPlan<T>& CpuPlan<T>::operator=(CpuPlan&&) noexcept = default;
 
 template <class T>
 bool CpuPlan<T>::execute(const T* input, T* output) {
-  return impl_->execute(input, output);
+  return impl_->execute(input, output, Storage::kNative);
+}
+template <class T>
+bool CpuPlan<T>::execute_16bit(const std::uint16_t* input, std::uint16_t* output, DType element) {
+  if (!std::is_same_v<T, float>) throw std::invalid_argument("16-bit elements run in float plans");
+  if (element != DType::kF16 && element != DType::kBF16) {
+    throw std::invalid_argument(std::string("execute of 16-bit elements takes f16 or bf16, not ") + to_string(element));
+  }
+  return impl_->execute(input, output, element == DType::kF16 ? Storage::kHalf : Storage::kBFloat16);
 }
 template <class T>
 const Report& CpuPlan<T>::report() const {
@@ -359,7 +424,7 @@ int CpuPlan<T>::workers() const {
 }
 template <class T>
 int CpuPlan<T>::blas_threads() const {
-  return impl_->blas;
+  return impl_->threads.blas;
 }
 
 template class CpuPlan<float>;

@@ -102,12 +102,20 @@ TEST_CASE("Gram restarts: budget, growth bound and greedy placement", "[cpu][gra
 TEST_CASE("Gram and symmetric options resolve by shape", "[cpu][gram]") {
   const rt::Schedule schedule = rt::test::nanochat_schedule();
   const rt::PlanOptions automatic;
-  // Aspect 2 and up: Gram; square: not.  Symmetric from k = 256 on the CPU.
+  // Aspect 2 and up: Gram; square: not.
   CHECK(rt::CpuPlan<float>({1, 32, 64}, schedule, automatic).program().products.gram);
   CHECK(rt::CpuPlan<float>({1, 64, 32}, schedule, automatic).program().products.gram);
   CHECK_FALSE(rt::CpuPlan<float>({1, 48, 64}, schedule, automatic).program().products.gram);
+  // Symmetric from k = 256 per BLAS thread on the CPU.
+  rt::PlanOptions one_thread, two_threads;
+  one_thread.threads = 1;
+  two_threads.threads = 2;
   CHECK_FALSE(rt::CpuPlan<float>({1, 32, 64}, schedule, automatic).program().products.symmetric);
-  CHECK(rt::CpuPlan<float>({1, 256, 300}, schedule, automatic).program().products.symmetric);
+  CHECK_FALSE(rt::CpuPlan<float>({1, 255, 300}, schedule, one_thread).program().products.symmetric);
+  CHECK(rt::CpuPlan<float>({1, 256, 300}, schedule, one_thread).program().products.symmetric);
+  const rt::CpuPlan<float> two_256({1, 256, 300}, schedule, two_threads), two_512({1, 512, 600}, schedule, two_threads);
+  CHECK(two_256.program().products.symmetric == (two_256.blas_threads() == 1));
+  CHECK(two_512.program().products.symmetric);
   // Every step its own segment: the standard path is as cheap.
   CHECK_FALSE(rt::CpuPlan<float>({1, 8, 64}, schedule, with(rt::ProductMode::kAuto, rt::ProductMode::kAuto, 1))
                   .program().products

@@ -15,15 +15,16 @@ _ADJUST_LR_FNS = (None, "original", "match_rms_adamw", "spectral_unclamped")
 _FLATTEN = ("auto", "batch", "matrix")
 
 # The element type each parameter's update is orthogonalised in, by device:
-# the CPU backend runs float64 and float32, CUDA float32, float16, bfloat16.
-_CPU_COMPUTE = {torch.float64: torch.float64, torch.float32: torch.float32}
+# the CPU backend takes float64, float32, float16 and bfloat16 (the 16-bit
+# ones computed in float32 inside), CUDA float32, float16 and bfloat16.
+_CPU_TAKES = (torch.float64, torch.float32, torch.float16, torch.bfloat16)
 _CUDA_COMPUTE = {torch.float64: torch.float32}
 
 
 def _compute_dtype(t: torch.Tensor) -> torch.dtype:
     if t.device.type == "cuda":
         return _CUDA_COMPUTE.get(t.dtype, t.dtype)
-    return _CPU_COMPUTE.get(t.dtype, torch.float32)
+    return t.dtype if t.dtype in _CPU_TAKES else torch.float32
 
 
 def adjusted_lr(lr: float, adjust_lr_fn: Optional[str], rows: int, cols: int) -> float:
@@ -96,8 +97,8 @@ class Muon(torch.optim.Optimizer):
 
     Parameters of one group with the same matrix shape, dtype and device are
     orthogonalised in one batched call.  The polar factor runs in the parameter's dtype
-    where the backend has it (CPU: float64, float32; CUDA: float32, float16, bfloat16),
-    else in float32.  Not differentiable; every hyperparameter is plain data, so
+    where the backend has it (CPU: float64, float32, and float16 and bfloat16 computed in
+    float32 inside; CUDA: float32, float16, bfloat16), else in float32.  Not differentiable; every hyperparameter is plain data, so
     ``state_dict()`` loads with ``torch.load(weights_only=True)``.
     """
 

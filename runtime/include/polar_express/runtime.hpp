@@ -5,6 +5,7 @@
 #include "polar_express/runtime/batch.hpp"
 #include "polar_express/runtime/catalogue.hpp"
 #include "polar_express/runtime/cpu.hpp"
+#include "polar_express/runtime/cpu_info.hpp"
 #include "polar_express/runtime/device.hpp"
 #include "polar_express/runtime/gram.hpp"
 #include "polar_express/runtime/program.hpp"

@@ -44,9 +44,9 @@ struct PlanOptions {
   // Also compute <G, U> = sum(G .* U) per matrix, the nuclear-norm estimate
   // PolarGrad uses (exact when U is the exact polar factor of G).
   bool nuclear_norm = false;
-  // CPU: threads (0: the hardware's count), spread over the matrices of the
-  // batch first and given to the BLAS for what is left (batch 1: all of
-  // them to the BLAS).
+  // CPU: threads (0, and at most: usable_cpus(), the cores this process may
+  // use), spread over the matrices of the batch first and given to the BLAS
+  // for what is left (batch 1: all of them to the BLAS).
   int threads = 0;
   // The Gram iteration (gram.hpp): iterate on the k x k side, k = min(rows,
   // cols), and touch the k x K iterate only at restarts and at the end.  Same

@@ -1,24 +1,28 @@
 #pragma once
-// CPU backend: f64 or f32, the iteration program (program.hpp) run on an
-// optimised multi-threaded BLAS (OpenBLAS, through CBLAS).
+// CPU backend: f64 or f32 (and f16 or bf16 elements, computed in f32), the
+// iteration program (program.hpp) run on an optimised multi-threaded BLAS
+// (OpenBLAS, through CBLAS, with the machine's kernels: cpu_info.hpp).
 //
 //   auto schedule = polar_express::runtime::builtin_schedule("polar-express-nanochat-d5");
 //   polar_express::runtime::CpuPlan<float> plan({B, M, N}, schedule);
 //   plan.execute(gradients, updates);         // or execute(x, x) in place
 //   const auto& report = plan.report();       // statuses, <G, U>, the certified bound
 //
-// Threads go to the matrices of the batch first (each worker runs whole
-// matrices with a single-threaded BLAS) and what is left to the BLAS inside
-// each matrix, so a batch of one large matrix uses every thread in its
-// products and a batch of many small ones runs them side by side, never
-// more threads than asked for.  The BLAS thread count is process-wide
+// Threads (PlanOptions::threads, default and at most usable_cpus(): the
+// process's affinity mask and cgroup CPU quota) go to the matrices of the
+// batch first (each worker runs whole matrices with a single-threaded BLAS)
+// and what is left to the BLAS inside each matrix, so a batch of one large
+// matrix uses every thread in its products and a batch of many small ones
+// runs them side by side, never more threads than asked for.  The BLAS thread count is process-wide
 // (OpenBLAS has no per-call setting): execute sets it, so two plans with
 // different thread counts should not execute concurrently.
 #include "polar_express/runtime/batch.hpp"
+#include "polar_express/runtime/device.hpp"
 #include "polar_express/runtime/program.hpp"
 #include "polar_express/runtime/report.hpp"
 #include "polar_express/runtime/schedule.hpp"
 
+#include <cstdint>
 #include <memory>
 #include <type_traits>
 
@@ -45,6 +49,15 @@ class CpuPlan {
   // a time.
   bool execute(const T* input, T* output);
 
+  // Float plans: the batch in 16-bit elements (`element` DType::kF16 or
+  // kBF16, as bit patterns; the shape's strides in elements), widened to
+  // float as normalise reads it and rounded to nearest even as store writes
+  // it, so no copy of the batch is made.  As execute otherwise.
+  template <class U = T, class = std::enable_if_t<std::is_same_v<U, float>>>
+  bool execute(const std::uint16_t* input, std::uint16_t* output, DType element) {
+    return execute_16bit(input, output, element);
+  }
+
   // Of the last execute.
   const Report& report() const;
 
@@ -55,6 +68,8 @@ class CpuPlan {
   int blas_threads() const;
 
  private:
+  bool execute_16bit(const std::uint16_t* input, std::uint16_t* output, DType element);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
