@@ -8,6 +8,8 @@
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/ccache-env.sh
+source scripts/ccache-env.sh
 seconds=${1:-60}
 shift $(($# > 0 ? 1 : 0))
 targets=("$@")
@@ -20,8 +22,12 @@ for target in "${targets[@]}"; do
   [[ -n ${corpus[$target]:-} ]] || { echo "fuzz.sh: unknown target '$target'" >&2; exit 2; }
 done
 
+scripts/setup.sh --fuzz
+# The debug paths relative to the repository root, so that ccache hits from a
+# clone at another path too.
 CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPOLAR_EXPRESS_FUZZ=ON \
-  -DPOLAR_EXPRESS_CUDA=OFF -DPOLAR_EXPRESS_BUILD_TESTS=OFF -DPOLAR_EXPRESS_BUILD_BENCH=OFF >/dev/null
+  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g -DNDEBUG -fdebug-prefix-map=$PWD=." \
+  -DPOLAR_EXPRESS_UNITY_BUILD=ON -DPOLAR_EXPRESS_CUDA=OFF -DPOLAR_EXPRESS_BUILD_TESTS=OFF -DPOLAR_EXPRESS_BUILD_BENCH=OFF >/dev/null
 cmake --build build-fuzz -j "$(nproc)" --target "${targets[@]}"
 for target in "${targets[@]}"; do
   dir=build-fuzz/${corpus[$target]}

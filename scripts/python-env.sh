@@ -2,9 +2,11 @@
 # The Python environment of the scripts: .venv at the repository root
 # (git-ignored), created once and reused, holding numpy, pytest, the build
 # tools and the package polar_express built from this checkout
-# (pip install ., incremental in build/python).
+# (pip install ., incremental in build-python; ccache, when there, serves it
+# the objects a build/ with the same settings compiled: scripts/ccache-env.sh).
+# Installs its Debian packages first (scripts/setup.sh --python).
 #
-#   scripts/python-env.sh [--torch]
+#   scripts/python-env.sh [--torch] [--no-package]
 #
 # --torch  also makes torch >= 2.5 importable in .venv.  PyPI's torch for
 #          Linux comes with its CUDA libraries (about 5 GB unpacked, minutes to
@@ -12,12 +14,23 @@
 #          into $POLAR_EXPRESS_TORCH_DIR (default ~/.cache/polar-express/
 #          torch-cpXY), and .venv sees it through a .pth file; fresh clones
 #          (CI's) reuse it.
+# --no-package  the environment only, without building polar_express
+#          (scripts/test.sh: its tests run torch from .venv before the
+#          package is built).
 # Python: $PYTHON, else python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-with_torch=0
-[[ ${1:-} == --torch ]] && with_torch=1
+with_torch=0 with_package=1
+for option in "$@"; do
+  case $option in
+    --torch) with_torch=1 ;;
+    --no-package) with_package=0 ;;
+    *) echo "python-env.sh: unknown option '$option' (expected --torch or --no-package)" >&2; exit 2 ;;
+  esac
+done
+
+scripts/setup.sh --python
 
 venv=.venv
 if [[ ! -x $venv/bin/python ]]; then
@@ -64,17 +77,17 @@ sys.exit(0 if (major, minor) >= (2, 5) else 1)' 2>/dev/null
   echo "$torch_dir" >"$site/polar_express_torch.pth"
 fi
 
-# ccache, when there, makes rebuilds after a clean checkout cheap.
+((with_package)) || exit 0
+
+# shellcheck source=scripts/ccache-env.sh
+source scripts/ccache-env.sh
 options=()
-if command -v ccache >/dev/null; then
-  options+=(-C cmake.define.CMAKE_CXX_COMPILER_LAUNCHER=ccache -C cmake.define.CMAKE_CUDA_COMPILER_LAUNCHER=ccache)
-fi
 # The CUDA module (built when nvcc is found) runs only on a GPU: on a machine
 # without one (CI), it is not compiled a second time for the package.
 if ! nvidia-smi -L >/dev/null 2>&1; then
   options+=(-C cmake.define.POLAR_EXPRESS_CUDA=OFF)
 fi
-echo "python-env: building and installing polar_express into $venv (build/python)" >&2
+echo "python-env: building and installing polar_express into $venv (build-python)" >&2
 start=$SECONDS
 "${pip[@]}" install --no-build-isolation --no-deps "${options[@]}" .
 echo "python-env: polar_express installed in $((SECONDS - start)) s" >&2

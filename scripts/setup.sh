@@ -1,21 +1,37 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the project builds with; does nothing (fast)
-# when all are present.  Needs root or sudo only when something is missing.
+# Installs the Debian packages a step needs; does nothing (fast) when all are
+# present.  Needs root or sudo only when something is missing.
+#
+#   scripts/setup.sh [--tests] [--fuzz] [--python]
+#
+# Without options: what the main job builds with (the CLI: design, verify,
+# emit, run on the CPU, analyze) and ccache.  Each option adds a step's own:
+#   --tests   the test suites (scripts/test.sh)
+#   --fuzz    clang and libFuzzer (scripts/fuzz.sh)
+#   --python  the Python package's .venv and extension (scripts/python-env.sh)
 set -euo pipefail
 
 packages=(
-  g++ cmake ninja-build                  # toolchain
+  g++ cmake ninja-build ccache           # toolchain; ccache keeps compiled objects between builds
   libboost-dev libmpfr-dev libgmp-dev    # solver: Boost.Multiprecision on MPFR
   libeigen3-dev                          # linear algebra (solver and CPU runtime)
   libopenblas-dev                        # the CPU runtime's BLAS (threaded OpenBLAS)
   libfmt-dev libcli11-dev nlohmann-json3-dev
-  catch2                                 # tests (v2)
-  clang libclang-rt-14-dev               # generated-header check; libFuzzer for the fuzz target
-  gnuplot-nox                            # verify --plot
-  python3                                # generated torch snippet syntax check
-  python3-torch                          # the emitted torch function run against the runtime (CPU)
-  python3-venv python3-dev               # the Python package: .venv and the extension's headers
 )
+for option in "$@"; do
+  case $option in
+    --tests)
+      packages+=(
+        catch2                           # the suites (v2)
+        clang                            # an emitted header compiles with clang++ too
+        gnuplot-nox                      # verify --plot draws its SVG and PNG
+        python3                          # emitted torch code parses; tiny-model data regenerates
+      ) ;;
+    --fuzz) packages+=(clang libclang-rt-14-dev) ;;  # libFuzzer and the sanitizers' runtimes
+    --python) packages+=(python3 python3-venv python3-dev) ;;
+    *) echo "setup.sh: unknown option '$option' (expected --tests, --fuzz or --python)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do
@@ -24,6 +40,8 @@ done
 if ((${#missing[@]} == 0)); then
   exit 0
 fi
+# Listed once even when two options name it.
+mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
 
 echo "setup: installing ${missing[*]}" >&2
 as_root=()

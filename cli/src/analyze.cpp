@@ -477,12 +477,14 @@ class Analysis {
       }
       if (values.empty()) continue;
       columns.push_back(histogram(values));
-      spectrum += " " + column_header(t.name);
+      spectrum.append(" ").append(column_header(t.name));
     }
     spectrum += "\n";
     for (int i = 0; i < bins; ++i) {
       spectrum += data_cell(std::pow(10.0, (i + 0.5) / kBinsPerDecade - decades));
-      for (const std::vector<double>& c : columns) spectrum += " " + data_cell(c[static_cast<std::size_t>(i)]);
+      for (const std::vector<double>& c : columns) {
+        spectrum.append(" ").append(data_cell(c[static_cast<std::size_t>(i)]));
+      }
       spectrum += "\n";
     }
     std::vector<Evaluated> all = all_evaluated();

@@ -1,7 +1,7 @@
 // The main of test_runtime_cuda, the CUDA backend's tests on a GPU
-// (test_cuda.cpp).  It returns 77, which CTest counts as skipped
-// (SKIP_RETURN_CODE), when they cannot run: the backend is not built, or
-// there is no device, in which case only the tests tagged [no-device] run
+// (test_cuda.cpp; built with the backend only, tests/CMakeLists.txt).  It
+// returns 77, which CTest counts as skipped (SKIP_RETURN_CODE), when they
+// cannot run: there is no device, in which case only the tests tagged [no-device] run
 // first (the backend must refuse clearly) and a failure among them is
 // reported as such.  With a device every test but those runs and none
 // skips.  A broken installation (device_count() throws, e.g. a driver too
@@ -9,9 +9,7 @@
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
-#if POLAR_EXPRESS_RUNTIME_CUDA
 #include "polar_express/runtime/cuda/plan.hpp"
-#endif
 
 #include <exception>
 #include <iostream>
@@ -23,7 +21,6 @@ constexpr int kSkipped = 77;
 }
 
 int main(int argc, char** argv) {
-#if POLAR_EXPRESS_RUNTIME_CUDA
   int devices = 0;
   try {
     devices = polar_express::runtime::cuda::device_count();
@@ -43,9 +40,4 @@ int main(int argc, char** argv) {
   if (devices > 0 || failures != 0) return failures;
   std::cout << "SKIPPED: no CUDA device (only the [no-device] checks ran)\n";
   return kSkipped;
-#else
-  (void)argc, (void)argv;
-  std::cout << "SKIPPED: the CUDA backend is not built (nvcc was not found)\n";
-  return kSkipped;
-#endif
 }

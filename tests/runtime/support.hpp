@@ -1,6 +1,8 @@
 #pragma once
 // Shared by the runtime tests: the shipped schedules, random matrices of a
-// chosen spectrum, and the SVD reference in double.
+// chosen spectrum, and the SVD reference in double.  The decompositions are
+// compiled once, in support.cpp: instantiated in every test file, Eigen's
+// SVDs were most of their compile time.
 #include "polar_express/runtime/batch.hpp"
 #include "polar_express/runtime/schedule.hpp"
 #include "polar_express_nanochat_d5.hpp"
@@ -40,10 +42,7 @@ inline Matrix gaussian(Eigen::Index rows, Eigen::Index cols, std::mt19937_64& rn
 }
 
 // A rows x cols matrix with orthonormal columns (rows >= cols).
-inline Matrix orthonormal(Eigen::Index rows, Eigen::Index cols, std::mt19937_64& rng) {
-  Eigen::HouseholderQR<Matrix> qr(gaussian(rows, cols, rng));
-  return qr.householderQ() * Matrix::Identity(rows, cols);
-}
+Matrix orthonormal(Eigen::Index rows, Eigen::Index cols, std::mt19937_64& rng);
 
 // Singular values log-spaced from `lowest` to 1.
 inline Eigen::VectorXd logspace(double lowest, Eigen::Index count) {
@@ -65,15 +64,10 @@ inline Matrix with_spectrum(Eigen::Index rows, Eigen::Index cols, const Eigen::V
 }
 
 // The polar factor U V^T of `g` by SVD in double.
-inline Matrix polar_reference(const Matrix& g) {
-  Eigen::BDCSVD<Matrix> svd(g, Eigen::ComputeThinU | Eigen::ComputeThinV);
-  return svd.matrixU() * svd.matrixV().transpose();
-}
+Matrix polar_reference(const Matrix& g);
 
-inline double max_sigma_error(const Matrix& u) {
-  const Eigen::VectorXd s = Eigen::JacobiSVD<Matrix>(u).singularValues();
-  return (Eigen::VectorXd::Ones(s.size()) - s).cwiseAbs().maxCoeff();
-}
+// max |1 - sigma_i| over the singular values of `u`.
+double max_sigma_error(const Matrix& u);
 
 inline double relative_error(const Matrix& x, const Matrix& reference) {
   return (x - reference).norm() / reference.norm();

@@ -7,8 +7,6 @@
 
 #include <catch2/catch.hpp>
 
-#if POLAR_EXPRESS_RUNTIME_CUDA
-
 #include "polar_express/runtime/catalogue.hpp"
 #include "polar_express/runtime/cuda/plan.hpp"
 #include "polar_express/runtime/device.hpp"
@@ -618,5 +616,3 @@ TEST_CASE("CUDA: without a device the backend refuses clearly", "[cuda][no-devic
   CHECK_THROWS_WITH(rt::cuda_backend().make_plan({1, 8, 8}, pc::DType::kBF16, rt::test::nanochat_schedule(), {}, 0),
                     Catch::Contains("no CUDA device"));
 }
-
-#endif  // POLAR_EXPRESS_RUNTIME_CUDA
