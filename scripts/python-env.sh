@@ -4,7 +4,7 @@
 # tools and the package polar_express built from this checkout
 # (pip install ., incremental in build/python).
 #
-#   scripts/python-env.sh [--torch]
+#   scripts/python-env.sh [--torch] [--jax]
 #
 # --torch  also makes torch >= 2.5 importable in .venv.  PyPI's torch for
 #          Linux comes with its CUDA libraries (about 5 GB unpacked, minutes to
@@ -12,12 +12,20 @@
 #          into $POLAR_EXPRESS_TORCH_DIR (default ~/.cache/polar-express/
 #          torch-cpXY), and .venv sees it through a .pth file; fresh clones
 #          (CI's) reuse it.
+# --jax    also installs jax (its CPU build, jaxlib from PyPI) and optax into
+#          .venv, for polar_express.jax and its tests (pip install ".[jax]").
 # Python: $PYTHON, else python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-with_torch=0
-[[ ${1:-} == --torch ]] && with_torch=1
+with_torch=0 with_jax=0
+for option in "$@"; do
+  case $option in
+    --torch) with_torch=1 ;;
+    --jax) with_jax=1 ;;
+    *) echo "python-env: unknown option '$option' (expected --torch or --jax)" >&2; exit 2 ;;
+  esac
+done
 
 venv=.venv
 if [[ ! -x $venv/bin/python ]]; then
@@ -62,6 +70,11 @@ sys.exit(0 if (major, minor) >= (2, 5) else 1)' 2>/dev/null
   fi
   site=$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
   echo "$torch_dir" >"$site/polar_express_torch.pth"
+fi
+
+if ((with_jax)) && [[ -n $(missing jax optax) ]]; then
+  echo "python-env: installing jax (CPU) and optax into $venv" >&2
+  "${pip[@]}" install jax optax
 fi
 
 # ccache, when there, makes rebuilds after a clean checkout cheap.
