@@ -152,7 +152,7 @@ def _executor(schedule, batch, rows, cols, steps, dtype, device_type):
     program = _program.compile_program(
         schedule, batch, rows, cols, steps, "cpu" if device_type == "cpu" else "cuda", _DTYPE_NAMES[dtype]
     )
-    return _Executor(program, dtype)
+    return _Executor(program, dtype, device_type)
 
 
 class _Executor:
@@ -160,14 +160,27 @@ class _Executor:
     its buffers' indices and constants, so a call runs the operations and
     nothing else."""
 
-    def __init__(self, program, dtype: torch.dtype):
+    def __init__(self, program, dtype: torch.dtype, device_type: str):
         self.program = program
         self.dtype = dtype
+        self.device_type = device_type
         self.stat_dtype = torch.float64 if dtype == torch.float64 else torch.float32
         # The k x k matrices: float32 in the Gram iteration of a 16-bit iterate.
         self.square_dtype = torch.float32 if program.gram and dtype.itemsize < 4 else dtype
         self.k, self.big = program.short_side, program.long_side
-        self.names = program.buffers
+        # Products marked symmetric run by lower block rows for a single matrix
+        # only: for a batch, torch's CPU bmm copies the strided output block of
+        # each call, which costs what the triangle saves (measured: bench/python).
+        self.triangles = program.batch == 1
+        # The direct form's apply X' = (alpha P + beta I) X: one GEMM on H (k x k,
+        # cheaper to form than the copy of X a beta term needs), as the CPU
+        # runtime does, for 32- and 64-bit iterates; for 16-bit ones the beta
+        # term rides on the GEMM (float32 epilogue, as the CUDA plan does), so
+        # that H is never rounded to the element type.
+        self.fold_identity = dtype.itemsize >= 4
+        folds = self.fold_identity and any(op.kind == "apply" and op.addend is not None and op.addend == op.rhs
+                                           for op in program.operations)
+        self.names = program.buffers + (["H"] if folds else [])
         self.index = {name: i for i, name in enumerate(self.names)}
         self.steps = [self._bind(op) for op in program.operations]
 
@@ -177,7 +190,7 @@ class _Executor:
         square = (g.shape[0], self.k, self.k)
         buffers = [
             torch.empty(shape if name in ("X0", "X1") else square, device=g.device,
-                        dtype=self.dtype if name in ("X0", "X1") else self.square_dtype)
+                        dtype=self.dtype if name in ("X0", "X1", "H") else self.square_dtype)
             for name in self.names
         ]
         state = {"input": g}
@@ -202,11 +215,11 @@ class _Executor:
         if op.kind == "normalise":
             return self._normalise(dst)
         if op.kind == "gram":
-            return self._gram(dst, lhs, op.symmetric)
+            return self._gram(dst, lhs, op.symmetric and self.triangles)
         if op.kind == "aol-scale":
             return self._aol_scale(dst, lhs)
         if op.kind == "product":
-            symmetric = op.symmetric
+            symmetric = op.symmetric and self.triangles
 
             def product(b, state):
                 _matmul(b[dst], b[lhs], b[rhs], alpha, beta, None if addend is None else b[addend], symmetric, k)
@@ -220,15 +233,20 @@ class _Executor:
 
             return add_identity
         if op.kind == "apply":
-            dtype = self.dtype
+            dtype, scratch = self.dtype, at.get("H")
+            fold = self.fold_identity and addend is not None and addend == rhs
 
             def apply(b, state):
                 h = b[lhs] if b[lhs].dtype == dtype else b[lhs].to(dtype)  # Q rounded for Q X0
-                c = None if addend is None else b[addend]
+                a, c = alpha, None if addend is None else b[addend]
+                if fold:
+                    torch.mul(h, alpha, out=b[scratch])
+                    b[scratch].diagonal(dim1=-2, dim2=-1).add_(beta)
+                    h, a, c = b[scratch], 1.0, None
                 if wide:
-                    _matmul(b[dst], h, b[rhs], alpha, beta, c, False, k)
+                    _matmul(b[dst], h, b[rhs], a, beta, c, False, k)
                 else:
-                    _matmul(b[dst], b[rhs], h, alpha, beta, c, False, k)
+                    _matmul(b[dst], b[rhs], h, a, beta, c, False, k)
 
             return apply
         if op.kind == "store":
@@ -242,23 +260,36 @@ class _Executor:
         stat = self.stat_dtype
         if normalization not in _program.NORMALIZATIONS:
             raise ValueError(f"the torch backend has no normalisation {normalization!r}")
+        # The squares of a 16- or 32-bit G cannot overflow a float64 sum: one pass
+        # gives ||G||_F, and whether G is finite and nonzero, as the CUDA plan's
+        # double partial sums do.  Otherwise (a float64 G, or MPS, which has no
+        # float64) ||G||_F = max|g| ||G / max|g|||_F, as the CPU runtime computes it.
+        one_pass = self.dtype.itemsize <= 4 and self.device_type != "mps"
+
+        def frobenius_in_one_pass(b, state):
+            g = state["input"]
+            norm = torch.linalg.vector_norm(g, dim=(-2, -1), keepdim=True, dtype=torch.float64)
+            state["finite"] = torch.isfinite(norm)
+            # A zero matrix is scaled by 0 and stays zero.
+            ratio = torch.where(norm > 0, 1.0 / (factor * norm + eps), torch.zeros_like(norm))
+            torch.mul(g, ratio.to(stat), out=b[dst])
 
         def normalise(b, state):
             g = state["input"]
-            largest = g.abs().amax(dim=(-2, -1), keepdim=True).to(stat)
+            largest = torch.linalg.vector_norm(g, ord=math.inf, dim=(-2, -1), keepdim=True, dtype=stat)
             finite = torch.isfinite(largest)
             state["finite"] = finite
             # Zero and non-finite matrices divide by 1: a zero input stays zero,
             # a non-finite one fails the final check.
             safe = torch.where(finite & (largest > 0), largest, torch.ones_like(largest))
-            scaled = g.to(stat) / safe
-            if normalization == "frobenius":
-                # ||G||_F = largest ||G / largest||_F: no overflow in the squares.
-                norm = torch.linalg.vector_norm(scaled, dim=(-2, -1), keepdim=True)
-                scaled.mul_(1.0 / (factor * norm + eps / safe))
-            b[dst].copy_(scaled)
+            if normalization == "aol":
+                torch.div(g, safe, out=b[dst])
+                return
+            scaled = torch.div(g, safe) if g.dtype == stat else torch.div(g.to(stat), safe)
+            norm = torch.linalg.vector_norm(scaled, dim=(-2, -1), keepdim=True)
+            torch.mul(scaled, 1.0 / (factor * norm + eps / safe), out=b[dst])
 
-        return normalise
+        return frobenius_in_one_pass if normalization == "frobenius" and one_pass else normalise
 
     def _gram(self, dst, lhs, symmetric):
         wide, k, square = self.program.wide, self.k, self.square_dtype
