@@ -6,6 +6,11 @@ fake implementations for tracing) and the Muon / PolarGrad optimizer.
     u = pet.orthogonalize(g, schedule="polar-express-nanochat-d5")
     opt = pet.Muon(model.parameters(), lr=0.02)       # as torch.optim.Muon
 
+Both operators take ``backend``: "native" (the C++ runtime), "torch" (the same
+iteration program run with torch operations on the tensor's device and dtype:
+polar_express.torch._backend) or "auto" (native where it runs the device and
+dtype, else torch).
+
 The operators are not differentiable: a backward pass that reaches them raises.
 """
 
