@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The interpreters of the iteration program against what they stand in for, on
-the CPU bench shapes, side by side in one run (runs alternate, medians):
+the CPU bench shapes, side by side in one run (two rounds of each in turn,
+medians):
 
 - torch: polar_express.torch's torch backend (backend="torch") against the
   native CPU runtime (backend="native"), f32, nanochat's list;
@@ -32,16 +33,19 @@ def parse_shape(text):
     return dims
 
 
-def alternate(first, second, repeats):
-    """Median ms of each, timed in alternation after one warm-up of each."""
-    first(), second()
-    a, b = [], []
-    for _ in range(repeats):
-        for fn, times in ((first, a), (second, b)):
-            start = time.perf_counter()
+def side_by_side(first, second, repeats, rounds=2):
+    """Median ms of each over ``rounds`` rounds; a round times each in turn, a
+    warm-up and then ``repeats`` runs (in blocks, so that one library's idle
+    worker threads do not spin through the other's runs)."""
+    times = ([], [])
+    for _ in range(rounds):
+        for fn, record in zip((first, second), times):
             fn()
-            times.append(1e3 * (time.perf_counter() - start))
-    return statistics.median(a), statistics.median(b)
+            for _ in range(repeats):
+                start = time.perf_counter()
+                fn()
+                record.append(1e3 * (time.perf_counter() - start))
+    return statistics.median(times[0]), statistics.median(times[1])
 
 
 def bench_torch(shapes, repeats):
@@ -54,7 +58,7 @@ def bench_torch(shapes, repeats):
     rows = []
     for shape in shapes:
         g = torch.randn(*shape, generator=torch.Generator().manual_seed(0))
-        torch_ms, native_ms = alternate(lambda: pet.orthogonalize(g, schedule, backend="torch"),
+        torch_ms, native_ms = side_by_side(lambda: pet.orthogonalize(g, schedule, backend="torch"),
                                         lambda: pet.orthogonalize(g, schedule, backend="native"), repeats)
         rows.append({"shape": "x".join(map(str, shape)), "torch_backend_ms": torch_ms, "native_ms": native_ms,
                      "ratio": torch_ms / native_ms})
@@ -82,7 +86,7 @@ def bench_jax(shapes, repeats):
     for shape in shapes:
         x = jnp.asarray(np.random.default_rng(0).standard_normal(shape), dtype=jnp.float32)
         reference = optax_3d if len(shape) == 3 else optax_2d
-        ours_ms, optax_ms = alternate(lambda: ours(x).block_until_ready(),
+        ours_ms, optax_ms = side_by_side(lambda: ours(x).block_until_ready(),
                                       lambda: reference(x).block_until_ready(), repeats)
         rows.append({"shape": "x".join(map(str, shape)), "jax_backend_ms": ours_ms, "optax_ms": optax_ms,
                      "ratio": ours_ms / optax_ms})
