@@ -4,7 +4,9 @@ the CPU bench shapes, side by side in one run (two rounds of each in turn,
 medians):
 
 - torch: polar_express.torch's torch backend (backend="torch") against the
-  native CPU runtime (backend="native"), f32, nanochat's list;
+  native CPU runtime (backend="native") and the published formulation of the
+  same list in torch (what a torch user runs instead: nanochat's loop, one
+  torch op after another), f32, nanochat's list;
 - jax: jitted polar_express.jax.orthogonalize against jitted
   optax.contrib's orthogonalize_via_newton_schulz (optax.contrib.muon's
   orthogonalization) on the same (n, 3) coefficients and eps (cesista's
@@ -13,8 +15,9 @@ medians):
     .venv/bin/python bench/python/backends.py [--which torch,jax] [--shapes 128x128,...]
         [--repeats 7] [--json OUT]
 
-Prints a markdown table per comparison: median ms of each and the ratio
-(interpreter / reference: below 1 the interpreter is faster).
+Prints a markdown table per comparison: median ms of each, the ratio
+(interpreter / reference: below 1 the interpreter is faster) and the relative
+Frobenius difference of the two results ||ours - reference||_F / ||reference||_F.
 """
 
 import argparse
@@ -33,19 +36,26 @@ def parse_shape(text):
     return dims
 
 
-def side_by_side(first, second, repeats, rounds=2):
-    """Median ms of each over ``rounds`` rounds; a round times each in turn, a
-    warm-up and then ``repeats`` runs (in blocks, so that one library's idle
-    worker threads do not spin through the other's runs)."""
-    times = ([], [])
+def side_by_side(functions, repeats, rounds=2):
+    """Median ms of each function over ``rounds`` rounds; a round times each in
+    turn, a warm-up and then ``repeats`` runs (in blocks, so that one library's
+    idle worker threads do not spin through the other's runs)."""
+    times = [[] for _ in functions]
     for _ in range(rounds):
-        for fn, record in zip((first, second), times):
+        for fn, record in zip(functions, times):
             fn()
             for _ in range(repeats):
                 start = time.perf_counter()
                 fn()
                 record.append(1e3 * (time.perf_counter() - start))
-    return statistics.median(times[0]), statistics.median(times[1])
+    return [statistics.median(record) for record in times]
+
+
+def relative_difference(ours, reference):
+    import numpy as np
+
+    ours, reference = np.asarray(ours, dtype=np.float64), np.asarray(reference, dtype=np.float64)
+    return float(np.linalg.norm(ours - reference) / np.linalg.norm(reference))
 
 
 def bench_torch(shapes, repeats):
@@ -55,13 +65,28 @@ def bench_torch(shapes, repeats):
     import polar_express.torch as pet
 
     schedule = pe.Schedule.builtin("polar-express-nanochat-d5")
+
+    def published(g):
+        """The Polar Express paper's Algorithm 1 as nanochat writes it."""
+        x = g / (schedule.normalization_factor * torch.linalg.matrix_norm(g, keepdim=True) + schedule.eps)
+        tall = x.size(-2) > x.size(-1)
+        if tall:
+            x = x.mT
+        for a, b, c in schedule.coefficients:
+            gram = x @ x.mT
+            x = a * x + (b * gram + c * gram @ gram) @ x
+        return x.mT if tall else x
+
     rows = []
     for shape in shapes:
         g = torch.randn(*shape, generator=torch.Generator().manual_seed(0))
-        torch_ms, native_ms = side_by_side(lambda: pet.orthogonalize(g, schedule, backend="torch"),
-                                        lambda: pet.orthogonalize(g, schedule, backend="native"), repeats)
+        ours = lambda: pet.orthogonalize(g, schedule, backend="torch")  # noqa: E731
+        native = lambda: pet.orthogonalize(g, schedule, backend="native")  # noqa: E731
+        torch_ms, native_ms, published_ms = side_by_side([ours, native, lambda: published(g)], repeats)
         rows.append({"shape": "x".join(map(str, shape)), "torch_backend_ms": torch_ms, "native_ms": native_ms,
-                     "ratio": torch_ms / native_ms})
+                     "published_ms": published_ms, "ratio": torch_ms / native_ms,
+                     "published_ratio": torch_ms / published_ms,
+                     "relative_difference": relative_difference(ours(), native())})
     return rows
 
 
@@ -86,10 +111,10 @@ def bench_jax(shapes, repeats):
     for shape in shapes:
         x = jnp.asarray(np.random.default_rng(0).standard_normal(shape), dtype=jnp.float32)
         reference = optax_3d if len(shape) == 3 else optax_2d
-        ours_ms, optax_ms = side_by_side(lambda: ours(x).block_until_ready(),
-                                      lambda: reference(x).block_until_ready(), repeats)
+        ours_ms, optax_ms = side_by_side([lambda: ours(x).block_until_ready(),
+                                          lambda: reference(x).block_until_ready()], repeats)
         rows.append({"shape": "x".join(map(str, shape)), "jax_backend_ms": ours_ms, "optax_ms": optax_ms,
-                     "ratio": ours_ms / optax_ms})
+                     "ratio": ours_ms / optax_ms, "relative_difference": relative_difference(ours(x), reference(x))})
     return rows
 
 
@@ -118,19 +143,23 @@ def main():
 
         result["torch"] = {"version": torch.__version__, "threads": torch.get_num_threads(),
                            "rows": bench_torch(shapes, args.repeats)}
-        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads: torch backend vs native CPU runtime, f32")
-        print("| shape | torch backend ms | native ms | torch / native |\n|---|---:|---:|---:|")
+        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads: torch backend vs native CPU runtime "
+              "and the published formulation in torch, f32")
+        print("| shape | torch backend ms | native ms | published ms | backend / native | backend / published "
+              "| rel. difference to native |\n|---|---:|---:|---:|---:|---:|---:|")
         for r in result["torch"]["rows"]:
-            print(f"| {r['shape']} | {r['torch_backend_ms']:.2f} | {r['native_ms']:.2f} | {r['ratio']:.2f} |")
+            print(f"| {r['shape']} | {r['torch_backend_ms']:.2f} | {r['native_ms']:.2f} | {r['published_ms']:.2f} "
+                  f"| {r['ratio']:.2f} | {r['published_ratio']:.2f} | {r['relative_difference']:.1e} |")
     if "jax" in which:
         import jax
         import optax
 
         result["jax"] = {"jax": jax.__version__, "optax": optax.__version__, "rows": bench_jax(shapes, args.repeats)}
         print(f"\njax {jax.__version__}, optax {optax.__version__}: jitted pej.orthogonalize vs optax, f32")
-        print("| shape | polar_express.jax ms | optax ms | ours / optax |\n|---|---:|---:|---:|")
+        print("| shape | polar_express.jax ms | optax ms | ours / optax | rel. difference |\n|---|---:|---:|---:|---:|")
         for r in result["jax"]["rows"]:
-            print(f"| {r['shape']} | {r['jax_backend_ms']:.2f} | {r['optax_ms']:.2f} | {r['ratio']:.2f} |")
+            print(f"| {r['shape']} | {r['jax_backend_ms']:.2f} | {r['optax_ms']:.2f} | {r['ratio']:.2f} "
+                  f"| {r['relative_difference']:.1e} |")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)

@@ -9,10 +9,10 @@ CUDA plan compiles."""
 import numpy as np
 import pytest
 
-from conftest import import_torch
+from conftest import import_installed, import_torch
 
 torch = import_torch()
-jax = pytest.importorskip("jax")
+jax = import_installed("jax")
 
 import polar_express as pe  # noqa: E402
 import polar_express.jax as pej  # noqa: E402

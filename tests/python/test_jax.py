@@ -8,14 +8,15 @@ import functools
 import numpy as np
 import pytest
 
-jax = pytest.importorskip("jax")
-optax = pytest.importorskip("optax")
+from conftest import certified_batch, import_installed, polar_by_svd
+
+jax = import_installed("jax")
+optax = import_installed("optax")
 import jax.numpy as jnp  # noqa: E402
 from optax.contrib import MuonDimensionNumbers  # noqa: E402
 
 import polar_express as pe  # noqa: E402
 import polar_express.jax as pej  # noqa: E402
-from conftest import certified_batch, polar_by_svd  # noqa: E402
 
 NS7 = [35 / 16, -35 / 16, 21 / 16, -5 / 16]
 JORDAN = [3.4445, -4.775, 2.0315]

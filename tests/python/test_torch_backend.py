@@ -33,7 +33,7 @@ def gaussian(shape, dtype=torch.float32, seed=0):
     return torch.randn(*shape, dtype=torch.float64, generator=torch.Generator().manual_seed(seed)).to(dtype)
 
 
-# The CPU bench shapes small enough for the test run (bench/torch_backend.py times all of them).
+# The CPU bench shapes small enough for the test run (bench/python/backends.py times all of them and reports the difference).
 @pytest.mark.parametrize("shape", [(128, 128), (384, 128), (512, 128), (8, 256, 256), (16, 128, 768)])
 def test_equal_to_the_native_runtime_in_f32(shape):
     g = gaussian(shape, seed=len(shape))
