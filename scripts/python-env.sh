@@ -6,7 +6,7 @@
 # the objects a build/ with the same settings compiled: scripts/ccache-env.sh).
 # Installs its Debian packages first (scripts/setup.sh --python).
 #
-#   scripts/python-env.sh [--torch] [--no-package]
+#   scripts/python-env.sh [--torch] [--jax] [--no-package]
 #
 # --torch  also makes torch >= 2.5 importable in .venv.  PyPI's torch for
 #          Linux comes with its CUDA libraries (about 5 GB unpacked, minutes to
@@ -17,16 +17,19 @@
 # --no-package  the environment only, without building polar_express
 #          (scripts/test.sh: its tests run torch from .venv before the
 #          package is built).
+# --jax    also installs jax (its CPU build, jaxlib from PyPI) and optax into
+#          .venv, for polar_express.jax and its tests (pip install ".[jax]").
 # Python: $PYTHON, else python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-with_torch=0 with_package=1
+with_torch=0 with_jax=0 with_package=1
 for option in "$@"; do
   case $option in
     --torch) with_torch=1 ;;
+    --jax) with_jax=1 ;;
     --no-package) with_package=0 ;;
-    *) echo "python-env.sh: unknown option '$option' (expected --torch or --no-package)" >&2; exit 2 ;;
+    *) echo "python-env.sh: unknown option '$option' (expected --torch, --jax or --no-package)" >&2; exit 2 ;;
   esac
 done
 
@@ -75,6 +78,11 @@ sys.exit(0 if (major, minor) >= (2, 5) else 1)' 2>/dev/null
   fi
   site=$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
   echo "$torch_dir" >"$site/polar_express_torch.pth"
+fi
+
+if ((with_jax)) && [[ -n $(missing jax optax) ]]; then
+  echo "python-env: installing jax (CPU) and optax into $venv" >&2
+  "${pip[@]}" install jax optax
 fi
 
 ((with_package)) || exit 0

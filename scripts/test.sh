@@ -65,7 +65,7 @@ trap print_stages EXIT
 
 begin_stage "packages and .venv with torch"
 scripts/setup.sh --tests
-scripts/python-env.sh --torch --no-package
+scripts/python-env.sh --torch --jax --no-package
 
 begin_stage "Release build"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DPOLAR_EXPRESS_UNITY_BUILD=ON \
@@ -99,7 +99,7 @@ ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure -j "$jobs" -E '^codegen_nvcc$'
 
 begin_stage "Python package (build-python)"
-scripts/python-env.sh --torch
+scripts/python-env.sh --torch --jax
 
 begin_stage "pytest"
 .venv/bin/python -m pytest tests/python -q -rs

@@ -10,7 +10,8 @@
     pe.verify(s)                                     # polar-express/verification/v1
 
 PyTorch: ``polar_express.torch`` (the operator torch.ops.polar_express.orthogonalize
-and the Muon / PolarGrad optimizer).
+and the Muon / PolarGrad optimizer).  JAX: ``polar_express.jax`` (orthogonalize
+under jit and vmap, and muon, an optax transform).
 """
 
 from ._core import BackendUnavailable, Report

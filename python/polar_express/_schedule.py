@@ -165,6 +165,40 @@ class Schedule:
             return self
         return Schedule._wrap(_core.with_eps(self._handle, value))
 
+    def to_optax(self, steps: Optional[int] = None):
+        """optax.contrib.muon's ``ns_coeffs`` for this schedule: a numpy array of
+        shape (n, 3), row t the step's (a, b, c) in a X + b (X X^T) X + c (X X^T)^2 X,
+        for the first n = ``steps`` steps (default: the list once; past it the
+        list's ``after_list`` rule).  A cubic step is the quintic with c = 0.
+        optax divides by ||X||_F + eps (``preconditioning="frobenius"``) or
+        rescales by AOL (``preconditioning="aol"``), so the schedule must name one
+        of those, the Frobenius one with normalisation factor 1 (pass its ``eps``
+        to optax as well); ValueError otherwise, or for a step above degree 5."""
+        import numpy as np
+
+        count = self.steps if steps is None else _steps(steps)
+        if self.normalization not in ("frobenius", "aol"):
+            raise ValueError(
+                f"schedule {self.name!r} normalises by {self.normalization!r}; optax's ns_coeffs run after "
+                "Frobenius or AOL preconditioning only"
+            )
+        if self.normalization == "frobenius" and self.normalization_factor != 1.0:
+            raise ValueError(
+                f"schedule {self.name!r} divides by {self.normalization_factor!r} ||X||_F + eps; optax divides by "
+                "||X||_F + eps (normalisation factor 1), so its ns_coeffs cannot express it"
+            )
+        rows = []
+        for t in range(count):
+            index = t if t < self.steps else (self.steps - 1 if self.after_list == "repeat_last" else t % self.steps)
+            coefficients = self.coefficients[index]
+            if len(coefficients) > 3:
+                raise ValueError(
+                    f"step {index + 1} of schedule {self.name!r} has degree {2 * len(coefficients) - 1}; optax's "
+                    "ns_coeffs are quintic (a, b, c)"
+                )
+            rows.append(list(coefficients) + [0.0] * (3 - len(coefficients)))
+        return np.asarray(rows, dtype=np.float64)
+
     def to_spec(self):
         """Plain data that ``Schedule.from_spec`` turns back into this schedule: the
         name of a built-in schedule, else a dict of the constructor's arguments

@@ -27,6 +27,7 @@ const char* normalization_name(runtime::NormalizationKind kind);
 
 void bind_schedule(nanobind::module_& m);
 void bind_execute(nanobind::module_& m);
+void bind_program(nanobind::module_& m);
 // Adds design, verify and read_schedule_file when the solver is built in
 // (the module's attribute has_solver says which).
 void bind_solver(nanobind::module_& m);

@@ -15,6 +15,7 @@ NB_MODULE(_core, m) {
   nanobind::exception<polar_express::runtime::BackendUnavailable>(m, "BackendUnavailable", PyExc_ValueError);
   polar_express::python::bind_schedule(m);
   polar_express::python::bind_execute(m);
+  polar_express::python::bind_program(m);
 #if POLAR_EXPRESS_PYTHON_SOLVER
   polar_express::python::bind_solver(m);
 #else

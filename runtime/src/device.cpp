@@ -83,6 +83,18 @@ const char* to_string(DType dtype) {
   return "?";
 }
 
+BackendTraits cuda_traits(DType dtype) {
+  // Symmetric products pay once the saved half of a k x k x K GEMM outweighs
+  // the extra launches and the smaller tiles of the first block rows.
+  constexpr std::int64_t kSymmetricFromK = 2048;
+  switch (dtype) {
+    case DType::kF32: return {24, kSymmetricFromK};
+    case DType::kF16: return {11, kSymmetricFromK};
+    case DType::kBF16: return {8, kSymmetricFromK};
+  }
+  throw std::invalid_argument("unknown dtype");
+}
+
 DType parse_dtype(const std::string& text) {
   if (text == "f32") return DType::kF32;
   if (text == "f16") return DType::kF16;

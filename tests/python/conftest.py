@@ -1,6 +1,8 @@
 """Shared helpers of the Python tests: matrices with a chosen spectrum and the
 polar factor by numpy's SVD (the independent reference)."""
 
+import importlib
+import importlib.util
 import json
 import pathlib
 
@@ -15,6 +17,17 @@ def published():
     """The published lists, by name (tests/data/published_schedules.json)."""
     document = json.loads((DATA / "published_schedules.json").read_text())
     return {entry["name"]: entry for entry in document["schedules"]}
+
+
+def import_installed(name):
+    """The module ``name``, or the test module skipped when it is not installed.
+    Skipped only when absent: an installed module that fails to import (a
+    broken jax, a jaxlib that does not match) fails the tests instead of
+    hiding them, as pytest.importorskip would."""
+    if importlib.util.find_spec(name.partition(".")[0]) is None:
+        pytest.skip(f"{name} is not installed (scripts/python-env.sh --jax installs jax and optax)",
+                    allow_module_level=True)
+    return importlib.import_module(name)
 
 
 def import_torch():

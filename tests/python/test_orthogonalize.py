@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import polar_express as pe
-from conftest import certified_batch, polar_by_svd, rounding, sigma_error, with_spectrum
+from conftest import certified_batch, import_installed, polar_by_svd, rounding, sigma_error, with_spectrum
 
 SHAPES = [(24, 40), (40, 24), (3, 24, 40), (3, 40, 24), (2, 33, 33), (2, 48, 96)]
 
@@ -243,7 +243,7 @@ def test_threads_share_plans_safely():
 
 
 def test_jax_arrays_come_back_as_jax_arrays():
-    jnp = pytest.importorskip("jax.numpy")
+    jnp = import_installed("jax.numpy")
     g = np.random.default_rng(12).standard_normal((2, 16, 24)).astype(np.float32)
     y = pe.orthogonalize(jnp.asarray(g))
     assert type(y) is type(jnp.asarray(g)) and y.dtype == jnp.float32 and y.shape == g.shape

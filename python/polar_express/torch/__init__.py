@@ -6,6 +6,11 @@ fake implementations for tracing) and the Muon / PolarGrad optimizer.
     u = pet.orthogonalize(g, schedule="polar-express-nanochat-d5")
     opt = pet.Muon(model.parameters(), lr=0.02)       # as torch.optim.Muon
 
+Both operators take ``backend``: "native" (the C++ runtime), "torch" (the same
+iteration program run with torch operations on the tensor's device and dtype:
+polar_express.torch._backend) or "auto" (native where it runs the device and
+dtype, else torch).
+
 The operators are not differentiable: a backward pass that reaches them raises.
 """
 
@@ -16,6 +21,7 @@ from typing import Optional, Tuple
 import torch
 
 from .._orthogonalize import run
+from . import _backend
 from .._schedule import DEFAULT_SCHEDULE, Schedule, _steps, as_schedule
 
 __all__ = ["Muon", "distributed", "orthogonalize", "schedule_token"]
@@ -31,16 +37,29 @@ def schedule_token(schedule) -> str:
     return as_schedule(schedule)._token
 
 
-def orthogonalize(t: torch.Tensor, schedule=DEFAULT_SCHEDULE, steps: Optional[int] = None, nuclear_norm: bool = False):
+def orthogonalize(
+    t: torch.Tensor,
+    schedule=DEFAULT_SCHEDULE,
+    steps: Optional[int] = None,
+    nuclear_norm: bool = False,
+    backend: str = "auto",
+):
     """The polar factor of a 2-D tensor or of each matrix of a 3-D one, through the
-    operator torch.ops.polar_express.orthogonalize (CPU: float64/float32; CUDA:
-    float32/float16/bfloat16, on the current stream).  ``nuclear_norm=True`` also
+    operator torch.ops.polar_express.orthogonalize.  ``nuclear_norm=True`` also
     returns <G_b, U_b> per matrix (float64, shape () or (B,)) through
-    torch.ops.polar_express.orthogonalize_nuclear; on CUDA reading it synchronises."""
+    torch.ops.polar_express.orthogonalize_nuclear.
+
+    ``backend``: "native" runs the native runtime (CPU: float64/float32; CUDA
+    module: float32/float16/bfloat16, on the current stream; reading the nuclear
+    norms synchronises); "torch" interprets the same iteration program with torch
+    operations on any device and floating dtype torch has (no host
+    synchronisation off the CPU: capturable in a CUDA graph); "auto" (default)
+    takes the native runtime wherever it runs the tensor's device and dtype, else
+    the torch backend."""
     token = schedule_token(schedule)
     if nuclear_norm:
-        return torch.ops.polar_express.orthogonalize_nuclear(t, token, steps)
-    return torch.ops.polar_express.orthogonalize(t, token, steps)
+        return torch.ops.polar_express.orthogonalize_nuclear(t, token, steps, backend)
+    return torch.ops.polar_express.orthogonalize(t, token, steps, backend)
 
 
 # ------------------------------------------------------------------ operators
@@ -75,10 +94,12 @@ def _output_like(x: torch.Tensor) -> torch.Tensor:
     return torch.empty(x.shape, dtype=x.dtype, device=x.device)
 
 
-def _kernel(x: torch.Tensor, schedule: str, steps: Optional[int], nuclear_norm: bool):
+def _kernel(x: torch.Tensor, schedule: str, steps: Optional[int], nuclear_norm: bool, backend: str):
     _check_matrices(x)
-    out = _output_like(x)
     steps_value = 0 if steps is None else _steps(steps)
+    if _backend.choose_backend(x, backend) == "torch":
+        return _backend.orthogonalize(x.detach(), as_schedule(schedule), steps_value, nuclear_norm)
+    out = _output_like(x)
     result, report = run(x.detach(), as_schedule(schedule), steps_value, out, nuclear_norm, nuclear_norm,
                          warn_depth=5)
     if not nuclear_norm:
@@ -88,27 +109,27 @@ def _kernel(x: torch.Tensor, schedule: str, steps: Optional[int], nuclear_norm: 
 
 
 @torch.library.custom_op("polar_express::orthogonalize", mutates_args=())
-def _orthogonalize_op(x: torch.Tensor, schedule: str, steps: Optional[int] = None) -> torch.Tensor:
-    return _kernel(x, schedule, steps, False)
+def _orthogonalize_op(x: torch.Tensor, schedule: str, steps: Optional[int] = None, backend: str = "auto") -> torch.Tensor:
+    return _kernel(x, schedule, steps, False, backend)
 
 
 @_orthogonalize_op.register_fake
-def _(x, schedule, steps=None):
+def _(x, schedule, steps=None, backend="auto"):
     _check_matrices(x)
     return _output_like(x)
 
 
 @torch.library.custom_op("polar_express::orthogonalize_nuclear", mutates_args=())
 def _orthogonalize_nuclear_op(
-    x: torch.Tensor, schedule: str, steps: Optional[int] = None
+    x: torch.Tensor, schedule: str, steps: Optional[int] = None, backend: str = "auto"
 ) -> Tuple[torch.Tensor, torch.Tensor]:
-    return _kernel(x, schedule, steps, True)
+    return _kernel(x, schedule, steps, True, backend)
 
 
 @_orthogonalize_nuclear_op.register_fake
-def _(x, schedule, steps=None):
+def _(x, schedule, steps=None, backend="auto"):
     _check_matrices(x)
-    return _output_like(x), x.new_empty(x.shape[:-2], dtype=torch.float64)
+    return _output_like(x), x.new_empty(x.shape[:-2], dtype=_backend.nuclear_dtype(x.device))
 
 
 def _not_differentiable(ctx, *grads):

@@ -10,6 +10,7 @@ import torch
 
 from .._schedule import DEFAULT_SCHEDULE, Schedule, _steps, as_schedule
 from . import orthogonalize
+from ._backend import BACKENDS
 
 _ADJUST_LR_FNS = (None, "original", "match_rms_adamw", "spectral_unclamped")
 _FLATTEN = ("auto", "batch", "matrix")
@@ -56,12 +57,14 @@ def _as_batch(dim: int, flatten: str) -> bool:
     return dim > 2 and (flatten == "batch" or (flatten == "auto" and dim == 3))
 
 
-def _polar_update(batch: torch.Tensor, schedule: Schedule, steps: Optional[int], scale: Optional[str]) -> torch.Tensor:
+def _polar_update(
+    batch: torch.Tensor, schedule: Schedule, steps: Optional[int], scale: Optional[str], backend: str = "auto"
+) -> torch.Tensor:
     """The orthogonalised updates of a batch; for PolarGrad times <M, U> each."""
     if scale == "nuclear":
-        u, nuclear = orthogonalize(batch, schedule, steps, nuclear_norm=True)
+        u, nuclear = orthogonalize(batch, schedule, steps, nuclear_norm=True, backend=backend)
         return u * nuclear.to(u.dtype)[:, None, None]
-    return orthogonalize(batch, schedule, steps)
+    return orthogonalize(batch, schedule, steps, backend=backend)
 
 
 class Muon(torch.optim.Optimizer):
@@ -85,7 +88,8 @@ class Muon(torch.optim.Optimizer):
     parameters of more than two dimensions (see :func:`as_matrices`; the learning-rate
     adjustment uses the rows and cols of those matrices).  ``ns_coefficients`` and
     ``ns_steps`` are accepted as torch.optim.Muon takes them: one (a, b, c) repeated
-    ``ns_steps`` times (default 5) after X / (||X||_F + 1e-7).
+    ``ns_steps`` times (default 5) after X / (||X||_F + 1e-7).  ``backend``: "auto",
+    "native" or "torch", as :func:`polar_express.torch.orthogonalize` takes it.
 
     ``distributed=True`` (or a process ``group``; default the default group):
     every rank steps the same parameters (DDP replicas after the gradient
@@ -120,6 +124,7 @@ class Muon(torch.optim.Optimizer):
         ns_steps: Optional[int] = None,
         distributed: bool = False,
         group=None,
+        backend: str = "auto",
     ):
         if isinstance(lr, torch.Tensor) and lr.numel() != 1:
             raise ValueError("Tensor lr must be 1-element")
@@ -135,6 +140,8 @@ class Muon(torch.optim.Optimizer):
             raise ValueError(f"scale must be None or 'nuclear' (PolarGrad), not {scale!r}")
         if flatten not in _FLATTEN:
             raise ValueError(f"flatten must be one of {_FLATTEN}, not {flatten!r}")
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
         if ns_coefficients is not None:
             if schedule is not DEFAULT_SCHEDULE:
                 raise ValueError("give either schedule or ns_coefficients, not both")
@@ -164,6 +171,7 @@ class Muon(torch.optim.Optimizer):
             "adjust_lr_fn": adjust_lr_fn,
             "scale": scale,
             "flatten": flatten,
+            "backend": backend,
         }
         super().__init__(params, defaults)
         # Not hyperparameters: a process group is no data for state_dict().
@@ -230,7 +238,7 @@ class Muon(torch.optim.Optimizer):
             buckets.setdefault(key, []).append((p, matrices))
 
         def polar(batch):
-            return _polar_update(batch, schedule, group["steps"], group["scale"])
+            return _polar_update(batch, schedule, group["steps"], group["scale"], group.get("backend", "auto"))
 
         if self._distributed:
             self._step_distributed(group, updates, polar, schedule, lr)

@@ -212,23 +212,9 @@ class Product {
   bool symmetric_;
 };
 
-// Significand bits of the element type, for the Gram restart budget.
-int significand_bits(DType dtype) {
-  switch (dtype) {
-    case DType::kF32: return 24;
-    case DType::kF16: return 11;
-    case DType::kBF16: return 8;
-  }
-  throw std::invalid_argument("unknown dtype");
-}
-
-// Symmetric products pay once the saved half of a k x k x K GEMM outweighs
-// the extra launches and the smaller tiles of the first block rows.
-constexpr std::int64_t kSymmetricFromK = 2048;
-
 }  // namespace
 
-runtime::BackendTraits traits(DType dtype) { return {significand_bits(dtype), kSymmetricFromK}; }
+runtime::BackendTraits traits(DType dtype) { return runtime::cuda_traits(dtype); }
 
 struct Plan::Impl {
   DType dtype;
@@ -291,7 +277,7 @@ struct Plan::Impl {
     runtime::PlanOptions as_run = options;
     as_run.symmetric = runtime::ProductMode::kOff;
     as_run.gram = fused == FusedKernel::kGramTensorCore ? runtime::ProductMode::kOn : runtime::ProductMode::kOff;
-    program = runtime::compile_program(shape(), schedule, as_run, {11, kSymmetricFromK});
+    program = runtime::compile_program(shape(), schedule, as_run, {11, traits(dtype).symmetric_from_k});
     if (fused == FusedKernel::kGramTensorCore) {
       for (int t : restarts) fused_restarts |= std::uint64_t{1} << t;
       if (!restarts.empty()) {

@@ -29,6 +29,13 @@ const char* to_string(DType dtype);
 DType parse_dtype(const std::string& text);
 inline std::size_t element_size(DType dtype) { return dtype == DType::kF32 ? 4 : 2; }
 
+// The planning traits of the CUDA backend for `dtype` (program.hpp): the
+// element type's significand bits (the Gram restart budget) and k >= 2048
+// for symmetric products.  Here rather than in the CUDA module so that a
+// host without it can compile the programs the CUDA plan runs (the Python
+// package's torch and JAX backends plan accelerators by them).
+BackendTraits cuda_traits(DType dtype);
+
 // A backend that cannot be used here: not built, its module or driver
 // missing, no device.  The message is one line saying which.
 class BackendUnavailable : public std::runtime_error {

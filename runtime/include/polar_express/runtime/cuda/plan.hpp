@@ -38,6 +38,8 @@ namespace polar_express::runtime::cuda {
 
 // The planning traits of the CUDA backend for `dtype` (program.hpp): the
 // generic path runs compile_program(shape, schedule, options, traits(dtype)).
+// The same as runtime::cuda_traits (device.hpp), which hosts without this
+// module can call.
 runtime::BackendTraits traits(DType dtype);
 
 // Number of usable CUDA devices; 0 when there is none or no NVIDIA driver is
