@@ -259,16 +259,20 @@ class Muon(torch.optim.Optimizer):
         from . import distributed
 
         world, rank = distributed._group_size_and_rank(self._group)
-        items, targets = [], []
-        for p, update in updates:
-            dtype = _compute_dtype(update)
-            if isinstance(update, distributed._dtensor_type() or ()):
-                item, target = self._sharded_update(p, update, dtype, group["flatten"], world)
-            else:
-                item, target = distributed.plain_item(as_matrices(update, group["flatten"]).to(dtype)), p
-            items.append(item)
-            targets.append(target)
-        results = distributed.exchange(items, polar, schedule, group["steps"], self._group,
+        call = distributed.begin_call(self._group)
+        items, targets, error = [], [], None
+        try:  # a refused update is agreed in the exchange, so that no rank leaves the step early
+            for p, update in updates:
+                dtype = _compute_dtype(update)
+                if isinstance(update, distributed._dtensor_type() or ()):
+                    item, target = self._sharded_update(p, update, dtype, group["flatten"], world)
+                else:
+                    item, target = distributed.plain_item(as_matrices(update, group["flatten"]).to(dtype)), p
+                items.append(item)
+                targets.append(target)
+        except (TypeError, ValueError) as failure:
+            items, targets, error = [], [], failure
+        results = distributed.exchange(items, polar, schedule, group["steps"], self._group, call, error,
                                        signature=f"muon scale={group['scale']}")
         for item, target, local in zip(items, targets, results):
             _, rows, cols = item.matrices
