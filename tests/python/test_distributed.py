@@ -336,6 +336,30 @@ def check_a_nan_on_a_rank_that_does_not_own_the_tensor_is_reported_everywhere(ra
     assert len(messages) == 1 and "tensor 0 (on rank 1)" in messages[0], messages
 
 
+def check_muon_skips_a_parameter_whose_gradient_is_not_finite_on_any_rank(rank, world):
+    import warnings
+
+    gen = torch.Generator().manual_seed(17)
+    weights = [torch.randn(24, 40, generator=gen), torch.randn(16, 24, generator=gen)]
+    grads = [torch.randn(w.shape, generator=gen) for w in weights]
+    params = [torch.nn.Parameter(w.clone()) for w in weights]
+    alone = torch.nn.Parameter(weights[1].clone())  # what the finite parameter becomes, one process
+    alone.grad = grads[1].clone()
+    pet.Muon([alone], lr=0.02).step()
+    for p, g in zip(params, grads):
+        p.grad = g.clone()
+    if rank == world - 1:  # the NaN on one rank only: every rank skips the parameter
+        params[0].grad[2, 3] = float("nan")
+    optimizer = pet.Muon(params, lr=0.02, distributed=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        optimizer.step()
+    messages = [str(w.message) for w in caught if issubclass(w.category, pe.OrthogonalizeWarning)]
+    assert len(messages) == 1 and "['params'][0] of shape (24, 40)" in messages[0], messages
+    assert torch.equal(params[0].detach(), weights[0]) and "momentum_buffer" not in optimizer.state[params[0]]
+    assert torch.equal(params[1].detach(), alone.detach())
+
+
 def check_absent_rank_times_out_with_a_clear_message(rank, world):
     group = dist.new_group(list(range(world)), timeout=datetime.timedelta(seconds=ABSENT_TIMEOUT_S),
                            backend="gloo")
