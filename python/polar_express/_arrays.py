@@ -49,6 +49,10 @@ class NumpyArrays:
         return bool(x.flags.writeable)
 
     @staticmethod
+    def is_lazy_view(x):
+        return False
+
+    @staticmethod
     def finish(result, like):
         return result
 
@@ -72,7 +76,14 @@ class TorchArrays:
                 "polar_express.orthogonalize is not differentiable: call it under torch.no_grad() or on "
                 "x.detach() (polar_express.torch.orthogonalize raises only if a gradient reaches it)"
             )
-        return x.detach()
+        # DLPack exports the memory without torch's lazy negation bit (x._neg_view()):
+        # the runtime must see the values, not the stored ones.
+        return x.detach().resolve_neg()
+
+    @staticmethod
+    def is_lazy_view(x):
+        """Whether writing x's memory would not write its values (a negative view)."""
+        return x.is_neg()
 
     @staticmethod
     def device(x):
@@ -162,6 +173,10 @@ class CupyArrays:
     @staticmethod
     def is_writable(x):
         return True
+
+    @staticmethod
+    def is_lazy_view(x):
+        return False
 
     @staticmethod
     def finish(result, like):

@@ -83,8 +83,9 @@ def run(x, schedule, steps: int, out, nuclear_norm: bool, want_report: bool, war
         out_arrays = arrays_for(out)
         if not out_arrays.writable_output or not out_arrays.is_writable(out):
             raise TypeError(f"out must be a writable numpy, torch or CuPy array, not {type(out).__name__}")
+        staged = out_arrays.is_lazy_view(out)  # its memory is not its values: write a copy, then copy in
         target = out_arrays.prepare(out)
-        if _core.inspect(target)[3] != layout:  # run row-major, then copy into out
+        if staged or _core.inspect(target)[3] != layout:  # run row-major, then copy into out
             if layout != "row":
                 source = arrays.contiguous(source)
             target = out_arrays.empty_row_major(target)

@@ -266,11 +266,98 @@ def check_owner_failure_raises_everywhere(rank, world):
     tensors = _mixed(7)
     items = [ptd.plain_item(t) for t in tensors]
     try:
-        ptd.exchange(items, compute, pe.Schedule.builtin(pe.DEFAULT_SCHEDULE), None, None)
+        ptd.exchange(items, compute, pe.Schedule.builtin(pe.DEFAULT_SCHEDULE), None, None, ptd.begin_call(None))
     except ptd.DistributedError as error:
         assert f"rank {world - 1}: RuntimeError: the runtime broke here" in str(error)
     else:
         raise AssertionError("no error")
+
+
+def check_a_call_refused_on_one_rank_keeps_the_ranks_in_step(rank, world):
+    # Rank 1's schedule is refused before any collective: it must still take
+    # part in the call's agreement, so that its next call meets the others' next.
+    tensors = _mixed(10)[:3]
+    try:
+        pet.distributed.orthogonalize(tensors, schedule="no-such-schedule" if rank == 1 else pe.DEFAULT_SCHEDULE)
+    except ValueError as error:
+        assert rank == 1 and "no-such-schedule" in str(error)
+    except pet.distributed.DistributedError as error:
+        assert rank != 1 and "rank 1: ValueError" in str(error) and "no-such-schedule" in str(error)
+    else:
+        raise AssertionError("no error")
+    _assert_bit_equal(pet.distributed.orthogonalize(tensors), [pet.orthogonalize(t) for t in tensors])
+
+
+def check_calls_out_of_step_are_refused_then_line_up(rank, world):
+    from polar_express.torch import distributed as ptd
+
+    if rank == 1:
+        ptd.begin_call(None)  # a call this rank left before its first collective
+    tensors = _mixed(11)[:2]
+    try:
+        pet.distributed.orthogonalize(tensors)
+    except pet.distributed.DistributedError as error:
+        assert "out of step" in str(error) and "rank 1 at call" in str(error), str(error)
+    else:
+        raise AssertionError("no error")
+    _assert_bit_equal(pet.distributed.orthogonalize(tensors), [pet.orthogonalize(t) for t in tensors])
+
+
+def check_a_tensor_on_another_device_is_refused_on_every_rank(rank, world):
+    tensors = _mixed(12)[:2]
+    if rank == 1:
+        tensors[0] = torch.empty(tensors[0].shape, device="meta")
+    try:
+        pet.distributed.orthogonalize(tensors)
+    except ValueError as error:
+        assert rank == 1 and "device meta" in str(error) and "gloo" in str(error), str(error)
+    except pet.distributed.DistributedError as error:
+        assert rank != 1 and "rank 1: ValueError" in str(error) and "device meta" in str(error), str(error)
+    else:
+        raise AssertionError("no error")
+
+
+def check_a_nan_on_a_rank_that_does_not_own_the_tensor_is_reported_everywhere(rank, world):
+    import warnings
+
+    gen = torch.Generator().manual_seed(13)
+    tensors = [torch.randn(64, 96, generator=gen), torch.randn(24, 40, generator=gen)]
+    costs = [ped.matrix_flops(tuple(t.shape), dtype="float32") for t in tensors]
+    assert ped.place(costs, world).owners[0] == 0  # so rank 1's copy is not the one computed
+    want = [pet.orthogonalize(t) for t in tensors]
+    if rank == 1:
+        tensors[0] = tensors[0].clone()
+        tensors[0][5, 7] = float("nan")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = pet.distributed.orthogonalize(tensors)
+    assert torch.isnan(got[0]).all() and torch.equal(got[1], want[1])
+    messages = [str(w.message) for w in caught if issubclass(w.category, pe.OrthogonalizeWarning)]
+    assert len(messages) == 1 and "tensor 0 (on rank 1)" in messages[0], messages
+
+
+def check_muon_skips_a_parameter_whose_gradient_is_not_finite_on_any_rank(rank, world):
+    import warnings
+
+    gen = torch.Generator().manual_seed(17)
+    weights = [torch.randn(24, 40, generator=gen), torch.randn(16, 24, generator=gen)]
+    grads = [torch.randn(w.shape, generator=gen) for w in weights]
+    params = [torch.nn.Parameter(w.clone()) for w in weights]
+    alone = torch.nn.Parameter(weights[1].clone())  # what the finite parameter becomes, one process
+    alone.grad = grads[1].clone()
+    pet.Muon([alone], lr=0.02).step()
+    for p, g in zip(params, grads):
+        p.grad = g.clone()
+    if rank == world - 1:  # the NaN on one rank only: every rank skips the parameter
+        params[0].grad[2, 3] = float("nan")
+    optimizer = pet.Muon(params, lr=0.02, distributed=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        optimizer.step()
+    messages = [str(w.message) for w in caught if issubclass(w.category, pe.OrthogonalizeWarning)]
+    assert len(messages) == 1 and "['params'][0] of shape (24, 40)" in messages[0], messages
+    assert torch.equal(params[0].detach(), weights[0]) and "momentum_buffer" not in optimizer.state[params[0]]
+    assert torch.equal(params[1].detach(), alone.detach())
 
 
 def check_absent_rank_times_out_with_a_clear_message(rank, world):

@@ -225,3 +225,73 @@ def test_bad_parameters_and_options():
         pet.Muon(weight, schedule="nope")
     with pytest.raises(ValueError, match="Learning rate"):
         pet.Muon(weight, lr=-1.0)
+
+
+# ------------------------------------------------------------------ non-finite gradients (issue 26, item 4)
+
+
+def _named_model(seed):
+    gen = torch.Generator().manual_seed(seed)
+    model = torch.nn.Sequential(torch.nn.Linear(24, 16, bias=False), torch.nn.Linear(16, 8, bias=False))
+    for p in model.parameters():
+        p.data = torch.randn(p.shape, dtype=torch.float64, generator=gen)
+    grads = [[torch.randn(p.shape, dtype=torch.float64, generator=gen) for p in model.parameters()] for _ in range(3)]
+    return model, grads
+
+
+def _set_grads(model, grads):
+    for p, g in zip(model.parameters(), grads):
+        p.grad = g.clone()
+
+
+def test_a_nonfinite_gradient_skips_its_parameter_only_and_names_it():
+    model, grads = _named_model(5)
+    clean = [p.detach().clone() for p in model.parameters()]
+    optimizer = pet.Muon(model.named_parameters(), lr=0.02)
+    poisoned = [grads[0][0].clone(), grads[0][1]]
+    poisoned[0][3, 4] = float("nan")
+    _set_grads(model, poisoned)
+    with pytest.warns(pe.OrthogonalizeWarning, match=r"'0\.weight'") as caught:
+        optimizer.step()
+    assert len(caught) == 1
+    assert caught[0].filename == __file__  # points at the caller's step(), not at a library file
+    first, second = list(model.parameters())
+    # The poisoned parameter: weights and momentum untouched; the other stepped as if alone.
+    assert torch.equal(first.detach(), clean[0])
+    assert "momentum_buffer" not in optimizer.state[first]
+    alone = torch.nn.Parameter(clean[1].clone())
+    alone.grad = grads[0][1].clone()
+    pet.Muon([alone], lr=0.02).step()
+    assert torch.equal(second.detach(), alone.detach())
+    # Later clean steps run normally: both parameters finite and moving.
+    _set_grads(model, grads[1])
+    optimizer.step()
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert not torch.equal(first.detach(), clean[0])
+
+
+def test_with_the_warning_an_error_the_step_raises_before_any_change():
+    import warnings
+
+    model, grads = _named_model(6)
+    optimizer = pet.Muon(model.parameters(), lr=0.02)
+    _set_grads(model, grads[0])
+    optimizer.step()  # momentum exists for both
+    before = [p.detach().clone() for p in model.parameters()]
+    momenta = [optimizer.state[p]["momentum_buffer"].clone() for p in model.parameters()]
+    poisoned = [grads[1][0], grads[1][1].clone()]
+    poisoned[1][0, 0] = float("inf")  # the last parameter: every earlier one would have stepped
+    _set_grads(model, poisoned)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pe.OrthogonalizeWarning)
+        with pytest.raises(pe.OrthogonalizeWarning, match=r"param_groups\[0\]\['params'\]\[1\] of shape \(8, 16\)"):
+            optimizer.step()
+    for p, b, m in zip(model.parameters(), before, momenta):
+        assert torch.equal(p.detach(), b)
+        assert torch.equal(optimizer.state[p]["momentum_buffer"], m)
+    # The next clean step is not poisoned.
+    _set_grads(model, grads[2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pe.OrthogonalizeWarning)
+        optimizer.step()
+    assert all(torch.isfinite(p).all() for p in model.parameters())

@@ -267,3 +267,19 @@ def test_every_builtin_applies_its_polynomials_to_the_singular_values():
         for c in schedule.coefficients:
             x = x * np.polyval(c[::-1], x * x)
         np.testing.assert_allclose(y, (u * x) @ vt, rtol=0, atol=1e-12, err_msg=name)
+
+
+def test_a_negative_view_is_orthogonalized_as_its_values():
+    # torch's lazy negation (x._neg_view()) keeps the stored memory; the polar
+    # factor of -x is -polar(x).
+    torch = pytest.importorskip("torch")
+    x = torch.randn(12, 20, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    negative = x._neg_view()
+    assert negative.is_neg()
+    expected = pe.orthogonalize(-x)
+    assert torch.equal(pe.orthogonalize(negative), expected)
+    assert torch.equal(pe.orthogonalize(x), -expected)  # the sign is what the test can tell apart
+    out = torch.zeros(12, 20, dtype=torch.float64)._neg_view()
+    assert out.is_neg()
+    pe.orthogonalize(negative, out=out)
+    assert torch.equal(out, expected)

@@ -4,10 +4,14 @@ the PolarGrad scaling; constructor and update rule as torch.optim.Muon."""
 from __future__ import annotations
 
 import math
+import os
+import sys
+import warnings
 from typing import Optional
 
 import torch
 
+from .._orthogonalize import OrthogonalizeWarning
 from .._schedule import DEFAULT_SCHEDULE, Schedule, _steps, as_schedule
 from . import orthogonalize
 from ._backend import BACKENDS
@@ -65,6 +69,20 @@ def _polar_update(
         u, nuclear = orthogonalize(batch, schedule, steps, nuclear_norm=True, backend=backend)
         return u * nuclear.to(u.dtype)[:, None, None]
     return orthogonalize(batch, schedule, steps, backend=backend)
+
+
+# The packages of polar_express and of torch (whose optimizer hooks wrap step()).
+_LIBRARY_DIRS = (os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,
+                 os.path.dirname(os.path.abspath(torch.__file__)) + os.sep)
+
+
+def _caller_stacklevel() -> int:
+    """The stacklevel of the first frame outside polar_express and torch (the
+    user's ``optimizer.step()``), for a warning raised by the caller."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_LIBRARY_DIRS):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 class Muon(torch.optim.Optimizer):
@@ -201,16 +219,64 @@ class Muon(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
-        """Performs a single optimization step."""
+        """Performs a single optimization step.  Every gradient is checked first: a
+        parameter whose gradient holds a NaN or an infinity (on any rank, when
+        distributed) is left as it is for this step, weights and momentum, with one
+        :class:`~polar_express.OrthogonalizeWarning` naming it; when that warning is
+        an error, the step raises before it changes anything.  The check reads one
+        flag per parameter back to the host, once per device."""
         loss = None
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
+        skipped = self._nonfinite_gradients()
         for group in self.param_groups:
-            self._step_group(group)
+            self._step_group(group, skipped)
         return loss
 
-    def _step_group(self, group) -> None:
+    def _nonfinite_gradients(self) -> set:
+        """The ids of the parameters whose gradient is not finite, after warning
+        once about them (before any state changes)."""
+        checked = [(group_index, index, p) for group_index, group in enumerate(self.param_groups)
+                   for index, p in enumerate(group["params"]) if p.grad is not None and not p.grad.is_sparse]
+        if not checked:
+            return set()
+        flags = [False] * len(checked)
+        by_device = {}
+        for position, (_, _, p) in enumerate(checked):
+            grad = p.grad.to_local() if hasattr(p.grad, "to_local") else p.grad  # a DTensor: this rank's shard
+            by_device.setdefault(grad.device, []).append((position, grad))
+        for members in by_device.values():
+            bad = torch.stack([~torch.isfinite(grad).all() for _, grad in members]).tolist()  # one read per device
+            for (position, _), value in zip(members, bad):
+                flags[position] = value
+        if self._distributed:  # a shard's NaN skips the parameter on every rank
+            import torch.distributed as dist
+
+            from . import distributed
+
+            agreed = torch.tensor(flags, dtype=torch.int64, device=distributed._control_device(self._group))
+            dist.all_reduce(agreed, op=dist.ReduceOp.MAX, group=self._group)
+            flags = [bool(v) for v in agreed.tolist()]
+        bad = [entry for entry, flag in zip(checked, flags) if flag]
+        if bad:
+            names = [self._describe_param(group_index, index, p) for group_index, index, p in bad]
+            warnings.warn(
+                f"polar_express.torch.Muon: {len(bad)} parameter(s) have a gradient holding NaN or Inf and are "
+                f"not updated this step, weights and momentum unchanged: {', '.join(names[:8])}"
+                + (f" and {len(names) - 8} more" if len(names) > 8 else ""),
+                OrthogonalizeWarning,
+                stacklevel=_caller_stacklevel(),
+            )
+        return {id(p) for _, _, p in bad}
+
+    def _describe_param(self, group_index: int, index: int, p) -> str:
+        names = self.param_groups[group_index].get("param_names")
+        if names is not None:
+            return repr(names[index])
+        return f"param_groups[{group_index}]['params'][{index}] of shape {tuple(p.shape)}"
+
+    def _step_group(self, group, skipped=frozenset()) -> None:
         lr = group["lr"]
         lr = float(lr) if isinstance(lr, torch.Tensor) else lr
         momentum = group["momentum"]
@@ -219,7 +285,7 @@ class Muon(torch.optim.Optimizer):
         # Momentum, then the updates as matrices, bucketed by what one batched call takes.
         buckets, updates = {}, []
         for p in group["params"]:
-            if p.grad is None:
+            if p.grad is None or id(p) in skipped:
                 continue
             grad = p.grad
             if grad.is_sparse:
@@ -260,16 +326,20 @@ class Muon(torch.optim.Optimizer):
         from . import distributed
 
         world, rank = distributed._group_size_and_rank(self._group)
-        items, targets = [], []
-        for p, update in updates:
-            dtype = _compute_dtype(update)
-            if isinstance(update, distributed._dtensor_type() or ()):
-                item, target = self._sharded_update(p, update, dtype, group["flatten"], world)
-            else:
-                item, target = distributed.plain_item(as_matrices(update, group["flatten"]).to(dtype)), p
-            items.append(item)
-            targets.append(target)
-        results = distributed.exchange(items, polar, schedule, group["steps"], self._group,
+        call = distributed.begin_call(self._group)
+        items, targets, error = [], [], None
+        try:  # a refused update is agreed in the exchange, so that no rank leaves the step early
+            for p, update in updates:
+                dtype = _compute_dtype(update)
+                if isinstance(update, distributed._dtensor_type() or ()):
+                    item, target = self._sharded_update(p, update, dtype, group["flatten"], world)
+                else:
+                    item, target = distributed.plain_item(as_matrices(update, group["flatten"]).to(dtype)), p
+                items.append(item)
+                targets.append(target)
+        except (TypeError, ValueError) as failure:
+            items, targets, error = [], [], failure
+        results = distributed.exchange(items, polar, schedule, group["steps"], self._group, call, error,
                                        signature=f"muon scale={group['scale']}")
         for item, target, local in zip(items, targets, results):
             _, rows, cols = item.matrices

@@ -36,6 +36,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+import warnings
+import weakref
 from dataclasses import dataclass
 from typing import Callable, List, Optional, Sequence
 
@@ -43,6 +45,7 @@ import torch
 import torch.distributed as dist
 
 from .. import distributed as _placement
+from .._orthogonalize import OrthogonalizeWarning
 from .._schedule import DEFAULT_SCHEDULE, _steps, as_schedule
 from . import _column_major
 from . import orthogonalize as _orthogonalize_one
@@ -65,19 +68,22 @@ def orthogonalize(tensors: Sequence[torch.Tensor], schedule=DEFAULT_SCHEDULE, st
     sharded Shard(0) over ``group``), each computed on one rank of ``group``
     (default: the default group) and returned on every rank: a list in the input's
     order, each result with its input's shape, dtype, device and placement."""
-    schedule = as_schedule(schedule)
-    steps = None if steps is None else _steps(steps)
     world, rank = _group_size_and_rank(group)
+    call = begin_call(group)
+    # Everything that can refuse the input is checked before the first
+    # collective and agreed there, so that no rank leaves the call early.
     try:
+        schedule = as_schedule(schedule)
+        steps = None if steps is None else _steps(steps)
         items = [_item_of(t, group, world, rank) for t in tensors]
         error = None
     except (TypeError, ValueError) as failure:
-        items, error = [], failure
+        schedule, items, error = None, [], failure
 
     def compute(batch):
         return _orthogonalize_one(batch, schedule, steps)
 
-    locals_ = exchange(items, compute, schedule, steps, group, error)
+    locals_ = exchange(items, compute, schedule, steps, group, call, error)
     return [item.result(local) for item, local in zip(items, locals_)]
 
 
@@ -124,9 +130,14 @@ def chunk_rows(rows: int, world: int) -> List[int]:
     return [max(0, min(size, rows - rank * size)) for rank in range(world)]
 
 
-def _check_tensor(t, what: str) -> None:
+def _check_tensor(t, what: str, group) -> None:
     if not isinstance(t, torch.Tensor):
         raise TypeError(f"{_NAME}: {what} is a {type(t).__name__}, not a tensor")
+    wanted = _data_device_type(group)
+    if t.device.type == "meta" or (wanted is not None and t.device.type != wanted):
+        backend = dist.get_backend(group)
+        raise ValueError(f"{_NAME}: {what} is on device {t.device}; the group's backend {backend} "
+                         f"communicates {wanted or 'real'} tensors")
     if t.dim() not in (2, 3):
         raise ValueError(f"{_NAME}: {what} has shape {tuple(t.shape)}; it takes 2-D matrices or 3-D batches")
     if t.numel() == 0:
@@ -138,9 +149,9 @@ def _check_tensor(t, what: str) -> None:
 def _item_of(t, group, world: int, rank: int) -> Item:
     dtensor = _dtensor_type()
     if dtensor is None or not isinstance(t, dtensor):
-        _check_tensor(t, "a tensor")
+        _check_tensor(t, "a tensor", group)
         return plain_item(t.detach())
-    _check_tensor(t, "a DTensor")
+    _check_tensor(t, "a DTensor", group)
     mesh, placements = t.device_mesh, tuple(t.placements)
     if mesh.ndim != 1:
         raise ValueError(f"{_NAME}: a DTensor on a {mesh.ndim}-D device mesh (only 1-D meshes over the group)")
@@ -198,51 +209,98 @@ def _group_size_and_rank(group):
 
 
 def _group_ranks(group) -> List[int]:
-    return dist.get_process_group_ranks(group if group is not None else dist.group.WORLD)
+    return dist.get_process_group_ranks(_group_object(group))
 
 
 def _global_rank(group, rank: int) -> int:
     return rank if group is None else dist.get_global_rank(group, rank)
 
 
+def _data_device_type(group) -> Optional[str]:
+    """The device type of the tensors the group's backend communicates (NCCL:
+    CUDA, gloo: CPU); None for other backends, which are not checked."""
+    backend = str(dist.get_backend(group)).lower()
+    if "nccl" in backend:
+        return "cuda"
+    if backend == "gloo":
+        return "cpu"
+    return None
+
+
 def _control_device(group) -> torch.device:
     """Where the group's small control tensors live: NCCL communicates CUDA tensors only."""
-    if "nccl" in str(dist.get_backend(group)).lower():
+    if _data_device_type(group) == "cuda":
         return torch.device("cuda", torch.cuda.current_device())
     return torch.device("cpu")
 
 
+# Calls made on each group by this process, counted from the first line of
+# every distributed entry point (before anything can raise), so that ranks
+# whose calls fell out of step are told so instead of pairing one call's
+# collectives with another's.
+_calls_made: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _group_object(group):
+    return group if group is not None else dist.group.WORLD
+
+
+def begin_call(group) -> int:
+    """The number of this call on ``group`` (1 for the first)."""
+    key = _group_object(group)
+    _calls_made[key] = _calls_made.get(key, 0) + 1
+    return _calls_made[key]
+
+
 def _describe(items: Sequence[Item]) -> str:
-    return repr([(item.shape, str(item.local.dtype), item.shard_rows is not None) for item in items])
+    return repr([(item.shape, str(item.local.dtype), item.local.device.type, item.shard_rows is not None)
+                 for item in items])
 
 
 def _fingerprint(text: str) -> int:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:7], "little")
 
 
-def _agree(description: str, error: Optional[BaseException], group, device, stage: str) -> None:
-    """Raises on every rank if any rank failed (``error``) or described its list
-    otherwise: one small all-reduce, and an all-gather of the messages only then.
-    A rank whose input failed (stage "on its input") raises its own error."""
+def _agree(description: str, call: int, error: Optional[BaseException], group, device, stage: str,
+           nonfinite: Optional[torch.Tensor] = None) -> List[int]:
+    """Raises on every rank if any rank failed (``error``), is at another call
+    number, or described its list otherwise: one small all-reduce, and an
+    all-gather of the messages only then.  A rank whose input failed (stage "on
+    its input") raises its own error.  ``nonfinite`` (only once the lists are
+    known to agree, so that every rank's tensor has the same length): per item,
+    this rank + 1 where its copy holds a NaN or an infinity, else 0; returned
+    reduced over the ranks (the highest such rank + 1 per item)."""
     world, rank = dist.get_world_size(group), dist.get_rank(group)
     code = _fingerprint(description)
-    flags = torch.tensor([code, -code, 0 if error is None else rank + 1], dtype=torch.int64, device=device)
+    # MAX of a value and of its negation gives its largest and smallest over the ranks.
+    flags = torch.tensor([code, -code, call, -call, 0 if error is None else rank + 1], dtype=torch.int64,
+                         device=device)
+    if nonfinite is not None:
+        flags = torch.cat([flags, nonfinite.to(device=device, dtype=torch.int64)])
     dist.all_reduce(flags, op=dist.ReduceOp.MAX, group=group)
-    highest, lowest_negated, failed_rank = flags.tolist()  # one device read
-    if highest == -lowest_negated and failed_rank == 0:
-        return
+    values = flags.tolist()  # one device read
+    highest, lowest_negated, latest, earliest_negated, failed_rank = values[:5]
+    if highest == -lowest_negated and latest == -earliest_negated and failed_rank == 0:
+        return values[5:]
     reports = [None] * world
-    dist.all_gather_object(reports, (description, None if error is None else f"{type(error).__name__}: {error}"),
-                           group=group)
-    failed = [f"rank {r}: {message}" for r, (_, message) in enumerate(reports) if message is not None]
+    dist.all_gather_object(
+        reports, (description, call, None if error is None else f"{type(error).__name__}: {error}"), group=group)
+    if latest != -earliest_negated:
+        # Every rank takes the latest number, so that the group's next call lines up again.
+        _calls_made[_group_object(group)] = latest
+        calls = "; ".join(f"rank {r} at call {c}" for r, (_, c, _) in enumerate(reports))
+        raise DistributedError(
+            f"{_NAME}: the ranks are out of step ({calls} on this group): a rank left an earlier call "
+            "before its collectives, or skipped one; every rank must make every call") from error
+    failed = [f"rank {r}: {message}" for r, (_, _, message) in enumerate(reports) if message is not None]
     if error is not None and stage == _ON_INPUT:
         raise error
     if failed:
         raise DistributedError(f"{_NAME} failed {stage}: " + "; ".join(failed)) from error
-    differing = [r for r, (text, _) in enumerate(reports) if text != reports[0][0]]
+    differing = [r for r, (text, _, _) in enumerate(reports) if text != reports[0][0]]
     raise DistributedError(
-        f"{_NAME}: the ranks passed different lists (every rank must pass the same shapes, dtypes and "
-        f"placements in the same order): rank 0 {reports[0][0]}; "
+        f"{_NAME}: the ranks passed different lists (every rank must pass the same shapes, dtypes, devices "
+        f"and placements in the same order): rank 0 {reports[0][0]}; "
         + "; ".join(f"rank {r} {reports[r][0]}" for r in differing[:3])
     )
 
@@ -288,23 +346,27 @@ def _padded(rows: torch.Tensor, chunk: int) -> torch.Tensor:
 
 
 def exchange(items: Sequence[Item], compute: Callable[[torch.Tensor], torch.Tensor], schedule, steps,
-             group, error: Optional[BaseException] = None, signature: str = "") -> List[torch.Tensor]:
+             group, call: int, error: Optional[BaseException] = None, signature: str = "") -> List[torch.Tensor]:
     """The distributed call on prepared items: each item's result on this rank
     (the whole result, or this rank's shard), in the items' order.  ``compute``
     maps a batch (B, rows, cols) to its results on the owner; ``schedule`` and
-    ``steps`` give the cost model; ``signature`` names what ``compute`` does, for
-    the check that every rank runs the same call."""
+    ``steps`` give the cost model; ``call`` is :func:`begin_call`'s number of this
+    call; ``signature`` names what ``compute`` does, for the check that every
+    rank runs the same call.  An item that holds a NaN or an infinity on any
+    rank (a replica may differ from its owner's copy) comes back all NaN on
+    every rank, with one :class:`polar_express.OrthogonalizeWarning` naming it."""
     world, rank = _group_size_and_rank(group)
     try:
         device = _control_device(group)
-        description = f"{_describe(items)} {as_schedule(schedule)._token} {steps} {signature}"
-        _agree(description, error, group, device, _ON_INPUT)
+        token = "" if schedule is None else as_schedule(schedule)._token
+        description = f"{_describe(items)} {token} {steps} {signature}"
+        _agree(description, call, error, group, device, _ON_INPUT)
         if not items:
             return []
+        nonfinite = torch.stack([(~torch.isfinite(item.local)).any().to(device) for item in items]) * (rank + 1)
         costs = [_placement.matrix_flops(item.shape, schedule, steps, item.local.dtype) for item in items]
         results, failure = _run(items, compute, _buckets(items, costs, world), group, world, rank)
-        _agree(description, failure, group, device, "computing")
-        return results
+        held_by = _agree(description, call, failure, group, device, "computing", nonfinite)
     except DistributedError:
         raise
     except RuntimeError as failure:  # a collective failed or timed out
@@ -315,6 +377,15 @@ def exchange(items: Sequence[Item], compute: Callable[[torch.Tensor], torch.Tens
             f"{_NAME}: a collective failed on rank {rank} of {world} ({first_line}); another rank may have "
             "raised before joining the call, passed a different list, or died (the group's timeout bounds the wait)"
         ) from failure
+    poisoned = [index for index, holder in enumerate(held_by) if holder]
+    for index in poisoned:
+        results[index] = torch.full_like(results[index], float("nan"))
+    if poisoned:
+        shown = "; ".join(f"tensor {i} (on rank {held_by[i] - 1})" for i in poisoned[:8])
+        more = f"; and {len(poisoned) - 8} more" if len(poisoned) > 8 else ""
+        warnings.warn(f"{_NAME}: {len(poisoned)} of {len(items)} tensors hold a NaN or an infinity ({shown}{more}); "
+                      "their results are NaN on every rank", OrthogonalizeWarning, stacklevel=3)
+    return results
 
 
 def _run(items, compute, buckets, group, world: int, rank: int):
