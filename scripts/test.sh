@@ -15,8 +15,9 @@
 #      fused CUDA kernels (run in step 1 plain and under ThreadSanitizer) and
 #      nvcc compiling the emitted kernels;
 #   5. the Python package in .venv, with torch (installed once per machine:
-#      scripts/python-env.sh), from the objects step 1 compiled (ccache), and
-#      pytest on tests/python;
+#      scripts/python-env.sh) and jax with optax (polar_express.jax's
+#      tests), from the objects step 1 compiled (ccache), and pytest on
+#      tests/python;
 #   6. the benchmarks once each on their smallest case, so that they keep
 #      running (their numbers are bench/RESULTS.md's, measured quietly).
 # Each step installs the Debian packages it needs (scripts/setup.sh).  Every
