@@ -1,8 +1,9 @@
 // polar-express run: the runtime on random matrices of a chosen spectrum,
 // against the polar factor from an SVD in double.
 #include "common.hpp"
-#include "runtime_bridge.hpp"
+#include "shape.hpp"
 
+#include "polar_express/bridge/bridge.hpp"
 #include "polar_express/runtime/cpu.hpp"
 #include "polar_express/runtime/device.hpp"
 
@@ -130,12 +131,12 @@ Outcome run_cpu(const Shape& s, const runtime::Schedule& schedule, int steps, in
   return o;
 }
 
-Outcome run_cuda(const Shape& s, runtime::DType dtype, const runtime::Schedule& schedule, int steps, int repeats,
+Outcome run_cuda(const Shape& s, runtime::ElementType dtype, const runtime::Schedule& schedule, int steps, int repeats,
                  const std::vector<double>& generated) {
   const runtime::DeviceBackend& cuda = runtime::cuda_backend();
   if (cuda.device_count() == 0) throw UsageError("--backend cuda: no CUDA device is available");
   const std::size_t count = generated.size();
-  const std::size_t bytes = count * runtime::element_size(dtype);
+  const std::size_t bytes = count * element_bytes(dtype);
   // Device memory owned for the length of the run.
   struct Buffer {
     const runtime::DeviceBackend& backend;
@@ -219,14 +220,14 @@ int run_run(const RunArguments& args) {
     throw UsageError("unknown backend '" + args.backend + "' (expected cpu or cuda)");
   }
   const bool cpu = args.backend == "cpu";
-  const std::string dtype = args.dtype.empty() ? (cpu ? "f64" : "bf16") : args.dtype;
-  if (dtype != "f64" && dtype != "f32" && dtype != "bf16" && dtype != "f16") {
-    throw UsageError("unknown dtype '" + dtype + "' (expected f64, f32, bf16 or f16)");
-  }
-  if (cpu && (dtype == "bf16" || dtype == "f16")) {
+  const ElementType element = args.dtype.empty() ? (cpu ? ElementType::kF64 : ElementType::kBF16) : parse_dtype(args.dtype);
+  const std::string dtype = to_string(element);
+  if (cpu && (element == ElementType::kBF16 || element == ElementType::kF16)) {
     throw UsageError("--dtype " + dtype + " needs --backend cuda (the CPU backend runs f64 and f32)");
   }
-  if (!cpu && dtype == "f64") throw UsageError("--dtype f64 needs --backend cpu (the CUDA backend runs f32, bf16, f16)");
+  if (!cpu && element == ElementType::kF64) {
+    throw UsageError("--dtype f64 needs --backend cpu (the CUDA backend runs f32, bf16, f16)");
+  }
   if (args.format != "table" && args.format != "json") {
     throw UsageError("unknown format '" + args.format + "' (expected table or json)");
   }
@@ -242,9 +243,9 @@ int run_run(const RunArguments& args) {
   // Doubles are all the runtime takes; 64 bits read them exactly enough.
   constexpr unsigned kBits = 128;
   const Schedule source = load_schedule(args.schedule, kBits);
-  const runtime::Schedule schedule = to_runtime(source);
+  const runtime::Schedule schedule = bridge::to_runtime(source);
   const int steps = args.steps.value_or(static_cast<int>(schedule.steps.size()));
-  const double needed = bytes_needed(shape, schedule, steps, cpu, dtype == "f64");
+  const double needed = bytes_needed(shape, schedule, steps, cpu, element == ElementType::kF64);
   const double limit = memory_limit(args.max_memory);
   if (needed > limit) {
     throw UsageError(fmt::format("--shape '{}' needs about {} of host memory (batch, plan buffers and the SVD "
@@ -260,11 +261,11 @@ int run_run(const RunArguments& args) {
 
   Outcome outcome;
   if (cpu) {
-    outcome = dtype == "f64" ? run_cpu<double>(shape, schedule, steps, args.repeats, generated)
+    outcome = element == ElementType::kF64 ? run_cpu<double>(shape, schedule, steps, args.repeats, generated)
                              : run_cpu<float>(shape, schedule, steps, args.repeats, generated);
   } else {
     try {
-      outcome = run_cuda(shape, runtime::parse_dtype(dtype), schedule, steps, args.repeats, generated);
+      outcome = run_cuda(shape, element, schedule, steps, args.repeats, generated);
     } catch (const runtime::BackendUnavailable& e) {
       throw UsageError(std::string("--backend cuda: ") + e.what());
     }

@@ -21,10 +21,6 @@ struct ScheduleHandle {
 // problem) and computes its key.
 ScheduleHandle make_handle(runtime::Schedule schedule);
 
-// "repeat_last" / "cycle", "frobenius" / "aol".
-const char* after_list_name(runtime::AfterList rule);
-const char* normalization_name(runtime::NormalizationKind kind);
-
 void bind_schedule(nanobind::module_& m);
 void bind_execute(nanobind::module_& m);
 // Adds design, verify and read_schedule_file when the solver is built in

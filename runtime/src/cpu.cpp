@@ -42,7 +42,7 @@ struct Workspace {
 
 template <class T>
 BackendTraits cpu_traits() {
-  return {std::numeric_limits<T>::digits, kSymmetricFromK};
+  return {element_type_of<T>(), kSymmetricFromK};
 }
 
 template <class T>
@@ -154,7 +154,7 @@ struct CpuPlan<T>::Impl {
       done.wait(lock, [&] { return running == 0; });
       if (failure) std::rethrow_exception(failure);
     }
-    summarize(last, schedule, program.steps);
+    summarize(last, schedule, program.steps, element_type_of<T>());
     return last.all_succeeded;
   }
 
@@ -198,16 +198,12 @@ struct CpuPlan<T>::Impl {
     const Normalization& n = program.normalization;
     double ratio = 1.0;
     if (n.kind == NormalizationKind::kFrobenius) {
-      // ||G||_F = largest * sqrt(sum (g / largest)^2) with the sum >= 1, so
-      // the ratio is at most 1 / factor and never overflows; it underflows
-      // only when eps dwarfs a norm near the smallest double, where the exact
-      // result is below the smallest double as well.
       double sum = 0;
       for (std::int64_t i = 0; i < size; ++i) {
         const double s = static_cast<double>(g[i]) / largest;
         sum += s * s;
       }
-      ratio = 1.0 / (n.factor * std::sqrt(sum) + n.eps / largest);
+      ratio = frobenius_ratio(largest, sum, n.factor, n.eps);
     }
     for (std::int64_t i = 0; i < size; ++i) x[i] = static_cast<T>(static_cast<double>(g[i]) / largest * ratio);
     return true;
@@ -229,14 +225,10 @@ struct CpuPlan<T>::Impl {
     }
   }
 
-  // D = diag(1 / sqrt(sum_j |A_ij|)) (0 for a zero row); X <- D X (wide)
+  // D = diag(aol_row_scale(sum_j |A_ij|)) (vocabulary.hpp); X <- D X (wide)
   // or X D (tall); A <- D A D, the Gram matrix of the rescaled X.
   void aol_scale(T* a, T* x, std::vector<double>& d) const {
-    for (std::int64_t i = 0; i < k; ++i) {
-      double row = 0;
-      for (std::int64_t j = 0; j < k; ++j) row += std::abs(static_cast<double>(a[i * k + j]));
-      d[static_cast<std::size_t>(i)] = row > 0 ? 1.0 / std::sqrt(row) : 0.0;
-    }
+    aol_diagonal(a, k, d.data());
     const auto scale = [&](std::int64_t i) { return d[static_cast<std::size_t>(i)]; };
     if (program.wide) {
       for (std::int64_t i = 0; i < k; ++i)
@@ -301,8 +293,7 @@ struct CpuPlan<T>::Impl {
   }
 
   // The output, or NaN and kDiverged for a result that is not finite or is
-  // too large to be a polar-factor estimate (||X||_F^2 > 4k: its singular
-  // values, which should all be near 1, average above 2).  <G, U> is
+  // too large to be a polar-factor estimate (iterate_diverged).  <G, U> is
   // reduced before U is written: in place, `g` and `u` are the same memory.
   void store(const T* g, T* u, const T* x, std::size_t index) {
     const std::int64_t size = k * big;
@@ -311,7 +302,7 @@ struct CpuPlan<T>::Impl {
       const double v = static_cast<double>(x[i]);
       squares += v * v;
     }
-    if (!(squares <= 4.0 * static_cast<double>(k))) {
+    if (iterate_diverged(squares, k)) {
       last.status[index] = MatrixStatus::kDiverged;
       if (!last.nuclear_norms.empty()) last.nuclear_norms[index] = kNaN;
       std::fill(u, u + size, static_cast<T>(kNaN));

@@ -74,20 +74,4 @@ const DeviceBackend& cuda_backend() {
   return *backend;
 }
 
-const char* to_string(DType dtype) {
-  switch (dtype) {
-    case DType::kF32: return "f32";
-    case DType::kF16: return "f16";
-    case DType::kBF16: return "bf16";
-  }
-  return "?";
-}
-
-DType parse_dtype(const std::string& text) {
-  if (text == "f32") return DType::kF32;
-  if (text == "f16") return DType::kF16;
-  if (text == "bf16") return DType::kBF16;
-  throw std::invalid_argument("unknown dtype '" + text + "' (expected f32, f16 or bf16)");
-}
-
 }  // namespace polar_express::runtime
