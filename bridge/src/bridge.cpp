@@ -79,10 +79,10 @@ Schedule to_solver(const runtime::Schedule& r, const Interval& input, unsigned p
   s.name = r.name;
   s.source = "polar_express: the double coefficients the runtime runs";
   s.normalization = r.normalization;
-  s.normalization_text = r.normalization.kind == NormalizationKind::kAol
-                             ? "AOL"
-                             : "X / (" + shortest(r.normalization.factor) + " * ||X||_F + " +
-                                   shortest(r.normalization.eps) + ")";
+  s.normalization_text = r.normalization.kind == NormalizationKind::kFrobenius
+                             ? "X / (" + shortest(r.normalization.factor) + " * ||X||_F + " +
+                                   shortest(r.normalization.eps) + ")"
+                             : info(r.normalization.kind).text;
   s.after_list = r.after_list;
   s.precision_bits = precision_bits;
   s.input = input;

@@ -203,6 +203,7 @@ class Analysis {
     }
     design.lower = Real(args_.quantile);  // a placeholder until the spectrum is known
     validate(design);
+    // Frobenius: the recommended schedule's own factor and eps.
     spectrum_scaling_ = spectrum_kind_ == NormalizationKind::kFrobenius
                             ? Scaling{design_normalization(design), design_normalization_text(design)}
                             : Scaling{{1, 0, spectrum_kind_}, info(spectrum_kind_).text};

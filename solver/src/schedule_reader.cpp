@@ -264,15 +264,17 @@ constexpr const char* kFrobeniusNorm = "||X||_F";
 
 // "X / ||X||_F", "X / (||X||_F + E)" or "X / (F * ||X||_F + E)" give factor
 // F and eps E; a symbolic E ("+ eps") reads as 0, since the runtime guards a
-// zero matrix without it.  "AOL" is Turbo-Muon's AOL rescaling (kind kAol);
-// an empty text is the plain X / ||X||_F; any other text, or numbers out of
-// range, is an error.
+// zero matrix without it.  The text of another kind (vocabulary.hpp: "AOL"
+// is Turbo-Muon's AOL rescaling) is that kind; an empty text is the plain
+// X / ||X||_F; any other text, or numbers out of range, is an error.
 Normalization parse_normalization_text(const std::string& text, const std::string& where) {
   Normalization n;
   if (text.empty()) return n;
-  if (text == "AOL") {
-    n.kind = NormalizationKind::kAol;
-    return n;
+  for (const NormalizationKindInfo& kind : kNormalizationKinds) {
+    if (kind.value != NormalizationKind::kFrobenius && text == kind.text) {
+      n.kind = kind.value;
+      return n;
+    }
   }
   auto bad = [&] {
     fail(where, quote_text(text) +

@@ -9,18 +9,39 @@ certificate below it is wrong, whatever the accuracy of the search.
 
 The witnesses follow the image of [a, b] step by step.  Each odd polynomial
 p maps an interval onto [min, max] of its values at the ends and at its real
-critical points inside (the roots of p', found with mpmath.polyroots).  The
-ends of the image of step t-1 are attained at known witnesses; a critical
-point c inside it is attained at some x between the two witnesses, where
-f_{t-1}(x) - c changes sign, and bisection finds such an x.  Then f_t(x) is
-within a quadratic error of p_t(c).  ``image_errors`` gives the images' own
-values (an estimate, not a bound), which the witnesses must approach, so
-that a search that missed an extremum fails loudly rather than passing.
+critical points inside (the roots of p', found by numpy and refined by
+Newton's method in mpmath).  The ends of the image of step t-1 are attained
+at known witnesses; a critical point c inside it is attained at some x
+between the two witnesses, where f_{t-1}(x) - c changes sign, and bisection
+finds such an x.  Then f_t(x) is within a quadratic error of p_t(c).  The
+images' own values (an estimate, not a bound) come back too: the witnesses
+must approach them, so that a search that missed an extremum fails loudly
+rather than passing.
 """
 
-import mpmath as mp
+from fractions import Fraction
 
-DIGITS = 60
+import mpmath as mp
+import numpy as np
+
+# Far more digits than a certificate prints (about 80), so that neither the
+# witnesses nor the certificates read back lose anything the check needs.
+DIGITS = 120
+mp.mp.dps = DIGITS
+mp.iv.dps = DIGITS
+
+
+def inside(text, upward):
+    """The decimal `text` as a binary number at DIGITS, rounded up (a lower end)
+    or down (an upper end): inside the interval the decimal ends bound."""
+    value = Fraction(text)
+    return mp.fdiv(value.numerator, value.denominator, rounding="u" if upward else "d")
+
+
+def read_decimal(text):
+    """A decimal certificate as a binary number at DIGITS, rounded up: never below
+    the value the text states."""
+    return inside(text, upward=True)
 
 
 def _evaluate(coefficients, x):
@@ -39,21 +60,26 @@ def _compose(chain, x):
 
 
 def _critical_points(coefficients, lo, hi):
-    """Real x in (lo, hi) with p'(x) = 0: p' is even, a polynomial in z = x^2."""
+    """Real x in (lo, hi) with p'(x) = 0: p' is even, a polynomial in z = x^2,
+    whose roots numpy finds in double and Newton's method refines at DIGITS."""
     derivative = [(2 * k + 1) * c for k, c in enumerate(coefficients)]
     while len(derivative) > 1 and derivative[-1] == 0:
         derivative.pop()
     if len(derivative) < 2:
         return []
-    if len(derivative) == 2:
-        roots = [-derivative[0] / derivative[1]]
-    else:
-        roots = mp.polyroots(derivative[::-1], maxsteps=500, extraprec=4 * DIGITS)
+
+    def in_z(z):
+        total = derivative[-1]
+        for c in reversed(derivative[:-1]):
+            total = total * z + c
+        return total
+
     points = []
-    for z in roots:
-        if abs(mp.im(z)) > mp.mpf(10) ** (-DIGITS // 2) or mp.re(z) <= 0:
+    for guess in np.roots([float(c) for c in reversed(derivative)]):
+        if abs(guess.imag) > 1e-6 * abs(guess) or guess.real <= 0:
             continue
-        root = mp.sqrt(mp.re(z))
+        z = mp.findroot(in_z, mp.mpf(float(guess.real)), tol=mp.mpf(10) ** (-DIGITS + 10))
+        root = mp.sqrt(z)
         points += [x for x in (root, -root) if lo < x < hi]
     return points
 
@@ -84,9 +110,8 @@ def _attained(chain, x):
 
 def attained_errors(chain, a, b):
     """For each step t of `chain` (lists of binary floats, increasing power), a
-    value that max |1 - f_t(x)| over [a, b] reaches.  Returns (attained, images)."""
-    mp.mp.dps = DIGITS
-    mp.iv.dps = DIGITS
+    value that max |1 - f_t(x)| over [a, b] reaches (a and b binary numbers, or
+    exactly convertible ones).  Returns (attained, images)."""
     exact = [[mp.mpf(c) for c in step] for step in chain]
     a, b = mp.mpf(a), mp.mpf(b)
     # The witnesses of the ends of the current image, and those ends.

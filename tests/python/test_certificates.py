@@ -11,6 +11,7 @@ wrong nor vacuous."""
 
 import pathlib
 import re
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ import pytest
 import polar_express as pe
 
 mp = pytest.importorskip("mpmath", reason="the independent evaluation needs mpmath")
-from independent_errors import attained_errors  # noqa: E402  (needs mpmath)
+from independent_errors import attained_errors, inside, read_decimal  # noqa: E402  (needs mpmath)
 
 GENERATED = pathlib.Path(__file__).resolve().parents[2] / "generated"
 HEX = r"-?0x[0-9a-f.]+p[-+]\d+f?"
@@ -44,17 +45,18 @@ def tables(text):
 
 
 def certificate(text):
-    """The header's input interval (decimal text) and, per table, each step's proved
-    bound as decimal text and as the double the runtime reads."""
+    """The header's input interval (its decimal ends rounded inwards) and, per
+    table, each step's proved bound as decimal text and as the double the runtime
+    reads."""
     info = text[text.index("_info{"):]
     lower, upper = re.search(r'\n    \d+,\n    "([^"]*)",\n    "([^"]*)",\n', info).groups()
     rows = re.findall(r'\{"[^"]*",\s*"[^"]*",\s*"[^"]*",\s*"([^"]*)",\s*"([^"]*)",\s*'
                       rf"{HEX}, {HEX}, {HEX}, ({HEX}), ({HEX})\}}", info)
     bounds = {
-        "double": [(mp.mpf(text_bound), hex_value(value)) for text_bound, _, value, _ in rows],
-        "float": [(mp.mpf(text_bound), hex_value(value)) for _, text_bound, _, value in rows],
+        "double": [(read_decimal(text_bound), hex_value(value)) for text_bound, _, value, _ in rows],
+        "float": [(read_decimal(text_bound), hex_value(value)) for _, text_bound, _, value in rows],
     }
-    return mp.mpf(lower), mp.mpf(upper), bounds
+    return inside(lower, upward=True), inside(upper, upward=False), bounds
 
 
 def identifier(name):
@@ -108,6 +110,6 @@ def test_designed_and_read_schedules_certify_their_doubles(tmp_path):
     # latter are the runtime's, with the bounds the handle carries.
     assert document["certified"] == "mpfr"
     for step, coefficients in zip(document["steps"], designed.coefficients):
-        assert [float(mp.mpf(c)) for c in step["double"]["coefficients"]] == coefficients
+        assert [float(Fraction(c)) for c in step["double"]["coefficients"]] == coefficients
     check(designed.coefficients, cert.lower, cert.upper,
-          [mp.mpf(step["double"]["error_enclosure"][1]) for step in document["steps"]], "design JSON doubles")
+          [read_decimal(step["double"]["error_enclosure"][1]) for step in document["steps"]], "design JSON doubles")

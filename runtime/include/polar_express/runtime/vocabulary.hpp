@@ -106,8 +106,6 @@ inline ElementType parse_element_type(std::string_view text) {
   const auto spelled = [&](const ElementTypeInfo& entry) { return text == entry.name || text == entry.array_name; };
   return vocabulary_detail::find_entry(kElementTypes, spelled, text, "dtype").value;
 }
-// "f64, f32, f16 or bf16".
-inline std::string element_type_names() { return vocabulary_detail::names_of(kElementTypes); }
 
 // ------------------------------------------------------------ normalisation
 
@@ -126,14 +124,13 @@ enum class NormalizationKind { kFrobenius, kAol };
 struct NormalizationKindInfo {
   NormalizationKind value;
   const char* name;  // the JSON documents' and Python's spelling
-  bool uses_factor_and_eps;
   const char* text;  // as a schedule's "normalization" text spells it (Frobenius: with its numbers)
 };
 
 // In the order of NormalizationKind.
 inline constexpr NormalizationKindInfo kNormalizationKinds[] = {
-    {NormalizationKind::kFrobenius, "frobenius", true, "X / (factor * ||X||_F + eps)"},
-    {NormalizationKind::kAol, "aol", false, "AOL"},
+    {NormalizationKind::kFrobenius, "frobenius", "X / (factor * ||X||_F + eps)"},
+    {NormalizationKind::kAol, "aol", "AOL"},
 };
 
 static_assert(vocabulary_detail::in_enum_order(kNormalizationKinds));
@@ -145,8 +142,6 @@ inline const char* to_string(NormalizationKind kind) { return info(kind).name; }
 inline NormalizationKind parse_normalization_kind(std::string_view text) {
   return vocabulary_detail::entry_named(kNormalizationKinds, text, "normalization").value;
 }
-// "frobenius or aol".
-inline std::string normalization_kind_names() { return vocabulary_detail::names_of(kNormalizationKinds); }
 
 // A normalisation and its parameters.
 struct Normalization {

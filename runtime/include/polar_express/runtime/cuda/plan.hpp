@@ -99,8 +99,9 @@ class Plan {
        const runtime::PlanOptions& options = {});
   // A specialised kernel set: its fused kernel when it takes the shape, else
   // the cuBLASLt path with its schedule.  `certificate`, when given, is the
-  // certificate of the schedule the set was generated from (reported by
-  // report() as for any schedule).
+  // certificate of the schedule the set was generated from, whose floats the
+  // set's constants are (report() gives its float bounds, as for any
+  // schedule on this backend: every CUDA path multiplies by floats).
   Plan(const runtime::BatchShape& shape, ElementType dtype, std::shared_ptr<const ScheduleKernels> kernels,
        const runtime::PlanOptions& options = {}, std::optional<runtime::Certificate> certificate = std::nullopt);
   ~Plan();
@@ -127,9 +128,9 @@ class Plan {
   // Which fused kernel runs (kNone on the cuBLASLt path).
   FusedKernel fused_kernel() const;
   // The program the plan runs: the generic path executes its operations;
-  // a fused kernel runs the same iteration in one launch (the tensor-core
-  // kernel the Gram form with the fp16 restart budget, the SIMT kernel the
-  // direct form).  program().products: Gram form, restarts, symmetric.
+  // a fused kernel does the same work in one launch, its form, steps and
+  // restarts taken from this program (fused_program, fused_launch in
+  // kernels.hpp).  program().products: Gram form, restarts, symmetric.
   const runtime::Program& program() const;
   const runtime::Schedule& schedule() const;
   ElementType dtype() const;
