@@ -35,7 +35,7 @@ constexpr int kBinsPerDecade = 10;
 
 struct AnalyzeArguments {
   std::string file;
-  std::string normalization = "frobenius";
+  std::string normalization = to_string(NormalizationKind::kFrobenius);
   std::vector<std::string> schedules;
   std::string format = "table";
   std::string output;
@@ -552,7 +552,8 @@ Command add_analyze_command(CLI::App& root) {
   app->add_option("--normalization", args->normalization,
                   "How the reported spectrum and the recommendation are normalised: frobenius\n"
                   "(X / (factor ||X||_F + eps), the recommended schedule's own factor and eps) or aol\n"
-                  "(Turbo-Muon's X D, D = diag(1/sqrt(max(sum_j |X^T X|_ij, 1e-7))), short side);\n"
+                  "(Turbo-Muon's rescaling as the runtime applies it: X / max|x|, then D X (tall: X D)\n"
+                  "with D = diag(1/sqrt(sum_j |A_ij|)), A the short side's Gram matrix, a zero row left zero);\n"
                   "each schedule's errors always use that schedule's own normalisation")
       ->capture_default_str();
   app->add_option("--schedule", args->schedules,
