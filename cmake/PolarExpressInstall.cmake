@@ -2,12 +2,12 @@
 # consumer can find_package(PolarExpress) and link PolarExpress::<component>.
 include(CMakePackageConfigHelpers)
 
-set(_pe_targets polar_express_runtime)
+set(_pe_targets polar_express_vocabulary polar_express_runtime)
 if(TARGET polar_express_cuda)
   list(APPEND _pe_targets polar_express_cuda)
 endif()
 if(POLAR_EXPRESS_BUILD_SOLVER)
-  list(APPEND _pe_targets polar_express_solver polar_express_codegen)
+  list(APPEND _pe_targets polar_express_solver polar_express_bridge polar_express_codegen)
 endif()
 install(TARGETS ${_pe_targets} EXPORT PolarExpressTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
@@ -21,7 +21,7 @@ install(FILES cmake/FindMPFR.cmake cmake/FindGMP.cmake
 install(DIRECTORY generated/ DESTINATION ${CMAKE_INSTALL_DATADIR}/polar_express/generated
   FILES_MATCHING PATTERN "*.hpp" PATTERN "*.cu" PATTERN "*.cuh")
 if(POLAR_EXPRESS_BUILD_SOLVER)
-  install(DIRECTORY solver/include/ codegen/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+  install(DIRECTORY solver/include/ bridge/include/ codegen/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
   install(TARGETS polar-express RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endif()
 install(EXPORT PolarExpressTargets NAMESPACE PolarExpress::

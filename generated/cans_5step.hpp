@@ -9,7 +9,10 @@
 // is scaled as X / ||X||_F.
 // Steps past the list repeat the last step.
 // Coefficients are the 256-bit values correctly rounded to double
-// (cans_5step) and to float (cans_5step_f32), as exact hexadecimal literals.
+// (cans_5step) and those doubles rounded to float
+// (cans_5step_f32, the floats every float path of the runtime multiplies by),
+// as exact hexadecimal literals.  Every certificate here is about exactly
+// these numbers.
 #ifndef POLAR_EXPRESS_SCHEDULES_cans_5step_HPP
 #define POLAR_EXPRESS_SCHEDULES_cans_5step_HPP
 
@@ -19,8 +22,8 @@ namespace polar_express::schedules {
 
 // The types every generated header shares, defined by whichever is included
 // first so that several schedules can be used in one translation unit.
-#ifndef POLAR_EXPRESS_SCHEDULES_TYPES_V2
-#define POLAR_EXPRESS_SCHEDULES_TYPES_V2
+#ifndef POLAR_EXPRESS_SCHEDULES_TYPES_V3
+#define POLAR_EXPRESS_SCHEDULES_TYPES_V3
 
 // One step: `degree` = 2 * (coefficients used) - 1; coefficients[k] multiplies
 // x^(2k+1), and those past the degree are 0.
@@ -30,20 +33,24 @@ struct OddPolynomialStep {
   T coefficients[Q];
 };
 
-// What verification found about one step, as decimal text (all the digits
-// the design precision supports) and as a double.  `error_bound` is proved
-// (rigorous interval arithmetic, rounded up, and its double rounded up
-// again): max |1 - f_t(x)| <= error_bound over the input interval.  The
-// other fields are best estimates, correctly rounded.
+// What verification found about one step of the tables, as decimal text
+// (all the digits the design precision supports) and as a double.  The
+// bounds are proved (rigorous interval arithmetic, rounded up, and their
+// doubles rounded up again): max |1 - f_t(x)| <= error_bound over the input
+// interval for the double table's polynomials, <= error_bound_f32 for the
+// float table's.  The other fields are best estimates for the double table,
+// correctly rounded.
 struct StepCertificate {
-  const char* lower;        // the interval of singular values this step maps
+  const char* lower;            // the interval of singular values this step maps
   const char* upper;
-  const char* error_after;  // max |1 - f_t(x)| over the input interval after it
-  const char* error_bound;  // its rigorous upper bound
+  const char* error_after;      // max |1 - f_t(x)| over the input interval after it
+  const char* error_bound;      // its rigorous upper bound
+  const char* error_bound_f32;  // the same bound for the float table
   double lower_value;
   double upper_value;
   double error_after_value;
-  double error_bound_value;  // >= error_bound
+  double error_bound_value;      // >= error_bound
+  double error_bound_f32_value;  // >= error_bound_f32
 };
 
 // The inputs of `polar-express design`; `designed` is false (and the text
@@ -72,17 +79,21 @@ struct ScheduleInfo {
   double normalization_eps;
   const char* after_list;       // "repeat_last" or "cycle"
   DesignInputs design;
-  unsigned precision_bits;      // of the coefficients and the certificates
+  unsigned precision_bits;      // of the design and of the certificates' arithmetic
   const char* input_lower;      // the interval the errors are certified on
   const char* input_upper;
-  const char* final_error;
+  double input_lower_value;     // >= input_lower: the doubles' interval lies inside it
+  double input_upper_value;     // <= input_upper
+  const char* final_error;      // of the double table, as the step fields
   double final_error_value;
   const char* final_error_bound;    // rigorous: the final error is at most this
   double final_error_bound_value;   // >= final_error_bound
+  const char* final_error_bound_f32;  // the same for the float table
+  double final_error_bound_f32_value;
   StepCertificate steps[T];
 };
 
-#endif  // POLAR_EXPRESS_SCHEDULES_TYPES_V2
+#endif  // POLAR_EXPRESS_SCHEDULES_TYPES_V3
 
 // 5 steps of degrees 5 5 5 5 5.
 inline constexpr std::array<OddPolynomialStep<double, 3>, 5> cans_5step{{
@@ -144,36 +155,45 @@ inline constexpr ScheduleInfo<5> cans_5step_info{
     256,
     "0.001",
     "1",
-    "0.1762649531899088345001537691232598699348991409414498889891201164502031874739132",
+    0x1.0624dd2f1a9fcp-10,
+    0x1p+0,
+    "0.1762649531899088175267468911167949173107248997953206842167984034152148618629497",
+    0x1.68fd998b0d93ap-3,
+    "0.1762649531899088175267468911167949173107248997953206842167984034152148618629497",
     0x1.68fd998b0d93bp-3,
-    "0.1762649531899088345001537691232598699348991409414498889891201164502031874739133",
-    0x1.68fd998b0d93bp-3,
+    "0.176264992610740872434684758112125854639377001633333316398378225933107510463072",
+    0x1.68fd9ed58ae1fp-3,
     {
         {"0.001",
          "1",
-         "0.991537639953074793978073860473",
-         "0.9915376399530747939780738604730000000000000000000000000000000000000000000000001",
-         0x1.0624dd2f1a9fcp-10, 0x1p+0, 0x1.fbaad250b3f51p-1, 0x1.fbaad250b3f52p-1},
-        {"0.008462360046925206021926139527",
-         "1.989999983453195570191890237760845418118343550655796047030063085696295704457978",
-         "0.9647166156391276806805035992430403938681742082828754185788322631540248130741498",
-         "0.9647166156391276806805035992430403938681742082828754185788322631540248130741499",
-         0x1.154b6bd302baap-7, 0x1.fd70a38ff8d61p+0, 0x1.edef561427dcbp-1, 0x1.edef561427dcbp-1},
-        {"0.03528338436087231931949640075695960613182579171712458142116773684597518692585018",
-         "1.958306383120994403373093950719965240990316196248883321138933289968908538912201",
-         "0.8620404734537534288179481823196544484739246794347345298975397584417708418565544",
-         "0.8620404734537534288179481823196544484739246794347345298975397584417708418565544",
-         0x1.210a9ebd82352p-5, 0x1.f553912f0d7eep+0, 0x1.b95d5e729fdc4p-1, 0x1.b95d5e729fdc4p-1},
-        {"0.1379595265462465711820518176803455515260753205652654701024602415582291581434456",
-         "1.837036233487393655127112359676143913588647881601768941236854174198244363225552",
-         "0.5687424282085465547050176367367933982769321074735790200172947681290051096568391",
-         "0.5687424282085465547050176367367933982769321074735790200172947681290051096568391",
-         0x1.1a8a8635808f1p-3, 0x1.d64801b065376p+0, 0x1.2332352201b53p-1, 0x1.2332352201b53p-1},
-        {"0.4312575717914534452949823632632066017230678925264209799827052318709948903431609",
-         "1.493467645968981815015302691240667722095609708403551963264822686317894693715239",
-         "0.1762649531899088345001537691232598699348991409414498889891201164502031874739132",
-         "0.1762649531899088345001537691232598699348991409414498889891201164502031874739133",
-         0x1.b99b95bbfc95bp-2, 0x1.7e53e54912256p+0, 0x1.68fd998b0d93bp-3, 0x1.68fd998b0d93bp-3},
+         "0.99153763995307479351776524323014427864109165966510772705078125",
+         "0.9915376399530747935177652432301442786410916596651077270507812500000000000000001",
+         "0.9915376398990731162624359130859375000000000000000000000000000000000000000000001",
+         0x1.0624dd2f1a9fcp-10, 0x1p+0, 0x1.fbaad250b3f51p-1, 0x1.fbaad250b3f52p-1, 0x1.fbaad2503d34ep-1},
+        {"0.00846236004692520648223475676985572135890834033489227294921875",
+         "1.989999983453195746643511317302157358359729801037742500995832693002248046605026",
+         "0.9647166156391276765483452887645354055549059387044995138344384577964451255103039",
+         "0.964716615639127676548345288764535405554905938704499513834438457796445125510304",
+         "0.9647166162756762787808973091551961003531158772012204218157317497656420611045949",
+         0x1.154b6bd302babp-7, 0x1.fd70a38ff8d62p+0, 0x1.edef561427dcbp-1, 0x1.edef561427dcbp-1, 0x1.edef56199fa5bp-1},
+        {"0.03528338436087232345165471123546459444509406129550048616556154220355487448969606",
+         "1.958306383120994573634156949863678810213216513617528373401151542763062883800606",
+         "0.8620404734537534204192550471511542147436596740644091001421545278104878541030121",
+         "0.8620404734537534204192550471511542147436596740644091001421545278104878541030122",
+         "0.862040473618124733050202588327008229618248057218438197235984306922758681926364",
+         0x1.210a9ebd82353p-5, 0x1.f553912f0d7efp+0, 0x1.b95d5e729fdc4p-1, 0x1.b95d5e729fdc4p-1, 0x1.b95d5e7409511p-1},
+        {"0.1379595265462465795807449528488457852563403259355908998578454721895121458969879",
+         "1.837036233487393514976568468547978262624578957791427246978532081011888897911144",
+         "0.5687424282085465314459469182984499122714710601544533492578496558771036718778328",
+         "0.5687424282085465314459469182984499122714710601544533492578496558771036718778328",
+         "0.5687424316280335406571400855712648704633054383593553182430312109872009117801778",
+         0x1.1a8a8635808f1p-3, 0x1.d64801b065375p+0, 0x1.2332352201b52p-1, 0x1.2332352201b53p-1, 0x1.2332353f613d4p-1},
+        {"0.4312575717914534685540530817015500877285289398455466507421503441228963281221672",
+         "1.49346764596898180420229275578563281418643542669023084362304312770690070486622",
+         "0.1762649531899088175267468911167949173107248997953206842167984034152148618629497",
+         "0.1762649531899088175267468911167949173107248997953206842167984034152148618629497",
+         "0.176264992610740872434684758112125854639377001633333316398378225933107510463072",
+         0x1.b99b95bbfc95bp-2, 0x1.7e53e54912256p+0, 0x1.68fd998b0d93ap-3, 0x1.68fd998b0d93bp-3, 0x1.68fd9ed58ae1fp-3},
     }};
 
 }  // namespace polar_express::schedules

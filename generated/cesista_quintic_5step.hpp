@@ -9,7 +9,10 @@
 // is scaled as X / (||X||_F + 1e-7).
 // Steps past the list repeat the last step.
 // Coefficients are the 256-bit values correctly rounded to double
-// (cesista_quintic_5step) and to float (cesista_quintic_5step_f32), as exact hexadecimal literals.
+// (cesista_quintic_5step) and those doubles rounded to float
+// (cesista_quintic_5step_f32, the floats every float path of the runtime multiplies by),
+// as exact hexadecimal literals.  Every certificate here is about exactly
+// these numbers.
 #ifndef POLAR_EXPRESS_SCHEDULES_cesista_quintic_5step_HPP
 #define POLAR_EXPRESS_SCHEDULES_cesista_quintic_5step_HPP
 
@@ -19,8 +22,8 @@ namespace polar_express::schedules {
 
 // The types every generated header shares, defined by whichever is included
 // first so that several schedules can be used in one translation unit.
-#ifndef POLAR_EXPRESS_SCHEDULES_TYPES_V2
-#define POLAR_EXPRESS_SCHEDULES_TYPES_V2
+#ifndef POLAR_EXPRESS_SCHEDULES_TYPES_V3
+#define POLAR_EXPRESS_SCHEDULES_TYPES_V3
 
 // One step: `degree` = 2 * (coefficients used) - 1; coefficients[k] multiplies
 // x^(2k+1), and those past the degree are 0.
@@ -30,20 +33,24 @@ struct OddPolynomialStep {
   T coefficients[Q];
 };
 
-// What verification found about one step, as decimal text (all the digits
-// the design precision supports) and as a double.  `error_bound` is proved
-// (rigorous interval arithmetic, rounded up, and its double rounded up
-// again): max |1 - f_t(x)| <= error_bound over the input interval.  The
-// other fields are best estimates, correctly rounded.
+// What verification found about one step of the tables, as decimal text
+// (all the digits the design precision supports) and as a double.  The
+// bounds are proved (rigorous interval arithmetic, rounded up, and their
+// doubles rounded up again): max |1 - f_t(x)| <= error_bound over the input
+// interval for the double table's polynomials, <= error_bound_f32 for the
+// float table's.  The other fields are best estimates for the double table,
+// correctly rounded.
 struct StepCertificate {
-  const char* lower;        // the interval of singular values this step maps
+  const char* lower;            // the interval of singular values this step maps
   const char* upper;
-  const char* error_after;  // max |1 - f_t(x)| over the input interval after it
-  const char* error_bound;  // its rigorous upper bound
+  const char* error_after;      // max |1 - f_t(x)| over the input interval after it
+  const char* error_bound;      // its rigorous upper bound
+  const char* error_bound_f32;  // the same bound for the float table
   double lower_value;
   double upper_value;
   double error_after_value;
-  double error_bound_value;  // >= error_bound
+  double error_bound_value;      // >= error_bound
+  double error_bound_f32_value;  // >= error_bound_f32
 };
 
 // The inputs of `polar-express design`; `designed` is false (and the text
@@ -72,17 +79,21 @@ struct ScheduleInfo {
   double normalization_eps;
   const char* after_list;       // "repeat_last" or "cycle"
   DesignInputs design;
-  unsigned precision_bits;      // of the coefficients and the certificates
+  unsigned precision_bits;      // of the design and of the certificates' arithmetic
   const char* input_lower;      // the interval the errors are certified on
   const char* input_upper;
-  const char* final_error;
+  double input_lower_value;     // >= input_lower: the doubles' interval lies inside it
+  double input_upper_value;     // <= input_upper
+  const char* final_error;      // of the double table, as the step fields
   double final_error_value;
   const char* final_error_bound;    // rigorous: the final error is at most this
   double final_error_bound_value;   // >= final_error_bound
+  const char* final_error_bound_f32;  // the same for the float table
+  double final_error_bound_f32_value;
   StepCertificate steps[T];
 };
 
-#endif  // POLAR_EXPRESS_SCHEDULES_TYPES_V2
+#endif  // POLAR_EXPRESS_SCHEDULES_TYPES_V3
 
 // 5 steps of degrees 5 5 5 5 5.
 inline constexpr std::array<OddPolynomialStep<double, 3>, 5> cesista_quintic_5step{{
@@ -144,36 +155,45 @@ inline constexpr ScheduleInfo<5> cesista_quintic_5step_info{
     256,
     "0.001",
     "1",
-    "0.5250184360111382691826563906535217278316170793176812598389660457976913738614918",
+    0x1.0624dd2f1a9fcp-10,
+    0x1p+0,
+    "0.5250184360111382678782938816044672506219637299748334170816373303575636539903486",
     0x1.0ccf3768ee086p-1,
-    "0.5250184360111382691826563906535217278316170793176812598389660457976913738614918",
+    "0.5250184360111382678782938816044672506219637299748334170816373303575636539903487",
     0x1.0ccf3768ee086p-1,
+    "0.5250184469786337141556947015636183745685845552457301339918712882719918206479682",
+    0x1.0ccf37c723cf7p-1,
     {
         {"0.001",
          "1",
-         "0.995915206894597073",
-         "0.9959152068945970730000000000000000000000000000000000000000000000000000000000001",
-         0x1.0624dd2f1a9fcp-10, 0x1p+0, 0x1.fde899166719cp-1, 0x1.fde899166719cp-1},
-        {"0.004084793105402927",
-         "1.273142813165081833004226331966667277889761539469214437847722502354727610289969",
-         "0.983863454420591331971414377862286667703256844744181697854566579720107602167337",
-         "0.9838634544205913319714143778622866677032568447441816978545665797201076021673371",
-         0x1.0bb374cc73231p-8, 0x1.45ecaff9ae748p+0, 0x1.f7bcf360ee9bp-1, 0x1.f7bcf360ee9b1p-1},
-        {"0.01613654557940866802858562213771333229674315525581830214543342027989239783266295",
-         "1.269907663465447843398026960633179879936043661749649633720196659196949059555679",
-         "0.939643764556342346437374278300480728080299358125180359753493130400422561265025",
-         "0.9396437645563423464373742783004807280802993581251803597534931304004225612650251",
-         0x1.086193e22c9fap-6, 0x1.4518ab2b861c8p+0, 0x1.e118fccd51d33p-1, 0x1.e118fccd51d33p-1},
-        {"0.06035623544365765356262572169951927191970064187481964024650686959957743873497497",
-         "1.247248628149783487607183373706332722653443165679997559851926293528905741083924",
-         "0.8270511675898712565947481923605115652727476317683771679960114897319408115890436",
-         "0.8270511675898712565947481923605115652727476317683771679960114897319408115890436",
-         0x1.ee70332ae2cd1p-5, 0x1.3f4bafa3e259fp+0, 0x1.a7734029d58fcp-1, 0x1.a7734029d58fcp-1},
-        {"0.1729488324101287434052518076394884347272523682316228320039885102680591884109564",
-         "1.146776303524117364970305648194295489153351801967709747920384396072931378591511",
-         "0.5250184360111382691826563906535217278316170793176812598389660457976913738614918",
-         "0.5250184360111382691826563906535217278316170793176812598389660457976913738614918",
-         0x1.6232ff58a9c11p-3, 0x1.259321bf76bf2p+0, 0x1.0ccf3768ee086p-1, 0x1.0ccf3768ee086p-1},
+         "0.995915206894597072569410719857341263150374288670718669891357421875",
+         "0.9959152068945970725694107198573412631503742886707186698913574218750000000000001",
+         "0.9959152071280564602069854736328125000000000000000000000000000000000000000000001",
+         0x1.0624dd2f1a9fcp-10, 0x1p+0, 0x1.fde899166719cp-1, 0x1.fde899166719cp-1, 0x1.fde89918687bbp-1},
+        {"0.004084793105402927430589280142658736849625711329281330108642578125",
+         "1.273142813165082088250099991926640172656039905245308036376480845058807587273361",
+         "0.9838634544205913306768576120851672067723286876979480017276790878314765811134595",
+         "0.9838634544205913306768576120851672067723286876979480017276790878314765811134595",
+         "0.9838634552960411645347364982371627659381552837047084717103452248359564405383607",
+         0x1.0bb374cc73232p-8, 0x1.45ecaff9ae749p+0, 0x1.f7bcf360ee9bp-1, 0x1.f7bcf360ee9b1p-1, 0x1.f7bcf36873bd8p-1},
+        {"0.01613654557940866932314238791483279322767131230205199827232091216852341888654053",
+         "1.269907663465447776696192652691760030751851548334106738898960295625052325164697",
+         "0.939643764556342341359875374875755864187477817169600247907300089699305936109818",
+         "0.939643764556342341359875374875755864187477817169600247907300089699305936109818",
+         "0.9396437667018469996746335222691753277308051918771365511568523837614282742622675",
+         0x1.086193e22c9fap-6, 0x1.4518ab2b861c8p+0, 0x1.e118fccd51d33p-1, 0x1.e118fccd51d33p-1, 0x1.e118fcdfbfd6fp-1},
+        {"0.06035623544365765864012462512424413581252218283039975209269991030069406389018205",
+         "1.247248628149783443719864728068974119053372955206859809044725127357574370485056",
+         "0.8270511675898712414001974516428206107560933689314537726559153929779961824738325",
+         "0.8270511675898712414001974516428206107560933689314537726559153929779961824738326",
+         "0.8270511762349703496774832933048538842242154750326576007228826365931266861180829",
+         0x1.ee70332ae2cd2p-5, 0x1.3f4bafa3e259fp+0, 0x1.a7734029d58fcp-1, 0x1.a7734029d58fcp-1, 0x1.a77340741855ep-1},
+        {"0.1729488324101287585998025483571793892439066310685462273440846070220038175261675",
+         "1.146776303524117348199711730805864053529326298111002817186994054620723620479777",
+         "0.5250184360111382678782938816044672506219637299748334170816373303575636539903486",
+         "0.5250184360111382678782938816044672506219637299748334170816373303575636539903487",
+         "0.5250184469786337141556947015636183745685845552457301339918712882719918206479682",
+         0x1.6232ff58a9c12p-3, 0x1.259321bf76bf2p+0, 0x1.0ccf3768ee086p-1, 0x1.0ccf3768ee086p-1, 0x1.0ccf37c723cf7p-1},
     }};
 
 }  // namespace polar_express::schedules

@@ -9,7 +9,10 @@
 // is scaled as X / ||X||_F.
 // Steps past the list repeat the last step.
 // Coefficients are the 256-bit values correctly rounded to double
-// (newton_schulz_quintic) and to float (newton_schulz_quintic_f32), as exact hexadecimal literals.
+// (newton_schulz_quintic) and those doubles rounded to float
+// (newton_schulz_quintic_f32, the floats every float path of the runtime multiplies by),
+// as exact hexadecimal literals.  Every certificate here is about exactly
+// these numbers.
 #ifndef POLAR_EXPRESS_SCHEDULES_newton_schulz_quintic_HPP
 #define POLAR_EXPRESS_SCHEDULES_newton_schulz_quintic_HPP
 
@@ -19,8 +22,8 @@ namespace polar_express::schedules {
 
 // The types every generated header shares, defined by whichever is included
 // first so that several schedules can be used in one translation unit.
-#ifndef POLAR_EXPRESS_SCHEDULES_TYPES_V2
-#define POLAR_EXPRESS_SCHEDULES_TYPES_V2
+#ifndef POLAR_EXPRESS_SCHEDULES_TYPES_V3
+#define POLAR_EXPRESS_SCHEDULES_TYPES_V3
 
 // One step: `degree` = 2 * (coefficients used) - 1; coefficients[k] multiplies
 // x^(2k+1), and those past the degree are 0.
@@ -30,20 +33,24 @@ struct OddPolynomialStep {
   T coefficients[Q];
 };
 
-// What verification found about one step, as decimal text (all the digits
-// the design precision supports) and as a double.  `error_bound` is proved
-// (rigorous interval arithmetic, rounded up, and its double rounded up
-// again): max |1 - f_t(x)| <= error_bound over the input interval.  The
-// other fields are best estimates, correctly rounded.
+// What verification found about one step of the tables, as decimal text
+// (all the digits the design precision supports) and as a double.  The
+// bounds are proved (rigorous interval arithmetic, rounded up, and their
+// doubles rounded up again): max |1 - f_t(x)| <= error_bound over the input
+// interval for the double table's polynomials, <= error_bound_f32 for the
+// float table's.  The other fields are best estimates for the double table,
+// correctly rounded.
 struct StepCertificate {
-  const char* lower;        // the interval of singular values this step maps
+  const char* lower;            // the interval of singular values this step maps
   const char* upper;
-  const char* error_after;  // max |1 - f_t(x)| over the input interval after it
-  const char* error_bound;  // its rigorous upper bound
+  const char* error_after;      // max |1 - f_t(x)| over the input interval after it
+  const char* error_bound;      // its rigorous upper bound
+  const char* error_bound_f32;  // the same bound for the float table
   double lower_value;
   double upper_value;
   double error_after_value;
-  double error_bound_value;  // >= error_bound
+  double error_bound_value;      // >= error_bound
+  double error_bound_f32_value;  // >= error_bound_f32
 };
 
 // The inputs of `polar-express design`; `designed` is false (and the text
@@ -72,17 +79,21 @@ struct ScheduleInfo {
   double normalization_eps;
   const char* after_list;       // "repeat_last" or "cycle"
   DesignInputs design;
-  unsigned precision_bits;      // of the coefficients and the certificates
+  unsigned precision_bits;      // of the design and of the certificates' arithmetic
   const char* input_lower;      // the interval the errors are certified on
   const char* input_upper;
-  const char* final_error;
+  double input_lower_value;     // >= input_lower: the doubles' interval lies inside it
+  double input_upper_value;     // <= input_upper
+  const char* final_error;      // of the double table, as the step fields
   double final_error_value;
   const char* final_error_bound;    // rigorous: the final error is at most this
   double final_error_bound_value;   // >= final_error_bound
+  const char* final_error_bound_f32;  // the same for the float table
+  double final_error_bound_f32_value;
   StepCertificate steps[T];
 };
 
-#endif  // POLAR_EXPRESS_SCHEDULES_TYPES_V2
+#endif  // POLAR_EXPRESS_SCHEDULES_TYPES_V3
 
 // 1 steps of degrees 5.
 inline constexpr std::array<OddPolynomialStep<double, 3>, 1> newton_schulz_quintic{{
@@ -112,8 +123,12 @@ inline constexpr ScheduleInfo<1> newton_schulz_quintic_info{
     256,
     "0.001",
     "1",
+    0x1.0624dd2f1a9fcp-10,
+    0x1p+0,
     "0.998125001249999625",
     0x1.ff0a3d7b609e4p-1,
+    "0.9981250012499996250000000000000000000000000000000000000000000000000000000000001",
+    0x1.ff0a3d7b609e5p-1,
     "0.9981250012499996250000000000000000000000000000000000000000000000000000000000001",
     0x1.ff0a3d7b609e5p-1,
     {
@@ -121,7 +136,8 @@ inline constexpr ScheduleInfo<1> newton_schulz_quintic_info{
          "1",
          "0.998125001249999625",
          "0.9981250012499996250000000000000000000000000000000000000000000000000000000000001",
-         0x1.0624dd2f1a9fcp-10, 0x1p+0, 0x1.ff0a3d7b609e4p-1, 0x1.ff0a3d7b609e5p-1},
+         "0.9981250012499996250000000000000000000000000000000000000000000000000000000000001",
+         0x1.0624dd2f1a9fcp-10, 0x1p+0, 0x1.ff0a3d7b609e4p-1, 0x1.ff0a3d7b609e5p-1, 0x1.ff0a3d7b609e5p-1},
     }};
 
 }  // namespace polar_express::schedules

@@ -6,8 +6,11 @@
 // Source: modded-nanogpt / nanochat train_gpt.py, comment 'num_iters=5, safety_factor=2e-2, cushion=2'; equals the maintained package's optimal_composition(l=1e-3, num_iters=5, safety_factor_eps=2e-2, cushion=0.02) with the safety factor applied inside the loop
 //
 // The coefficients are compile-time constants of the kernels: the
-// 256-bit values correctly rounded to float (once, not through a
-// double).  The input is scaled as X / (1.02 * ||X||_F + 1e-6).
+// 256-bit values correctly rounded to double, then to float (the
+// floats the runtime's float paths multiply by, so that a plan's cuBLASLt
+// fallback and its certificate agree with the kernels).  The bound after
+// each step is proved for exactly these floats.  The input is scaled as
+// X / (1.02 * ||X||_F + 1e-6).
 // Steps past the list repeat the last step.
 #include "polar_express_nanochat_d5_cuda.hpp"
 

@@ -9,7 +9,10 @@
 // is scaled as X / (1.02 * ||X||_F + 1e-6).
 // Steps past the list repeat the last step.
 // Coefficients are the 256-bit values correctly rounded to double
-// (polar_express_nanochat_d5) and to float (polar_express_nanochat_d5_f32), as exact hexadecimal literals.
+// (polar_express_nanochat_d5) and those doubles rounded to float
+// (polar_express_nanochat_d5_f32, the floats every float path of the runtime multiplies by),
+// as exact hexadecimal literals.  Every certificate here is about exactly
+// these numbers.
 #ifndef POLAR_EXPRESS_SCHEDULES_polar_express_nanochat_d5_HPP
 #define POLAR_EXPRESS_SCHEDULES_polar_express_nanochat_d5_HPP
 
@@ -19,8 +22,8 @@ namespace polar_express::schedules {
 
 // The types every generated header shares, defined by whichever is included
 // first so that several schedules can be used in one translation unit.
-#ifndef POLAR_EXPRESS_SCHEDULES_TYPES_V2
-#define POLAR_EXPRESS_SCHEDULES_TYPES_V2
+#ifndef POLAR_EXPRESS_SCHEDULES_TYPES_V3
+#define POLAR_EXPRESS_SCHEDULES_TYPES_V3
 
 // One step: `degree` = 2 * (coefficients used) - 1; coefficients[k] multiplies
 // x^(2k+1), and those past the degree are 0.
@@ -30,20 +33,24 @@ struct OddPolynomialStep {
   T coefficients[Q];
 };
 
-// What verification found about one step, as decimal text (all the digits
-// the design precision supports) and as a double.  `error_bound` is proved
-// (rigorous interval arithmetic, rounded up, and its double rounded up
-// again): max |1 - f_t(x)| <= error_bound over the input interval.  The
-// other fields are best estimates, correctly rounded.
+// What verification found about one step of the tables, as decimal text
+// (all the digits the design precision supports) and as a double.  The
+// bounds are proved (rigorous interval arithmetic, rounded up, and their
+// doubles rounded up again): max |1 - f_t(x)| <= error_bound over the input
+// interval for the double table's polynomials, <= error_bound_f32 for the
+// float table's.  The other fields are best estimates for the double table,
+// correctly rounded.
 struct StepCertificate {
-  const char* lower;        // the interval of singular values this step maps
+  const char* lower;            // the interval of singular values this step maps
   const char* upper;
-  const char* error_after;  // max |1 - f_t(x)| over the input interval after it
-  const char* error_bound;  // its rigorous upper bound
+  const char* error_after;      // max |1 - f_t(x)| over the input interval after it
+  const char* error_bound;      // its rigorous upper bound
+  const char* error_bound_f32;  // the same bound for the float table
   double lower_value;
   double upper_value;
   double error_after_value;
-  double error_bound_value;  // >= error_bound
+  double error_bound_value;      // >= error_bound
+  double error_bound_f32_value;  // >= error_bound_f32
 };
 
 // The inputs of `polar-express design`; `designed` is false (and the text
@@ -72,17 +79,21 @@ struct ScheduleInfo {
   double normalization_eps;
   const char* after_list;       // "repeat_last" or "cycle"
   DesignInputs design;
-  unsigned precision_bits;      // of the coefficients and the certificates
+  unsigned precision_bits;      // of the design and of the certificates' arithmetic
   const char* input_lower;      // the interval the errors are certified on
   const char* input_upper;
-  const char* final_error;
+  double input_lower_value;     // >= input_lower: the doubles' interval lies inside it
+  double input_upper_value;     // <= input_upper
+  const char* final_error;      // of the double table, as the step fields
   double final_error_value;
   const char* final_error_bound;    // rigorous: the final error is at most this
   double final_error_bound_value;   // >= final_error_bound
+  const char* final_error_bound_f32;  // the same for the float table
+  double final_error_bound_f32_value;
   StepCertificate steps[T];
 };
 
-#endif  // POLAR_EXPRESS_SCHEDULES_TYPES_V2
+#endif  // POLAR_EXPRESS_SCHEDULES_TYPES_V3
 
 // 5 steps of degrees 5 5 5 5 5.
 inline constexpr std::array<OddPolynomialStep<double, 3>, 5> polar_express_nanochat_d5{{
@@ -144,36 +155,45 @@ inline constexpr ScheduleInfo<5> polar_express_nanochat_d5_info{
     256,
     "0.001",
     "1",
-    "0.1411273564733106751681363784933674553291879252433288459576049569236842338405652",
-    0x1.21076124fd8c9p-3,
-    "0.1411273564733106751681363784933674553291879252433288459576049569236842338405652",
-    0x1.21076124fd8c9p-3,
+    0x1.0624dd2f1a9fcp-10,
+    0x1p+0,
+    "0.1411273564733107408691258665888237792269867633007556388289204974154985475647209",
+    0x1.21076124fd8cbp-3,
+    "0.141127356473310740869125866588823779226986763300755638828920497415498547564721",
+    0x1.21076124fd8ccp-3,
+    "0.1411274161833600808564045001160239779323182121320355350446899614216121276526502",
+    0x1.210769289cb2bp-3,
     {
         {"0.001",
          "1",
-         "0.991843467958374585808034792538",
-         "0.9918434679583745858080347925380000000000000000000000000000000000000000000000001",
-         0x1.0624dd2f1a9fcp-10, 0x1p+0, 0x1.fbd2e83343cf9p-1, 0x1.fbd2e83343cf9p-1},
-        {"0.008156532041625414191965207462",
-         "1.991680338244031971394314916884231785611088511331860676220588974210391396350974",
-         "0.9670252366716599132490078381455008652504943117934851912805846965703656933103016",
-         "0.9670252366716599132490078381455008652504943117934851912805846965703656933103016",
-         0x1.0b45f32f0c1ddp-7, 0x1.fddec33cd8266p+0, 0x1.ef1dee8bd2a83p-1, 0x1.ef1dee8bd2a83p-1},
-        {"0.03297476332834008675099216185449913474950568820651480871941530342963430668969842",
-         "1.966365804214790132678510059645147961783598069974477258446682662242795716470252",
-         "0.8717725618888811746994732710950442734901475805006310363735540047039089782524315",
-         "0.8717725618888811746994732710950442734901475805006310363735540047039089782524316",
-         0x1.0e211742d57d7p-5, 0x1.f763bfd513447p+0, 0x1.be58f925b9cb8p-1, 0x1.be58f925b9cb8p-1},
-        {"0.1282274381111188253005267289049557265098524194993689636264459952960910217475685",
-         "1.869212107804720965441398199277662641284413627132132123786382231500783412563038",
-         "0.5836529721227436164566881998906421159238299936980234526389127373209169381993042",
-         "0.5836529721227436164566881998906421159238299936980234526389127373209169381993043",
-         0x1.069c1b6918d21p-3, 0x1.de84af484efa1p+0, 0x1.2ad48ff6f5f4dp-1, 0x1.2ad48ff6f5f4ep-1},
-        {"0.4163470278772563835433118001093578840761700063019765473610872626790830618006958",
-         "1.575530422970690800356230772698665271344949605891114461310831934003296555485389",
-         "0.1411273564733106751681363784933674553291879252433288459576049569236842338405652",
-         "0.1411273564733106751681363784933674553291879252433288459576049569236842338405652",
-         0x1.aa56e01214165p-2, 0x1.9355f638831d3p+0, 0x1.21076124fd8c9p-3, 0x1.21076124fd8c9p-3},
+         "0.9918434679583745858960168217581809813054860569536685943603515625",
+         "0.9918434679583745858960168217581809813054860569536685943603515625000000000000001",
+         "0.9918434682611707209615707397460937500000000000000000000000000000000000000000001",
+         0x1.0624dd2f1a9fcp-10, 0x1p+0, 0x1.fbd2e83343cf9p-1, 0x1.fbd2e83343cf9p-1, 0x1.fbd2e835ddaaap-1},
+        {"0.0081565320416254141039831782418190186945139430463314056396484375",
+         "1.991680338244031992808243009861775673678413860426700748307895848671843476319734",
+         "0.9670252366716599159816561936319098173590258983141372319030267068080992494939997",
+         "0.9670252366716599159816561936319098173590258983141372319030267068080992494939997",
+         "0.9670252363376155885291447298818148746831411682020892738297561804457042962615581",
+         0x1.0b45f32f0c1ddp-7, 0x1.fddec33cd8266p+0, 0x1.ef1dee8bd2a83p-1, 0x1.ef1dee8bd2a83p-1, 0x1.ef1dee88f415fp-1},
+        {"0.03297476332834008401834380636809018264097410168586276809697329319190075050600035",
+         "1.966365804214789934016481191484783711104976967693726838121724513155897575264393",
+         "0.8717725618888811840513709654368231735962262966548771338553047744012219653444508",
+         "0.8717725618888811840513709654368231735962262966548771338553047744012219653444509",
+         "0.8717725592508529416254463412663627659256422091145767991048767357029274844363727",
+         0x1.0e211742d57d6p-5, 0x1.f763bfd513446p+0, 0x1.be58f925b9cb8p-1, 0x1.be58f925b9cb8p-1, 0x1.be58f90f10b5ap-1},
+        {"0.1282274381111188159486290345631768264037737033451228661446952255987780346555492",
+         "1.869212107804720928452151643446964584162025255074780647585869532414662905641823",
+         "0.5836529721227436490944251892022555907194335767695616415141947674163097055581625",
+         "0.5836529721227436490944251892022555907194335767695616415141947674163097055581626",
+         "0.5836529548845531713395966910573055750930960113922752045488331715652302887060274",
+         0x1.069c1b6918d2p-3, 0x1.de84af484efa1p+0, 0x1.2ad48ff6f5f4ep-1, 0x1.2ad48ff6f5f4ep-1, 0x1.2ad48f62e2c66p-1},
+        {"0.4163470278772563509055748107977444092805664232304383584858052325836902944418375",
+         "1.57553042297069076539147661023147512822891027775031138143987771446812626517925",
+         "0.1411273564733107408691258665888237792269867633007556388289204974154985475647209",
+         "0.141127356473310740869125866588823779226986763300755638828920497415498547564721",
+         "0.1411274161833600808564045001160239779323182121320355350446899614216121276526502",
+         0x1.aa56e01214165p-2, 0x1.9355f638831d3p+0, 0x1.21076124fd8cbp-3, 0x1.21076124fd8ccp-3, 0x1.210769289cb2bp-3},
     }};
 
 }  // namespace polar_express::schedules

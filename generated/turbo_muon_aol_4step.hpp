@@ -9,7 +9,10 @@
 // is scaled as AOL.
 // Steps past the list repeat the last step.
 // Coefficients are the 256-bit values correctly rounded to double
-// (turbo_muon_aol_4step) and to float (turbo_muon_aol_4step_f32), as exact hexadecimal literals.
+// (turbo_muon_aol_4step) and those doubles rounded to float
+// (turbo_muon_aol_4step_f32, the floats every float path of the runtime multiplies by),
+// as exact hexadecimal literals.  Every certificate here is about exactly
+// these numbers.
 #ifndef POLAR_EXPRESS_SCHEDULES_turbo_muon_aol_4step_HPP
 #define POLAR_EXPRESS_SCHEDULES_turbo_muon_aol_4step_HPP
 
@@ -19,8 +22,8 @@ namespace polar_express::schedules {
 
 // The types every generated header shares, defined by whichever is included
 // first so that several schedules can be used in one translation unit.
-#ifndef POLAR_EXPRESS_SCHEDULES_TYPES_V2
-#define POLAR_EXPRESS_SCHEDULES_TYPES_V2
+#ifndef POLAR_EXPRESS_SCHEDULES_TYPES_V3
+#define POLAR_EXPRESS_SCHEDULES_TYPES_V3
 
 // One step: `degree` = 2 * (coefficients used) - 1; coefficients[k] multiplies
 // x^(2k+1), and those past the degree are 0.
@@ -30,20 +33,24 @@ struct OddPolynomialStep {
   T coefficients[Q];
 };
 
-// What verification found about one step, as decimal text (all the digits
-// the design precision supports) and as a double.  `error_bound` is proved
-// (rigorous interval arithmetic, rounded up, and its double rounded up
-// again): max |1 - f_t(x)| <= error_bound over the input interval.  The
-// other fields are best estimates, correctly rounded.
+// What verification found about one step of the tables, as decimal text
+// (all the digits the design precision supports) and as a double.  The
+// bounds are proved (rigorous interval arithmetic, rounded up, and their
+// doubles rounded up again): max |1 - f_t(x)| <= error_bound over the input
+// interval for the double table's polynomials, <= error_bound_f32 for the
+// float table's.  The other fields are best estimates for the double table,
+// correctly rounded.
 struct StepCertificate {
-  const char* lower;        // the interval of singular values this step maps
+  const char* lower;            // the interval of singular values this step maps
   const char* upper;
-  const char* error_after;  // max |1 - f_t(x)| over the input interval after it
-  const char* error_bound;  // its rigorous upper bound
+  const char* error_after;      // max |1 - f_t(x)| over the input interval after it
+  const char* error_bound;      // its rigorous upper bound
+  const char* error_bound_f32;  // the same bound for the float table
   double lower_value;
   double upper_value;
   double error_after_value;
-  double error_bound_value;  // >= error_bound
+  double error_bound_value;      // >= error_bound
+  double error_bound_f32_value;  // >= error_bound_f32
 };
 
 // The inputs of `polar-express design`; `designed` is false (and the text
@@ -72,17 +79,21 @@ struct ScheduleInfo {
   double normalization_eps;
   const char* after_list;       // "repeat_last" or "cycle"
   DesignInputs design;
-  unsigned precision_bits;      // of the coefficients and the certificates
+  unsigned precision_bits;      // of the design and of the certificates' arithmetic
   const char* input_lower;      // the interval the errors are certified on
   const char* input_upper;
-  const char* final_error;
+  double input_lower_value;     // >= input_lower: the doubles' interval lies inside it
+  double input_upper_value;     // <= input_upper
+  const char* final_error;      // of the double table, as the step fields
   double final_error_value;
   const char* final_error_bound;    // rigorous: the final error is at most this
   double final_error_bound_value;   // >= final_error_bound
+  const char* final_error_bound_f32;  // the same for the float table
+  double final_error_bound_f32_value;
   StepCertificate steps[T];
 };
 
-#endif  // POLAR_EXPRESS_SCHEDULES_TYPES_V2
+#endif  // POLAR_EXPRESS_SCHEDULES_TYPES_V3
 
 // 4 steps of degrees 5 5 5 5.
 inline constexpr std::array<OddPolynomialStep<double, 3>, 4> turbo_muon_aol_4step{{
@@ -136,31 +147,39 @@ inline constexpr ScheduleInfo<4> turbo_muon_aol_4step_info{
     256,
     "0.001",
     "1",
-    "0.8534050546538909349586660220091782876409158477083163496645852977620690549104747",
+    0x1.0624dd2f1a9fcp-10,
+    0x1p+0,
+    "0.8534050546538909493759250487758530912286614245859295622381565790320644765207502",
     0x1.b4f181dff5882p-1,
-    "0.8534050546538909349586660220091782876409158477083163496645852977620690549104747",
-    0x1.b4f181dff5882p-1,
+    "0.8534050546538909493759250487758530912286614245859295622381565790320644765207503",
+    0x1.b4f181dff5883p-1,
+    "0.8534050463170803655484492625414792026242013483534974777801641494309726113419785",
+    0x1.b4f1819858b11p-1,
     {
         {"0.001",
          "1",
-         "0.9953949096551943231",
-         "0.9953949096551943231000000000000000000000000000000000000000000000000000000000001",
-         0x1.0624dd2f1a9fcp-10, 0x1p+0, 0x1.fda466cf25dabp-1, 0x1.fda466cf25dacp-1},
-        {"0.0046050903448056769",
-         "1.297515353364824207564427049312030202122767639767730375933789127444982339173265",
-         "0.9781241126779269443823128857756382424005998579006568146070914192885023839585615",
-         "0.9781241126779269443823128857756382424005998579006568146070914192885023839585615",
-         0x1.2dcc986d12a51p-8, 0x1.4c29f758c2828p+0, 0x1.f4ccaf06c2ed2p-1, 0x1.f4ccaf06c2ed2p-1},
-        {"0.02187588732207305561768711422436175759940014209934318539290858071149761604143854",
-         "1.711829610146678077159107276975088925363336064142589934060951948444351638022305",
-         "0.9392902484152489833397264094940815143918197363074515877463069177647654942354159",
-         "0.9392902484152489833397264094940815143918197363074515877463069177647654942354159",
-         0x1.666a1f27a25cbp-6, 0x1.b63a771fe7879p+0, 0x1.e0eaa6c4ca59p-1, 0x1.e0eaa6c4ca59p-1},
-        {"0.06070975158475101666027359050591848560818026369254841225369308223523450576458414",
-         "1.240895792645270751922620282347523779064926187132158998715516218965335893794264",
-         "0.8534050546538909349586660220091782876409158477083163496645852977620690549104747",
-         "0.8534050546538909349586660220091782876409158477083163496645852977620690549104747",
-         0x1.f15593b35a702p-5, 0x1.3dab58bf27caap+0, 0x1.b4f181dff5882p-1, 0x1.b4f181dff5882p-1},
+         "0.995394909655194322906733046625760152892326004803180694580078125",
+         "0.9953949096551943229067330466257601528923260048031806945800781250000000000000001",
+         "0.9953949095003176186933517456054687500000000000000000000000000000000000000000001",
+         0x1.0624dd2f1a9fcp-10, 0x1p+0, 0x1.fda466cf25dabp-1, 0x1.fda466cf25dacp-1, 0x1.fda466cdd146fp-1},
+        {"0.004605090344805677093266953374239847107673995196819305419921875",
+         "1.297515353364824231850293259758773662542589162636875204907912766635385104522799",
+         "0.9781241126779269447404037022555838258819923886314549258128735386361079282758035",
+         "0.9781241126779269447404037022555838258819923886314549258128735386361079282758036",
+         "0.9781241110112026523227511907239228179761863320721109625460565154996634023625218",
+         0x1.2dcc986d12a51p-8, 0x1.4c29f758c2828p+0, 0x1.f4ccaf06c2ed2p-1, 0x1.f4ccaf06c2ed2p-1, 0x1.f4ccaef871c2cp-1},
+        {"0.02187588732207305525959629774441617411800761136854507418712646136389207172419646",
+         "1.711829610146677897692824433896363619381486632628752647132524864313802210680389",
+         "0.9392902484152489845497937532749830943220551133972473365127189026228541181730003",
+         "0.9392902484152489845497937532749830943220551133972473365127189026228541181730003",
+         "0.939290244811619035458925992190270256174089805736734295744539156156661193123774",
+         0x1.666a1f27a25cbp-6, 0x1.b63a771fe7878p+0, 0x1.e0eaa6c4ca59p-1, 0x1.e0eaa6c4ca59p-1, 0x1.e0eaa6a5d5e1bp-1},
+        {"0.06070975158475101545020624672501690567794488660275266348728109737714588182699973",
+         "1.2408957926452707646364399028634820830518981856477449322289721310368105147937",
+         "0.8534050546538909493759250487758530912286614245859295622381565790320644765207502",
+         "0.8534050546538909493759250487758530912286614245859295622381565790320644765207503",
+         "0.8534050463170803655484492625414792026242013483534974777801641494309726113419785",
+         0x1.f15593b35a702p-5, 0x1.3dab58bf27caap+0, 0x1.b4f181dff5882p-1, 0x1.b4f181dff5883p-1, 0x1.b4f1819858b11p-1},
     }};
 
 }  // namespace polar_express::schedules

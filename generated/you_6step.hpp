@@ -9,7 +9,10 @@
 // is scaled as X / (||X||_F + 1e-7).
 // Steps past the list repeat the last step.
 // Coefficients are the 256-bit values correctly rounded to double
-// (you_6step) and to float (you_6step_f32), as exact hexadecimal literals.
+// (you_6step) and those doubles rounded to float
+// (you_6step_f32, the floats every float path of the runtime multiplies by),
+// as exact hexadecimal literals.  Every certificate here is about exactly
+// these numbers.
 #ifndef POLAR_EXPRESS_SCHEDULES_you_6step_HPP
 #define POLAR_EXPRESS_SCHEDULES_you_6step_HPP
 
@@ -19,8 +22,8 @@ namespace polar_express::schedules {
 
 // The types every generated header shares, defined by whichever is included
 // first so that several schedules can be used in one translation unit.
-#ifndef POLAR_EXPRESS_SCHEDULES_TYPES_V2
-#define POLAR_EXPRESS_SCHEDULES_TYPES_V2
+#ifndef POLAR_EXPRESS_SCHEDULES_TYPES_V3
+#define POLAR_EXPRESS_SCHEDULES_TYPES_V3
 
 // One step: `degree` = 2 * (coefficients used) - 1; coefficients[k] multiplies
 // x^(2k+1), and those past the degree are 0.
@@ -30,20 +33,24 @@ struct OddPolynomialStep {
   T coefficients[Q];
 };
 
-// What verification found about one step, as decimal text (all the digits
-// the design precision supports) and as a double.  `error_bound` is proved
-// (rigorous interval arithmetic, rounded up, and its double rounded up
-// again): max |1 - f_t(x)| <= error_bound over the input interval.  The
-// other fields are best estimates, correctly rounded.
+// What verification found about one step of the tables, as decimal text
+// (all the digits the design precision supports) and as a double.  The
+// bounds are proved (rigorous interval arithmetic, rounded up, and their
+// doubles rounded up again): max |1 - f_t(x)| <= error_bound over the input
+// interval for the double table's polynomials, <= error_bound_f32 for the
+// float table's.  The other fields are best estimates for the double table,
+// correctly rounded.
 struct StepCertificate {
-  const char* lower;        // the interval of singular values this step maps
+  const char* lower;            // the interval of singular values this step maps
   const char* upper;
-  const char* error_after;  // max |1 - f_t(x)| over the input interval after it
-  const char* error_bound;  // its rigorous upper bound
+  const char* error_after;      // max |1 - f_t(x)| over the input interval after it
+  const char* error_bound;      // its rigorous upper bound
+  const char* error_bound_f32;  // the same bound for the float table
   double lower_value;
   double upper_value;
   double error_after_value;
-  double error_bound_value;  // >= error_bound
+  double error_bound_value;      // >= error_bound
+  double error_bound_f32_value;  // >= error_bound_f32
 };
 
 // The inputs of `polar-express design`; `designed` is false (and the text
@@ -72,17 +79,21 @@ struct ScheduleInfo {
   double normalization_eps;
   const char* after_list;       // "repeat_last" or "cycle"
   DesignInputs design;
-  unsigned precision_bits;      // of the coefficients and the certificates
+  unsigned precision_bits;      // of the design and of the certificates' arithmetic
   const char* input_lower;      // the interval the errors are certified on
   const char* input_upper;
-  const char* final_error;
+  double input_lower_value;     // >= input_lower: the doubles' interval lies inside it
+  double input_upper_value;     // <= input_upper
+  const char* final_error;      // of the double table, as the step fields
   double final_error_value;
   const char* final_error_bound;    // rigorous: the final error is at most this
   double final_error_bound_value;   // >= final_error_bound
+  const char* final_error_bound_f32;  // the same for the float table
+  double final_error_bound_f32_value;
   StepCertificate steps[T];
 };
 
-#endif  // POLAR_EXPRESS_SCHEDULES_TYPES_V2
+#endif  // POLAR_EXPRESS_SCHEDULES_TYPES_V3
 
 // 6 steps of degrees 5 5 5 5 5 5.
 inline constexpr std::array<OddPolynomialStep<double, 3>, 6> you_6step{{
@@ -152,8 +163,12 @@ inline constexpr ScheduleInfo<6> you_6step_info{
     256,
     "0.001",
     "1",
+    0x1.0624dd2f1a9fcp-10,
+    0x1p+0,
     "0.1336961911470898630172570622590836232004986649285601841253678736320235111286804",
     0x1.11cf4f049cb44p-3,
+    "0.1336961911470898630172570622590836232004986649285601841253678736320235111286805",
+    0x1.11cf4f049cb45p-3,
     "0.1336961911470898630172570622590836232004986649285601841253678736320235111286805",
     0x1.11cf4f049cb45p-3,
     {
@@ -161,32 +176,38 @@ inline constexpr ScheduleInfo<6> you_6step_info{
          "1",
          "0.996137703423823234375",
          "0.9961377034238232343750000000000000000000000000000000000000000000000000000000001",
-         0x1.0624dd2f1a9fcp-10, 0x1p+0, 0x1.fe05c2d50926p-1, 0x1.fe05c2d50926p-1},
+         "0.9961377034238232343750000000000000000000000000000000000000000000000000000000001",
+         0x1.0624dd2f1a9fcp-10, 0x1p+0, 0x1.fe05c2d50926p-1, 0x1.fe05c2d50926p-1, 0x1.fe05c2d50926p-1},
         {"0.003862296576176765625",
          "1.089288775088837228524169850973518172107658789262865069765752398345636867583215",
          "0.9859128000116824453976757253723386786918195300076955655460796528745009992721499",
          "0.9859128000116824453976757253723386786918195300076955655460796528745009992721499",
-         0x1.fa3d2af6da00cp-9, 0x1.16dba110e80d7p+0, 0x1.f8c990018413fp-1, 0x1.f8c990018413fp-1},
+         "0.9859128000116824453976757253723386786918195300076955655460796528745009992721499",
+         0x1.fa3d2af6da00cp-9, 0x1.16dba110e80d7p+0, 0x1.f8c990018413fp-1, 0x1.f8c990018413fp-1, 0x1.f8c990018413fp-1},
         {"0.01408719998831755460232427462766132130818046999230443445392034712549900072785015",
          "1.115459196713507126672370088460595373803632379576215784754465497843459091907454",
          "0.94775477932215986218905847403081151889640758746971256080373743875353625974571",
          "0.9477547793221598621890584740308115188964075874697125608037374387535362597457101",
-         0x1.cd9bff9efb04cp-7, 0x1.1d8ebbe1e82d7p+0, 0x1.e5401d4ba1fbcp-1, 0x1.e5401d4ba1fbcp-1},
+         "0.9477547793221598621890584740308115188964075874697125608037374387535362597457101",
+         0x1.cd9bff9efb04cp-7, 0x1.1d8ebbe1e82d7p+0, 0x1.e5401d4ba1fbcp-1, 0x1.e5401d4ba1fbcp-1, 0x1.e5401d4ba1fbcp-1},
         {"0.05224522067784013781094152596918848110359241253028743919626256124646374025429",
          "1.159856644124470970803877392543903865935377345249069143811505967881105619317922",
          "0.7958358107706221707658374068347677937425268833897531611083142086178575452857168",
          "0.7958358107706221707658374068347677937425268833897531611083142086178575452857169",
-         0x1.abfe2b45e0446p-5, 0x1.28ec5d72901b1p+0, 0x1.9777ca987daddp-1, 0x1.9777ca987dadep-1},
+         "0.7958358107706221707658374068347677937425268833897531611083142086178575452857169",
+         0x1.abfe2b45e0446p-5, 0x1.28ec5d72901b1p+0, 0x1.9777ca987daddp-1, 0x1.9777ca987dadep-1, 0x1.9777ca987dadep-1},
         {"0.2041641892293778292341625931652322062574731166102468388916857913821424547142832",
          "1.272455300045712730807579444306496290160621874429074361008239725530950374459276",
          "0.4910328144940212351801283034806146525221592964424189602374789949577221139272999",
          "0.4910328144940212351801283034806146525221592964424189602374789949577221139273",
-         0x1.a220d59e0948bp-3, 0x1.45bfa16b5175dp+0, 0x1.f6d14e5e0f02p-2, 0x1.f6d14e5e0f02p-2},
+         "0.4910328144940212351801283034806146525221592964424189602374789949577221139273",
+         0x1.a220d59e0948bp-3, 0x1.45bfa16b5175dp+0, 0x1.f6d14e5e0f02p-2, 0x1.f6d14e5e0f02p-2, 0x1.f6d14e5e0f02p-2},
         {"0.5089671855059787648198716965193853474778407035575810397625210050422778860727001",
          "1.019977619459015286678423422850310721089544794034236351521073604475650091470354",
          "0.1336961911470898630172570622590836232004986649285601841253678736320235111286804",
          "0.1336961911470898630172570622590836232004986649285601841253678736320235111286805",
-         0x1.049758d0f87fp-1, 0x1.051d40d63a78bp+0, 0x1.11cf4f049cb44p-3, 0x1.11cf4f049cb45p-3},
+         "0.1336961911470898630172570622590836232004986649285601841253678736320235111286805",
+         0x1.049758d0f87fp-1, 0x1.051d40d63a78bp+0, 0x1.11cf4f049cb44p-3, 0x1.11cf4f049cb45p-3, 0x1.11cf4f049cb45p-3},
     }};
 
 }  // namespace polar_express::schedules

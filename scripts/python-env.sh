@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The Python environment of the scripts: .venv at the repository root
-# (git-ignored), created once and reused, holding numpy, pytest, the build
-# tools and the package polar_express built from this checkout
-# (pip install ., incremental in build-python; ccache, when there, serves it
-# the objects a build/ with the same settings compiled: scripts/ccache-env.sh).
+# (git-ignored), created once and reused, holding numpy, pytest, mpmath (the
+# tests' independent reference), the build tools and the package
+# polar_express built from this checkout (pip install ., incremental in
+# build-python; ccache, when there, serves it the objects a build/ with the
+# same settings compiled: scripts/ccache-env.sh).
 # Installs its Debian packages first (scripts/setup.sh --python).
 #
 #   scripts/python-env.sh [--torch] [--jax] [--no-package]
@@ -48,9 +49,9 @@ import importlib.util, sys
 print(" ".join(m for m in sys.argv[1:] if importlib.util.find_spec(m) is None))
 EOF
 }
-if [[ -n $(missing numpy pytest nanobind scikit_build_core) ]]; then
-  echo "python-env: installing numpy, pytest, nanobind and scikit-build-core into $venv" >&2
-  "${pip[@]}" install numpy pytest "nanobind>=2.4" "scikit-build-core>=0.10"
+if [[ -n $(missing numpy pytest mpmath nanobind scikit_build_core) ]]; then
+  echo "python-env: installing numpy, pytest, mpmath, nanobind and scikit-build-core into $venv" >&2
+  "${pip[@]}" install numpy pytest mpmath "nanobind>=2.4" "scikit-build-core>=0.10"
 fi
 
 if ((with_torch)); then

@@ -65,9 +65,9 @@ int run(int argc, char** argv) {
     return 2;
   }
   const rt::BatchShape shape{std::stoll(argv[1]), std::stoll(argv[2]), std::stoll(argv[3])};
-  const pc::DType dtype = pc::parse_dtype(argv[4]);
+  const pc::ElementType dtype = polar_express::parse_element_type(argv[4]);
   const int repeats = std::stoi(argv[7]);
-  const std::size_t bytes = static_cast<std::size_t>(shape.batch * shape.matrix_size()) * pc::element_size(dtype);
+  const std::size_t bytes = static_cast<std::size_t>(shape.batch * shape.matrix_size()) * polar_express::element_bytes(dtype);
 
   const auto& info = polar_express::schedules::polar_express_nanochat_d5_info;
   const rt::Schedule schedule =

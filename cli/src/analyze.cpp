@@ -35,7 +35,7 @@ constexpr int kBinsPerDecade = 10;
 
 struct AnalyzeArguments {
   std::string file;
-  std::string normalization = "frobenius";
+  std::string normalization = to_string(NormalizationKind::kFrobenius);
   std::vector<std::string> schedules;
   std::string format = "table";
   std::string output;
@@ -95,7 +95,7 @@ std::vector<double> parse_candidates(const std::string& text, unsigned bits) {
 }
 
 Evaluated evaluated(const std::string& label, const Schedule& s, int steps) {
-  Evaluated e{label, s, scaling_of(s.normalization)};
+  Evaluated e{label, s, scaling_of(s)};
   e.schedule.steps = expand_steps(s, steps);
   return e;
 }
@@ -119,15 +119,7 @@ double round_down(double v) {
 std::string number(double v) { return fmt::format("{:.4g}", v); }
 
 // The unit roundoff of a stored element type.
-double roundoff(ElementKind kind) {
-  switch (kind) {
-    case ElementKind::kF64: return std::ldexp(1.0, -53);
-    case ElementKind::kF32: return std::ldexp(1.0, -24);
-    case ElementKind::kF16: return std::ldexp(1.0, -11);
-    case ElementKind::kBF16: return std::ldexp(1.0, -8);
-  }
-  return 0;
-}
+double roundoff(ElementType type) { return std::ldexp(1.0, -significand_bits(type)); }
 
 class Analysis {
  public:
@@ -139,8 +131,8 @@ class Analysis {
       const Schedule s = load_named(item, args_.precision);
       evaluated_.push_back(evaluated(s.name, s, published_steps(s)));
     }
-    bool need_aol = spectrum_scaling_.aol;
-    for (const Evaluated& e : evaluated_) need_aol = need_aol || e.scaling.aol;
+    bool need_aol = spectrum_scaling_.aol();
+    for (const Evaluated& e : evaluated_) need_aol = need_aol || e.scaling.aol();
     read_tensors(need_aol);
     if (tensors_.empty()) throw UsageError("tensor file '" + args_.file + "' holds no matrix to analyse");
     recommend();
@@ -167,8 +159,10 @@ class Analysis {
     if (args_.format != "table" && args_.format != "json") {
       throw UsageError("unknown format '" + args_.format + "' (expected table or json)");
     }
-    if (args_.normalization != "frobenius" && args_.normalization != "aol") {
-      throw UsageError("--normalization '" + args_.normalization + "' is not frobenius or aol");
+    try {
+      spectrum_kind_ = parse_normalization_kind(args_.normalization);
+    } catch (const std::invalid_argument& e) {
+      throw UsageError("--" + std::string(e.what()));
     }
     if (!(args_.quantile > 0 && args_.quantile < 1)) {
       throw UsageError("--quantile " + number(args_.quantile) + " is outside (0, 1)");
@@ -178,7 +172,7 @@ class Analysis {
     const unsigned bits = certification_bits(args_.precision);
     candidates_ = parse_candidates(args_.candidates, bits);
 
-    request_.dtype = parse_element_type(args_.dtype);
+    request_.dtype = parse_dtype(args_.dtype);
     request_.algorithm = parse_algorithm(args_.algorithm);
     if (args_.max_steps < 1 || args_.max_steps > kMaxDesignSteps) {
       throw UsageError("--max-steps " + std::to_string(args_.max_steps) + " is outside [1, " +
@@ -209,8 +203,10 @@ class Analysis {
     }
     design.lower = Real(args_.quantile);  // a placeholder until the spectrum is known
     validate(design);
-    spectrum_scaling_ = args_.normalization == "aol" ? Scaling{true, 1, 0, "AOL"}
-                                                     : scaling_of(design_normalization(design));
+    // Frobenius: the recommended schedule's own factor and eps.
+    spectrum_scaling_ = spectrum_kind_ == NormalizationKind::kFrobenius
+                            ? Scaling{design_normalization(design), design_normalization_text(design)}
+                            : Scaling{{1, 0, spectrum_kind_}, info(spectrum_kind_).text};
   }
 
   std::vector<std::string> schedule_items() const {
@@ -235,7 +231,7 @@ class Analysis {
       for (std::int64_t b = 0; b < matrices->batch; ++b) {
         MatrixSpectrum m =
             matrix_spectrum(values.data() + b * size, matrices->rows, matrices->cols, roundoff(entry.kind), need_aol);
-        if (m.frobenius == 0) {
+        if (m.largest == 0) {
           ++zero_matrices_;
           continue;
         }
@@ -251,7 +247,7 @@ class Analysis {
     for (const MatrixSpectrum& m : t.spectra) {
       const std::vector<double> values = scaled_spectrum(m, spectrum_scaling_);
       s.sorted.insert(s.sorted.end(), values.begin(), values.end());
-      s.unresolved += spectrum_scaling_.aol ? m.aol_unresolved : m.unresolved;
+      s.unresolved += spectrum_scaling_.aol() ? m.aol_unresolved : m.unresolved;
     }
     s.values = s.sorted.size() + s.unresolved;
     std::sort(s.sorted.begin(), s.sorted.end());
@@ -297,7 +293,10 @@ class Analysis {
       return;
     }
     Schedule& s = plan_->plan.schedule;
-    if (spectrum_scaling_.aol) s.normalization = {1.0, 0.0, NormalizationKind::kAol, "AOL"};
+    if (spectrum_kind_ != NormalizationKind::kFrobenius) {
+      s.normalization = spectrum_scaling_.normalization;
+      s.normalization_text = spectrum_scaling_.text;
+    }
     s.name += "-recommended";
     recommended_ = evaluated(s.name, s, static_cast<int>(s.steps.size()));
   }
@@ -436,7 +435,7 @@ class Analysis {
     out += fmt::format("  {}: degrees {}, {} steps, {} on these shapes ({}, {}), certified error {} over [{:g}, 1]\n",
                        p.plan.schedule.name, comma_list(p.plan.degrees), p.plan.degrees.size(),
                        flop_text(p.cost.flops), p.cost.any_gram ? "Gram form where it pays" : "standard form",
-                       request_.dtype.name, short_decimal(p.plan.schedule.final_error), lower_);
+                       to_string(request_.dtype), short_decimal(p.plan.schedule.final_error), lower_);
     for (const Baseline& b : p.baselines) {
       if (b.name == "polar-express-nanochat-d5") {
         out += fmt::format("  against {}: {} ({:.3f}x), certified error {} over [{:g}, 1]\n", b.name,
@@ -521,6 +520,7 @@ class Analysis {
   std::vector<double> candidates_;
   PlanRequest request_;
   std::string target_source_;
+  NormalizationKind spectrum_kind_ = NormalizationKind::kFrobenius;
   Scaling spectrum_scaling_;
   std::vector<Evaluated> evaluated_;
   std::vector<TensorResult> tensors_;
@@ -554,7 +554,8 @@ Command add_analyze_command(CLI::App& root) {
   app->add_option("--normalization", args->normalization,
                   "How the reported spectrum and the recommendation are normalised: frobenius\n"
                   "(X / (factor ||X||_F + eps), the recommended schedule's own factor and eps) or aol\n"
-                  "(Turbo-Muon's X D, D = diag(1/sqrt(max(sum_j |X^T X|_ij, 1e-7))), short side);\n"
+                  "(Turbo-Muon's rescaling as the runtime applies it: X / max|x|, then D X (tall: X D)\n"
+                  "with D = diag(1/sqrt(sum_j |A_ij|)), A the short side's Gram matrix, a zero row left zero);\n"
                   "each schedule's errors always use that schedule's own normalisation")
       ->capture_default_str();
   app->add_option("--schedule", args->schedules,

@@ -82,6 +82,14 @@ Real parse_number(const std::string& flag, const std::string& text, unsigned bit
   }
 }
 
+ElementType parse_dtype(const std::string& text) {
+  try {
+    return parse_element_type(text);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError("--" + std::string(e.what()));
+  }
+}
+
 void check_precision(unsigned bits) {
   if (bits < kMinPrecisionBits || bits > kMaxPrecisionBits) {
     throw UsageError("--precision " + std::to_string(bits) + " is outside [" + std::to_string(kMinPrecisionBits) +

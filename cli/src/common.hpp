@@ -94,6 +94,10 @@ CLI::Validator path_text();
 // A decimal option read at `bits` bits; UsageError "FLAG 'TEXT' is not a number".
 Real parse_number(const std::string& flag, const std::string& text, unsigned bits);
 
+// --dtype: an element type by either spelling (vocabulary.hpp); UsageError
+// "--dtype 'TEXT' is not f64, f32, f16 or bf16" otherwise.
+ElementType parse_dtype(const std::string& text);
+
 // UsageError unless `bits` is a precision the solver accepts.
 void check_precision(unsigned bits);
 

@@ -108,7 +108,8 @@ int run_design(const DesignArguments& args) {
   } else if (args.format == "csv") {
     text = schedule_csv(schedule);
   } else {
-    text = schedule_table(schedule);
+    const Schedule doubles = rounded_to(schedule, ElementType::kF64);
+    text = schedule_table(schedule, &doubles);
   }
   write_output(args.output, text);
   return kExitOk;

@@ -12,7 +12,7 @@ std::string upper_bound(const Interval& enclosure, int digits) {
   return to_decimal(enclosure.upper, digits, Rounding::kUp);
 }
 
-std::string schedule_table(const Schedule& schedule) {
+std::string schedule_table(const Schedule& schedule, const Schedule* doubles) {
   std::string out;
   out += fmt::format("{:>4}  {:>6}  {:<27}  {:<14}  {}\n", "step", "degree", "interval [lower, upper]", "error after <=",
                      "coefficients (x, x^3, x^5, ...)");
@@ -35,9 +35,16 @@ std::string schedule_table(const Schedule& schedule) {
       }
     }
   }
-  out += fmt::format("final error (max |1 - f(x)| on [{}, {}]): {} (rigorous bound <= {})\n",
+  const bool decimal = std::any_of(schedule.steps.begin(), schedule.steps.end(),
+                                   [](const ScheduleStep& step) { return !step.exact_coefficients.empty(); });
+  out += fmt::format("final error (max |1 - f(x)| on [{}, {}]) of the {}: {} (rigorous bound <= {})\n",
                      short_decimal(schedule.input.lower), short_decimal(schedule.input.upper),
+                     decimal ? "exact decimal coefficients" : fmt::format("{}-bit coefficients", schedule.precision_bits),
                      short_decimal(schedule.final_error, 10), upper_bound(schedule.final_error_enclosure, 10));
+  if (doubles != nullptr) {
+    out += fmt::format("final error of their nearest doubles, the runtime's: {} (rigorous bound <= {})\n",
+                       short_decimal(doubles->final_error, 10), upper_bound(doubles->final_error_enclosure, 10));
+  }
   return out;
 }
 

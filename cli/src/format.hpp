@@ -8,8 +8,11 @@ namespace polar_express::cli {
 
 // One block per step: degree, the interval it maps, the rigorous upper bound
 // of the error after it, and its coefficients to 17 significant digits
-// (x, x^3, ...).
-std::string schedule_table(const Schedule& schedule);
+// (x, x^3, ...); then the final error, saying which numbers it is about
+// (the MPFR coefficients, or the source's exact decimals) and, given the
+// schedule rounded to doubles and certified (rounded_to), the bound of the
+// doubles the runtime runs.
+std::string schedule_table(const Schedule& schedule, const Schedule* doubles = nullptr);
 
 // step,degree,lower,upper,error_after,c0,c1,...; full precision digits.
 std::string schedule_csv(const Schedule& schedule);

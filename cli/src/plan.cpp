@@ -41,7 +41,7 @@ int run_plan(const PlanArguments& args) {
   check_precision(args.precision);
   PlanRequest request;
   request.shapes = parse_shape_list(args.shapes);
-  request.dtype = parse_element_type(args.dtype);
+  request.dtype = parse_dtype(args.dtype);
   request.algorithm = parse_algorithm(args.algorithm);
   if (args.max_steps < 1 || args.max_steps > kMaxDesignSteps) {
     throw UsageError("--max-steps " + std::to_string(args.max_steps) + " is outside [1, " +

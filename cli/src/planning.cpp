@@ -3,6 +3,7 @@
 #include "common.hpp"
 #include "format.hpp"
 
+#include "polar_express/bridge/bridge.hpp"
 #include "polar_express/runtime/gram.hpp"
 #include "polar_express/solver/catalogue.hpp"
 #include "polar_express/solver/schedule_io.hpp"
@@ -34,7 +35,7 @@ runtime::BatchShape batch_shape(const Shape& s) { return {s.batch, s.rows, s.col
 class FlopModel {
  public:
   explicit FlopModel(const PlanRequest& request)
-      : algorithm_(request.algorithm), bits_(request.dtype.significand_bits) {
+      : algorithm_(request.algorithm), bits_(significand_bits(request.dtype)) {
     std::map<std::pair<std::int64_t, std::int64_t>, std::size_t> index;
     for (const Shape& s : request.shapes) {
       const auto [at, inserted] = index.emplace(std::make_pair(s.rows, s.cols), shapes_.size());
@@ -147,11 +148,11 @@ Baseline baseline(const std::string& name, const PlanRequest& request, const Flo
   certify(steps, {design.lower, design.upper}, design.precision_bits);
   b.final_error = steps[static_cast<std::size_t>(b.steps) - 1].error_after;
   const auto count = static_cast<std::size_t>(b.steps);
-  b.cost = model.cost(runtime_polynomials(polynomials_of(steps, count), name), b.steps);
+  b.cost = model.cost(bridge::runtime_polynomials(polynomials_of(steps, count), name), b.steps);
   for (std::size_t t = 0; t < steps.size(); ++t) {
     if (steps[t].error_after <= *design.target_error) {
       b.steps_to_target = static_cast<int>(t + 1);
-      b.cost_to_target = model.cost(runtime_polynomials(polynomials_of(steps, t + 1), name), static_cast<int>(t + 1));
+      b.cost_to_target = model.cost(bridge::runtime_polynomials(polynomials_of(steps, t + 1), name), static_cast<int>(t + 1));
       break;
     }
   }
@@ -195,14 +196,6 @@ Algorithm parse_algorithm(const std::string& text) {
   throw UsageError("--algorithm '" + text + "' is not auto, direct or gram");
 }
 
-ElementType parse_element_type(const std::string& text) {
-  if (text == "bf16") return {text, 8};
-  if (text == "f16") return {text, 11};
-  if (text == "f32") return {text, 24};
-  if (text == "f64") return {text, 53};
-  throw UsageError("--dtype '" + text + "' is not bf16, f16, f32 or f64");
-}
-
 std::string comma_list(const std::vector<int>& values) {
   std::string text;
   for (std::size_t i = 0; i < values.size(); ++i) {
@@ -227,20 +220,20 @@ PlanReport make_plan(const PlanRequest& request) {
   if (request.shapes.empty()) throw UsageError("--shape names no shape");
   const DesignOptions& design = request.search.design;
   if (!design.target_error) throw UsageError("the plan needs --target-error");
-  const Real roundoff = boost::multiprecision::ldexp(Real(1), -request.dtype.significand_bits);
+  const Real roundoff = boost::multiprecision::ldexp(Real(1), -significand_bits(request.dtype));
   if (*design.target_error < roundoff) {
-    throw UsageError("--target-error " + short_decimal(*design.target_error) + " is below what " + request.dtype.name +
+    throw UsageError("--target-error " + short_decimal(*design.target_error) + " is below what " + to_string(request.dtype) +
                      " can hold: storing the result rounds every entry by up to its unit roundoff 2^-" +
-                     std::to_string(request.dtype.significand_bits) + " = " + short_decimal(roundoff, 3) +
+                     std::to_string(significand_bits(request.dtype)) + " = " + short_decimal(roundoff, 3) +
                      " relative; ask for at least that, or plan for a wider --dtype");
   }
   const FlopModel model(request);
   PlanCost cost;
   cost.of_schedule = [&](const std::vector<OddPolynomial>& steps) {
-    return model.cost(runtime_polynomials(steps, "candidate"), static_cast<int>(steps.size())).flops;
+    return model.cost(bridge::runtime_polynomials(steps, "candidate"), static_cast<int>(steps.size())).flops;
   };
   cost.of_prefix = [&](const std::vector<OddPolynomial>& prefix) {
-    return model.prefix_cost(runtime_polynomials(prefix, "prefix"));
+    return model.prefix_cost(bridge::runtime_polynomials(prefix, "prefix"));
   };
   cost.step_floor = [&](int degree) { return model.step_floor(degree); };
   PlanReport report;
@@ -249,7 +242,7 @@ PlanReport make_plan(const PlanRequest& request) {
   report.plan = plan_schedule(request.search, cost);
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const Schedule& s = report.plan.schedule;
-  report.cost = model.cost(runtime_polynomials(polynomials_of(s.steps, s.steps.size()), s.name),
+  report.cost = model.cost(bridge::runtime_polynomials(polynomials_of(s.steps, s.steps.size()), s.name),
                            static_cast<int>(s.steps.size()));
   for (const std::string& name : builtin_names()) report.baselines.push_back(baseline(name, request, model));
   return report;
@@ -263,7 +256,7 @@ nlohmann::ordered_json plan_json(const PlanReport& report) {
   nlohmann::ordered_json shapes = nlohmann::ordered_json::array();
   for (const Shape& s : report.request.shapes) shapes.push_back(shape_text(s));
   doc["shape"] = shapes;
-  doc["dtype"] = report.request.dtype.name;
+  doc["dtype"] = to_string(report.request.dtype);
   doc["lower"] = to_decimal(design.lower, digits);
   doc["upper"] = to_decimal(design.upper, digits);
   doc["target_error"] = to_decimal(*design.target_error, digits);
@@ -308,7 +301,7 @@ std::string plan_table(const PlanReport& report) {
   }
   std::string out = fmt::format("cheapest schedule with certified max |1 - f(x)| <= {} over [{}, {}] on {} ({})\n",
                                 short_decimal(target), short_decimal(design.lower), short_decimal(design.upper),
-                                shapes, report.request.dtype.name);
+                                shapes, to_string(report.request.dtype));
   out += fmt::format("degrees {} ({} steps), {} in {} matrix products, certified error {}\n\n",
                      comma_list(report.plan.degrees), report.plan.degrees.size(), flop_text(report.cost.flops),
                      report.cost.matmuls, short_decimal(report.plan.schedule.final_error));

@@ -3,7 +3,7 @@
 // FLOPs, dense counting, as the runtime counts them), the exact search of
 // solver/plan.hpp under it, the catalogue baselines on the same shapes, and
 // the plan's JSON (schema polar-express/plan/v1) and table.
-#include "runtime_bridge.hpp"
+#include "shape.hpp"
 
 #include "polar_express/runtime/cost.hpp"
 #include "polar_express/solver/plan.hpp"
@@ -23,18 +23,12 @@ namespace polar_express::cli {
 enum class Algorithm { kAuto, kDirect, kGram };
 Algorithm parse_algorithm(const std::string& text);  // UsageError naming the text
 
-// An element type the runtime stores the iterate in.  The unit roundoff
-// 2^-significand_bits is the smallest worst-case error a result stored in it
-// can claim, and the significand bits set the Gram restart budget.
-struct ElementType {
-  std::string name;  // bf16, f16, f32, f64
-  int significand_bits = 8;
-};
-ElementType parse_element_type(const std::string& text);  // UsageError naming the text
-
 struct PlanRequest {
   std::vector<Shape> shapes;
-  ElementType dtype;
+  // What the runtime stores the iterate in: its unit roundoff
+  // 2^-significand_bits is the smallest worst-case error a result stored in
+  // it can claim, and its precision sets the Gram restart budget.
+  ElementType dtype = ElementType::kBF16;
   Algorithm algorithm = Algorithm::kAuto;
   // design: the allowed degrees, lower, upper, target error, cushion, safety
   // and mode, precision (and the texts the user typed, for the schedule's metadata).

@@ -1,8 +1,9 @@
 // polar-express run: the runtime on random matrices of a chosen spectrum,
 // against the polar factor from an SVD in double.
 #include "common.hpp"
-#include "runtime_bridge.hpp"
+#include "shape.hpp"
 
+#include "polar_express/bridge/bridge.hpp"
 #include "polar_express/runtime/cpu.hpp"
 #include "polar_express/runtime/cpu_info.hpp"
 #include "polar_express/runtime/device.hpp"
@@ -21,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <stdexcept>
 #include <type_traits>
 
 namespace polar_express::cli {
@@ -139,7 +141,7 @@ struct BFloat16Elements {
 // `T` computes, `Elements` stores the batch (16-bit ones in a float plan).
 template <class T, class Elements>
 Outcome run_cpu(const Shape& s, const runtime::Schedule& schedule, int steps, int repeats,
-                const std::vector<double>& generated, runtime::DType storage = runtime::DType::kF32) {
+                const std::vector<double>& generated, ElementType storage = ElementType::kF32) {
   using Stored = typename Elements::Stored;
   std::vector<Stored> input(generated.size()), output(input.size());
   std::transform(generated.begin(), generated.end(), input.begin(), Elements::narrow);
@@ -164,20 +166,23 @@ Outcome run_cpu(const Shape& s, const runtime::Schedule& schedule, int steps, in
   return o;
 }
 
-Outcome run_cpu(const Shape& s, const std::string& dtype, const runtime::Schedule& schedule, int steps, int repeats,
+Outcome run_cpu(const Shape& s, ElementType element, const runtime::Schedule& schedule, int steps, int repeats,
                 const std::vector<double>& generated) {
-  if (dtype == "f64") return run_cpu<double, CpuElements<double>>(s, schedule, steps, repeats, generated);
-  if (dtype == "f32") return run_cpu<float, CpuElements<float>>(s, schedule, steps, repeats, generated);
-  if (dtype == "f16") return run_cpu<float, HalfElements>(s, schedule, steps, repeats, generated, runtime::DType::kF16);
-  return run_cpu<float, BFloat16Elements>(s, schedule, steps, repeats, generated, runtime::DType::kBF16);
+  switch (element) {
+    case ElementType::kF64: return run_cpu<double, CpuElements<double>>(s, schedule, steps, repeats, generated);
+    case ElementType::kF32: return run_cpu<float, CpuElements<float>>(s, schedule, steps, repeats, generated);
+    case ElementType::kF16: return run_cpu<float, HalfElements>(s, schedule, steps, repeats, generated, element);
+    case ElementType::kBF16: return run_cpu<float, BFloat16Elements>(s, schedule, steps, repeats, generated, element);
+  }
+  throw std::logic_error("run: unknown element type");
 }
 
-Outcome run_cuda(const Shape& s, runtime::DType dtype, const runtime::Schedule& schedule, int steps, int repeats,
+Outcome run_cuda(const Shape& s, runtime::ElementType dtype, const runtime::Schedule& schedule, int steps, int repeats,
                  const std::vector<double>& generated) {
   const runtime::DeviceBackend& cuda = runtime::cuda_backend();
   if (cuda.device_count() == 0) throw UsageError("--backend cuda: no CUDA device is available");
   const std::size_t count = generated.size();
-  const std::size_t bytes = count * runtime::element_size(dtype);
+  const std::size_t bytes = count * element_bytes(dtype);
   // Device memory owned for the length of the run.
   struct Buffer {
     const runtime::DeviceBackend& backend;
@@ -213,8 +218,8 @@ Outcome run_cuda(const Shape& s, runtime::DType dtype, const runtime::Schedule& 
 // one matrix, and the backend's copies: on the CPU the batch in and out in
 // the element type plus every worker's plan buffers (counted from the
 // program the plan will run); for CUDA the float staging copy.
-double bytes_needed(const Shape& s, const runtime::Schedule& schedule, int steps, bool cpu, const std::string& dtype) {
-  const bool f64 = dtype == "f64";
+double bytes_needed(const Shape& s, const runtime::Schedule& schedule, int steps, bool cpu, ElementType dtype) {
+  const bool f64 = dtype == ElementType::kF64;
   const double size = static_cast<double>(s.rows) * static_cast<double>(s.cols);
   const double k = static_cast<double>(std::min(s.rows, s.cols));
   const double batch = static_cast<double>(s.batch);
@@ -227,7 +232,7 @@ double bytes_needed(const Shape& s, const runtime::Schedule& schedule, int steps
   double per_worker = k * k;  // the backend's own scratch
   for (runtime::Buffer b : program.buffers()) per_worker += runtime::is_iterate(b) ? size : k * k;
   const double workers = std::min(batch, static_cast<double>(runtime::usable_cpus()));
-  const double element = f64 ? 8 : dtype == "f32" ? 4 : 2, compute = f64 ? 8 : 4;
+  const double element = static_cast<double>(runtime::element_bytes(dtype)), compute = f64 ? 8 : 4;
   return bytes + batch * size * 2 * element + workers * per_worker * compute;
 }
 
@@ -262,11 +267,11 @@ int run_run(const RunArguments& args) {
     throw UsageError("unknown backend '" + args.backend + "' (expected cpu or cuda)");
   }
   const bool cpu = args.backend == "cpu";
-  const std::string dtype = args.dtype.empty() ? (cpu ? "f64" : "bf16") : args.dtype;
-  if (dtype != "f64" && dtype != "f32" && dtype != "bf16" && dtype != "f16") {
-    throw UsageError("unknown dtype '" + dtype + "' (expected f64, f32, bf16 or f16)");
+  const ElementType element = args.dtype.empty() ? (cpu ? ElementType::kF64 : ElementType::kBF16) : parse_dtype(args.dtype);
+  const std::string dtype = to_string(element);
+  if (!cpu && element == ElementType::kF64) {
+    throw UsageError("--dtype f64 needs --backend cpu (the CUDA backend runs f32, bf16, f16)");
   }
-  if (!cpu && dtype == "f64") throw UsageError("--dtype f64 needs --backend cpu (the CUDA backend runs f32, bf16, f16)");
   if (args.format != "table" && args.format != "json") {
     throw UsageError("unknown format '" + args.format + "' (expected table or json)");
   }
@@ -282,9 +287,9 @@ int run_run(const RunArguments& args) {
   // Doubles are all the runtime takes; 64 bits read them exactly enough.
   constexpr unsigned kBits = 128;
   const Schedule source = load_schedule(args.schedule, kBits);
-  const runtime::Schedule schedule = to_runtime(source);
+  const runtime::Schedule schedule = bridge::to_runtime(source);
   const int steps = args.steps.value_or(static_cast<int>(schedule.steps.size()));
-  const double needed = bytes_needed(shape, schedule, steps, cpu, dtype);
+  const double needed = bytes_needed(shape, schedule, steps, cpu, element);
   const double limit = memory_limit(args.max_memory);
   if (needed > limit) {
     throw UsageError(fmt::format("--shape '{}' needs about {} of host memory (batch, plan buffers and the SVD "
@@ -300,10 +305,10 @@ int run_run(const RunArguments& args) {
 
   Outcome outcome;
   if (cpu) {
-    outcome = run_cpu(shape, dtype, schedule, steps, args.repeats, generated);
+    outcome = run_cpu(shape, element, schedule, steps, args.repeats, generated);
   } else {
     try {
-      outcome = run_cuda(shape, runtime::parse_dtype(dtype), schedule, steps, args.repeats, generated);
+      outcome = run_cuda(shape, element, schedule, steps, args.repeats, generated);
     } catch (const runtime::BackendUnavailable& e) {
       throw UsageError(std::string("--backend cuda: ") + e.what());
     }

@@ -11,9 +11,6 @@ namespace {
 
 using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
-// Turbo-Muon's floor on the AOL row sums.
-constexpr double kAolFloor = 1e-7;
-
 // The resolved values (above `floor`, or the SVD's own resolution), descending.
 void split(const Eigen::VectorXd& values, std::int64_t rows, std::int64_t cols, double floor,
            std::vector<double>& resolved, std::size_t& unresolved) {
@@ -29,9 +26,22 @@ void split(const Eigen::VectorXd& values, std::int64_t rows, std::int64_t cols, 
   std::sort(resolved.begin(), resolved.end(), std::greater<>());
 }
 
+// ||x||_F as the runtime forms it: max|x| sqrt(sum (x / max|x|)^2).
 double frobenius_norm(const Eigen::Ref<const Eigen::MatrixXd>& x) {
   const double largest = x.cwiseAbs().maxCoeff();
   return largest > 0 ? largest * (x / largest).norm() : 0.0;
+}
+
+// The AOL rescaling of x (vocabulary.hpp), as the runtime applies it: x
+// divided by max|x|, then D x (wide) or x D (tall).
+Eigen::MatrixXd aol_scaled(const Eigen::Ref<const Eigen::MatrixXd>& x, double largest) {
+  const bool wide = x.rows() <= x.cols();
+  const Eigen::MatrixXd prescaled = x / largest;
+  const Eigen::MatrixXd gram =
+      wide ? Eigen::MatrixXd(prescaled * prescaled.transpose()) : Eigen::MatrixXd(prescaled.transpose() * prescaled);
+  Eigen::VectorXd d(gram.rows());
+  aol_diagonal(gram.data(), gram.rows(), d.data());  // gram is symmetric: its storage order does not matter
+  return wide ? Eigen::MatrixXd(d.asDiagonal() * prescaled) : Eigen::MatrixXd(prescaled * d.asDiagonal());
 }
 
 }  // namespace
@@ -52,14 +62,12 @@ MatrixSpectrum matrix_spectrum(const double* data, std::int64_t rows, std::int64
                                bool with_aol) {
   const Eigen::Map<const RowMatrix> x(data, rows, cols);
   MatrixSpectrum m;
-  m.frobenius = frobenius_norm(x);
-  split(Eigen::BDCSVD<Eigen::MatrixXd>(x).singularValues(), rows, cols, roundoff * m.frobenius, m.sigma,
+  m.largest = x.cwiseAbs().maxCoeff();
+  m.sum_of_squares = m.largest > 0 ? (x / m.largest).squaredNorm() : 0.0;
+  split(Eigen::BDCSVD<Eigen::MatrixXd>(x).singularValues(), rows, cols, roundoff * m.frobenius(), m.sigma,
         m.unresolved);
-  if (with_aol) {
-    const bool wide = rows <= cols;
-    const Eigen::MatrixXd gram = wide ? Eigen::MatrixXd(x * x.transpose()) : Eigen::MatrixXd(x.transpose() * x);
-    const Eigen::VectorXd d = gram.cwiseAbs().rowwise().sum().cwiseMax(kAolFloor).cwiseSqrt().cwiseInverse();
-    const Eigen::MatrixXd scaled = wide ? Eigen::MatrixXd(d.asDiagonal() * x) : Eigen::MatrixXd(x * d.asDiagonal());
+  if (with_aol && m.largest > 0) {
+    const Eigen::MatrixXd scaled = aol_scaled(x, m.largest);
     // D scales whole rows or columns, so each entry keeps its relative rounding.
     split(Eigen::BDCSVD<Eigen::MatrixXd>(scaled).singularValues(), rows, cols, roundoff * frobenius_norm(scaled),
           m.aol_sigma, m.aol_unresolved);
@@ -67,23 +75,15 @@ MatrixSpectrum matrix_spectrum(const double* data, std::int64_t rows, std::int64
   return m;
 }
 
-Scaling scaling_of(const Normalization& n) {
-  Scaling s;
-  s.text = n.text;
-  if (n.kind == NormalizationKind::kAol) {
-    s.aol = true;
-  } else {
-    s.factor = n.factor;
-    s.eps = n.eps;
-  }
-  return s;
-}
+Scaling scaling_of(const Schedule& schedule) { return {schedule.normalization, schedule.normalization_text}; }
 
 std::vector<double> scaled_spectrum(const MatrixSpectrum& m, const Scaling& scaling) {
-  if (scaling.aol) return m.aol_sigma;
+  if (scaling.aol()) return m.aol_sigma;
   std::vector<double> values = m.sigma;
-  const double denominator = scaling.factor * m.frobenius + scaling.eps;
-  for (double& v : values) v /= denominator;
+  if (m.largest == 0) return values;
+  const Normalization& n = scaling.normalization;
+  const double ratio = frobenius_ratio(m.largest, m.sum_of_squares, n.factor, n.eps);
+  for (double& v : values) v = v / m.largest * ratio;
   return values;
 }
 

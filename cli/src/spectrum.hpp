@@ -1,10 +1,11 @@
 #pragma once
 // Singular values of gradient matrices as a schedule's normalisation scales
 // them, and a schedule's exact error on them (for `analyze`).
-#include "runtime_bridge.hpp"
+#include "shape.hpp"
 
 #include "polar_express/solver/schedule.hpp"
 
+#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -30,9 +31,12 @@ std::optional<Shape> matrices_of(const std::vector<std::int64_t>& shape);
 struct MatrixSpectrum {
   std::vector<double> sigma;  // the resolved ones, descending
   std::size_t unresolved = 0;
-  // ||X||_F as the runtime computes it: max|x| sqrt(sum (x / max|x|)^2).
-  double frobenius = 0;
-  // The same split for the AOL-scaled matrix (see Scaling), when asked for.
+  // The Frobenius norm as the runtime forms it: max|x| and sum (x / max|x|)^2.
+  double largest = 0;
+  double sum_of_squares = 0;
+  double frobenius() const { return largest * std::sqrt(sum_of_squares); }
+  // The same split for the AOL-scaled matrix (vocabulary.hpp's definition,
+  // the runtime's), when asked for.
   std::vector<double> aol_sigma;
   std::size_t aol_unresolved = 0;
 };
@@ -41,21 +45,15 @@ struct MatrixSpectrum {
 MatrixSpectrum matrix_spectrum(const double* data, std::int64_t rows, std::int64_t cols, double roundoff,
                                bool with_aol);
 
-// How a schedule scales its input before the first step.
-//  Frobenius: X / (factor ||X||_F + eps), the runtime's normalisation.
-//  AOL (Turbo-Muon's, as newton_schulz_triton's AOL variant applies it in
-//  place of the Frobenius one): with A the Gram matrix of the short side
-//  (X^T X for a tall X, X X^T for a wide one) and
-//  d_i = 1 / sqrt(max(sum_j |A_ij|, 1e-7)), X D (tall) or D X (wide),
-//  D = diag(d); by the Schur test ||X D||_2 <= 1.
+// How a schedule scales its input before the first step (its normalisation,
+// as the runtime applies it) and that normalisation as text.
 struct Scaling {
-  bool aol = false;
-  double factor = 1;
-  double eps = 0;
+  Normalization normalization;
   std::string text;
+  bool aol() const { return normalization.kind == NormalizationKind::kAol; }
 };
-// The schedule's normalisation; AOL when its text names AOL.
-Scaling scaling_of(const Normalization& normalization);
+// The schedule's scaling.
+Scaling scaling_of(const Schedule& schedule);
 
 // The resolved singular values of `m` as `scaling` leaves them (the AOL ones
 // must have been computed).

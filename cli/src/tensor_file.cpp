@@ -24,16 +24,6 @@ constexpr std::size_t kChunkElements = 1 << 16;
 // far from overflowing.
 constexpr std::uint64_t kMaxElements = std::uint64_t{1} << 40;
 
-int element_bytes(ElementKind kind) {
-  switch (kind) {
-    case ElementKind::kF64: return 8;
-    case ElementKind::kF32: return 4;
-    case ElementKind::kF16:
-    case ElementKind::kBF16: return 2;
-  }
-  return 0;
-}
-
 double half_to_double(std::uint16_t h) {
   const int sign = h >> 15;
   const int exponent = (h >> 10) & 0x1f;
@@ -45,23 +35,23 @@ double half_to_double(std::uint16_t h) {
   return sign ? -value : value;
 }
 
-double decode(const unsigned char* bytes, ElementKind kind, bool big_endian) {
+double decode(const unsigned char* bytes, ElementType kind, bool big_endian) {
   unsigned char b[8];
-  const int n = element_bytes(kind);
+  const auto n = static_cast<int>(element_bytes(kind));
   for (int i = 0; i < n; ++i) b[i] = bytes[big_endian ? n - 1 - i : i];
   switch (kind) {
-    case ElementKind::kF64: {
+    case ElementType::kF64: {
       double v;
       std::memcpy(&v, b, 8);
       return v;
     }
-    case ElementKind::kF32: {
+    case ElementType::kF32: {
       float v;
       std::memcpy(&v, b, 4);
       return v;
     }
-    case ElementKind::kF16: return half_to_double(static_cast<std::uint16_t>(b[0] | (b[1] << 8)));
-    case ElementKind::kBF16: {
+    case ElementType::kF16: return half_to_double(static_cast<std::uint16_t>(b[0] | (b[1] << 8)));
+    case ElementType::kBF16: {
       const std::uint32_t bits = static_cast<std::uint32_t>(b[0] | (b[1] << 8)) << 16;
       return std::bit_cast<float>(bits);
     }
@@ -244,10 +234,10 @@ void TensorFile::open_safetensors(std::uint64_t file_bytes) {
     TensorEntry t;
     t.name = name;
     t.dtype = dtype->get<std::string>();
-    if (t.dtype == "F64") t.kind = ElementKind::kF64;
-    else if (t.dtype == "F32") t.kind = ElementKind::kF32;
-    else if (t.dtype == "F16") t.kind = ElementKind::kF16;
-    else if (t.dtype == "BF16") t.kind = ElementKind::kBF16;
+    if (t.dtype == "F64") t.kind = ElementType::kF64;
+    else if (t.dtype == "F32") t.kind = ElementType::kF32;
+    else if (t.dtype == "F16") t.kind = ElementType::kF16;
+    else if (t.dtype == "BF16") t.kind = ElementType::kBF16;
     else throw UsageError(at + " has dtype " + t.dtype + "; analyze reads F64, F32, F16 and BF16");
     for (const auto& d : *shape) {
       if (!d.is_number_unsigned()) throw UsageError(at + ": \"shape\" holds something other than non-negative integers");
@@ -312,7 +302,7 @@ void TensorFile::open_npy(std::uint64_t file_bytes) {
     throw UsageError(where + " has dtype " + quoted(d) + "; analyze reads float64, float32 and float16 ('<f8', '<f4', '<f2')");
   }
   t.big_endian = d[0] == '>';
-  t.kind = d[2] == '8' ? ElementKind::kF64 : d[2] == '4' ? ElementKind::kF32 : ElementKind::kF16;
+  t.kind = d[2] == '8' ? ElementType::kF64 : d[2] == '4' ? ElementType::kF32 : ElementType::kF16;
   t.elements = element_count(t.shape, where);
   t.offset = preamble + header_bytes;
   const std::uint64_t needed = t.elements * static_cast<std::uint64_t>(element_bytes(t.kind));

@@ -14,6 +14,8 @@
 // the tensor: a truncated file, a header over kMaxHeaderBytes or malformed,
 // a dtype other than the four, offsets that disagree with the shape, a
 // non-finite value.
+#include "polar_express/runtime/vocabulary.hpp"
+
 #include <cstdint>
 #include <fstream>
 #include <string>
@@ -25,13 +27,11 @@ namespace polar_express::cli {
 inline constexpr std::uint64_t kMaxHeaderBytes = 100'000'000;
 inline constexpr std::uint64_t kMaxNpyHeaderBytes = 1 << 20;
 
-enum class ElementKind { kF64, kF32, kF16, kBF16 };
-
 struct TensorEntry {
   std::string name;
   std::string dtype;  // as the file writes it ("F32", "<f4")
   std::vector<std::int64_t> shape;
-  ElementKind kind = ElementKind::kF32;
+  ElementType kind = ElementType::kF32;
   bool big_endian = false;
   bool fortran_order = false;
   std::uint64_t offset = 0;  // absolute, in bytes

@@ -54,7 +54,7 @@ std::optional<Real> optional_number(const std::string& flag, const std::string& 
 std::string list_line(const Verification& v) {
   const std::size_t n = v.list_length;
   return fmt::format("list of {} step{}; past its end: {}", n, n == 1 ? "" : "s",
-                     v.schedule.after_list == AfterList::kCycle ? "cycle" : "repeat_last");
+                     to_string(v.schedule.after_list));
 }
 
 std::string single_table(const Verification& v) {
@@ -62,7 +62,7 @@ std::string single_table(const Verification& v) {
   std::string out = fmt::format("schedule {}", s.name);
   if (!s.source.empty()) out += " (" + s.source + ")";
   out += "\n";
-  out += fmt::format("normalization {}; {}\n", s.normalization.text.empty() ? "-" : s.normalization.text, list_line(v));
+  out += fmt::format("normalization {}; {}\n", s.normalization_text.empty() ? "-" : s.normalization_text, list_line(v));
   out += fmt::format("certified on [{}, {}] over {} steps, {}-bit MPFR\n\n", short_decimal(s.input.lower),
                      short_decimal(s.input.upper), s.steps.size(), s.precision_bits);
   out += schedule_table(s);

@@ -3,10 +3,9 @@
 #include "emitters.hpp"
 #include "polar_express/solver/schedule_io.hpp"
 
-#include <mpfr.h>
-
 #include <cmath>
 #include <set>
+#include <utility>
 #include <stdexcept>
 
 namespace polar_express::codegen {
@@ -36,32 +35,40 @@ const std::set<std::string>& forbidden_identifiers() {
   return names;
 }
 
-// Every number a target writes as a double (cpp, torch) or float (cpp's f32
-// table, cuda) must be finite there: a coefficient of 1e300 is a double but
-// no float, and a schedule that diverges on its input interval has
-// certified errors beyond any double.  The message names the field.
-void check_representable(const Schedule& s, Target target) {
+// Every coefficient a target writes as a double (cpp, torch) or float
+// (cpp's f32 table, cuda) must be finite there: a coefficient of 1e300 is a
+// double but no float.  The message names the field.
+void check_coefficients(const Schedule& s, Target target) {
   if (target == Target::kJson) return;
   const bool floats = target == Target::kCpp || target == Target::kCuda;
-  auto check = [&](const Real& value, const std::string& field, bool as_float) {
-    const double d = mpfr_get_d(value.backend().data(), MPFR_RNDN);
-    const float f = mpfr_get_flt(value.backend().data(), MPFR_RNDN);
-    if (!std::isfinite(d) || (as_float && !std::isfinite(f))) {
-      throw std::invalid_argument("schedule '" + s.name + "' " + field + " " + to_decimal(value, 17) +
-                                  " is not finite as a " + (std::isfinite(d) ? "float" : "double") + ", which the " +
-                                  to_string(target) + " target writes");
-    }
-  };
   for (std::size_t t = 0; t < s.steps.size(); ++t) {
-    const ScheduleStep& step = s.steps[t];
-    const std::string at = "step " + std::to_string(t + 1);
-    for (std::size_t k = 0; k < step.polynomial.coefficients.size(); ++k) {
-      check(step.polynomial.coefficients[k], at + " coefficient " + std::to_string(k + 1), floats);
+    const std::vector<Real>& coefficients = s.steps[t].polynomial.coefficients;
+    for (std::size_t k = 0; k < coefficients.size(); ++k) {
+      const bool as_double = std::isfinite(to_double(coefficients[k], Rounding::kNearest));
+      if (!as_double || (floats && !std::isfinite(to_float(coefficients[k], Rounding::kNearest)))) {
+        throw std::invalid_argument("schedule '" + s.name + "' step " + std::to_string(t + 1) + " coefficient " +
+                                    std::to_string(k + 1) + " " + to_decimal(coefficients[k], 17) +
+                                    " is not finite as a " + (as_double ? "float" : "double") + ", which the " +
+                                    to_string(target) + " target writes");
+      }
     }
-    // cuda writes the certificate as decimal comments only.
-    if (target != Target::kCuda) {
-      check(step.error_after, at + " certified error (it diverges on its input interval)", false);
-      check(step.interval.upper, at + " interval upper bound", false);
+  }
+}
+
+// The certified numbers the cpp and torch targets write as doubles must be
+// finite: a schedule that diverges on its input interval has errors beyond
+// any double.
+void check_certificate(const Schedule& certified, Target target) {
+  for (std::size_t t = 0; t < certified.steps.size(); ++t) {
+    const ScheduleStep& step = certified.steps[t];
+    const std::string at = "step " + std::to_string(t + 1);
+    for (const auto& [value, field] : {std::pair<const Real*, const char*>{&step.error_enclosure.upper,
+                                                                           " certified error (it diverges on its input interval)"},
+                                       {&step.interval.upper, " interval upper bound"}}) {
+      if (!std::isfinite(to_double(*value, Rounding::kUp))) {
+        throw std::invalid_argument("schedule '" + certified.name + "' " + at + field + " " + to_decimal(*value, 17) +
+                                    " is not finite as a double, which the " + to_string(target) + " target writes");
+      }
     }
   }
 }
@@ -132,13 +139,23 @@ std::vector<GeneratedFile> emit(const Schedule& schedule, Target target) {
                                   "; every step needs degree >= 3");
     }
   }
-  const Schedule checked = certified(schedule);
-  check_representable(checked, target);
+  check_coefficients(schedule, target);
+  // Each target's files certify exactly the numbers they hold.
   switch (target) {
-    case Target::kCpp: return {{id + ".hpp", detail::cpp_header(checked, id)}};
-    case Target::kCuda: return detail::cuda_sources(checked, id);
-    case Target::kJson: return {{id + ".json", to_json(checked)}};
-    case Target::kTorch: return {{id + ".py", detail::torch_module(checked, id)}};
+    case Target::kCpp: {
+      const Schedule doubles = rounded_to(schedule, ElementType::kF64);
+      const Schedule floats = rounded_to(schedule, ElementType::kF32);
+      check_certificate(doubles, target);
+      check_certificate(floats, target);
+      return {{id + ".hpp", detail::cpp_header(schedule, doubles, floats, id)}};
+    }
+    case Target::kCuda: return detail::cuda_sources(rounded_to(schedule, ElementType::kF32), id);
+    case Target::kJson: return {{id + ".json", to_json(certified(schedule))}};
+    case Target::kTorch: {
+      const Schedule doubles = rounded_to(schedule, ElementType::kF64);
+      check_certificate(doubles, target);
+      return {{id + ".py", detail::torch_module(doubles, id)}};
+    }
   }
   throw std::invalid_argument("unknown target");
 }

@@ -8,9 +8,10 @@
 namespace polar_express::codegen::detail {
 namespace {
 
-// The table's rows: one per step, a comment with its degree and the proved
-// bound of the error after it, the float literals padded to the widest step
-// with zeros.
+// The table's rows: one per step of the schedule (rounded to its floats and
+// certified), a comment with its degree and the proved bound of
+// the error after it, the float literals padded to the widest step with
+// zeros.
 std::string coefficient_rows(const Schedule& schedule, int q) {
   std::string out;
   for (std::size_t t = 0; t < schedule.steps.size(); ++t) {
@@ -55,8 +56,8 @@ std::vector<GeneratedFile> cuda_sources(const Schedule& schedule, const std::str
                        {"NAME", schedule.name},
                        {"IDENT", id},
                        {"SOURCE_COMMENT", comment_text(schedule.source)},
-                       {"NORMALIZATION_COMMENT", comment_text(norm.text)},
-                       {"AFTER_LIST_COMMENT", after_list_comment(schedule.after_list)},
+                       {"NORMALIZATION_COMMENT", comment_text(schedule.normalization_text)},
+                       {"AFTER_LIST_COMMENT", info(schedule.after_list).description},
                        {"PRECISION", std::to_string(schedule.precision_bits)},
                        {"STEPS", std::to_string(schedule.steps.size())},
                        {"MAX_COEFFICIENTS", std::to_string(q)},

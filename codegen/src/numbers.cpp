@@ -64,19 +64,19 @@ std::string mpfr_format(const char* format, int digits, mpfr_srcptr x) {
 }  // namespace
 
 double nearest_double(const Real& value) {
-  const double result = mpfr_get_d(value.backend().data(), MPFR_RNDN);
+  const double result = to_double(value, Rounding::kNearest);
   require_finite(std::isfinite(result), value, "double");
   return result;
 }
 
 double double_rounded_up(const Real& value) {
-  const double result = mpfr_get_d(value.backend().data(), MPFR_RNDU);
+  const double result = to_double(value, Rounding::kUp);
   require_finite(std::isfinite(result), value, "double");
   return result;
 }
 
 float nearest_float(const Real& value) {
-  const float result = mpfr_get_flt(value.backend().data(), MPFR_RNDN);
+  const float result = to_float(value, Rounding::kNearest);
   require_finite(std::isfinite(result), value, "float");
   return result;
 }

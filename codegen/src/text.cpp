@@ -82,12 +82,6 @@ std::string full_upper_bound(const Interval& enclosure, unsigned bits) {
 
 std::string comment_upper_bound(const Interval& enclosure) { return to_decimal(enclosure.upper, 6, Rounding::kUp); }
 
-std::string after_list_comment(AfterList rule) {
-  return rule == AfterList::kCycle ? "run the list again from its first step" : "repeat the last step";
-}
-
-std::string after_list_name(AfterList rule) { return rule == AfterList::kCycle ? "cycle" : "repeat_last"; }
-
 int max_coefficients(const Schedule& schedule) {
   std::size_t most = 0;
   for (const ScheduleStep& step : schedule.steps) most = std::max(most, step.polynomial.coefficients.size());

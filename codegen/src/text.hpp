@@ -41,11 +41,6 @@ std::string comment_decimal(const Real& value);
 std::string full_upper_bound(const Interval& enclosure, unsigned bits);
 std::string comment_upper_bound(const Interval& enclosure);
 
-// "repeat the last step" / "run the list again from its first step".
-std::string after_list_comment(AfterList rule);
-// "repeat_last" / "cycle", the JSON spelling.
-std::string after_list_name(AfterList rule);
-
 // The most coefficients any step has.
 int max_coefficients(const Schedule& schedule);
 

@@ -22,13 +22,17 @@ has_solver: bool = bool(_core.has_solver)
 
 
 class Certificate(NamedTuple):
-    """What verification proved about a schedule's list: for t = 1..len(error_bounds),
-    ``error_bounds[t-1]`` bounds max |1 - f_t(x)| over x in [lower, upper] from above,
-    where x are the singular values after the schedule's normalisation."""
+    """What verification proved about the numbers a schedule's list runs with: for
+    t = 1..len(error_bounds), ``error_bounds[t-1]`` bounds max |1 - f_t(x)| over x in
+    [lower, upper] from above for the schedule's doubles (``coefficients``, what
+    float64 runs multiply by), and ``float_error_bounds[t-1]`` for those doubles
+    rounded to float (what float32, float16 and bfloat16 runs multiply by); x are
+    the singular values after the schedule's normalisation."""
 
     lower: float
     upper: float
     error_bounds: list
+    float_error_bounds: list
 
 
 # Schedules by token, so that the torch operator (whose arguments are

@@ -43,16 +43,15 @@ from ._schedule import DEFAULT_SCHEDULE, _steps, as_schedule
 
 __all__ = ["Placement", "element_bytes", "matrix_flops", "place", "plan_report", "read_shapes", "round_robin"]
 
-# Significand bits (with the implicit one) and bytes per element of the types the
-# runtime runs.
-_SIGNIFICAND_BITS = {"float64": 53, "float32": 24, "float16": 11, "bfloat16": 8}
-_ELEMENT_BYTES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2}
+# Bytes per element of the types the runtime runs, by their array name (the
+# runtime's vocabulary: name, array name, bits, significand bits).
+_ELEMENT_BYTES = {array_name: bits // 8 for _, array_name, bits, _ in _core.element_types()}
 
 
 def _dtype_name(dtype) -> str:
     name = str(dtype).rsplit(".", 1)[-1]  # "float32", torch.float32, numpy.float32
-    if name not in _SIGNIFICAND_BITS:
-        raise ValueError(f"dtype {dtype} is not one of {sorted(_SIGNIFICAND_BITS)}")
+    if name not in _ELEMENT_BYTES:
+        raise ValueError(f"dtype {dtype} is not one of {sorted(_ELEMENT_BYTES)}")
     return name
 
 
@@ -75,12 +74,12 @@ def matrix_flops(shape: Sequence[int], schedule=DEFAULT_SCHEDULE, steps: Optiona
     list once) and element type, counted dense."""
     batch, rows, cols = _matrices(shape)
     steps_value = 0 if steps is None else _steps(steps)
-    return batch * _flops(as_schedule(schedule), rows, cols, steps_value, _SIGNIFICAND_BITS[_dtype_name(dtype)])
+    return batch * _flops(as_schedule(schedule), rows, cols, steps_value, _dtype_name(dtype))
 
 
 @functools.lru_cache(maxsize=4096)
-def _flops(schedule, rows: int, cols: int, steps: int, bits: int) -> float:
-    return _core.program_flops(schedule._handle, rows, cols, 1, steps, bits)
+def _flops(schedule, rows: int, cols: int, steps: int, dtype: str) -> float:
+    return _core.program_flops(schedule._handle, rows, cols, 1, steps, dtype)
 
 
 @dataclass(frozen=True)
@@ -241,7 +240,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     plan.add_argument("--world-size", type=int, nargs="+", required=True, metavar="W", help="ranks (one or more)")
     plan.add_argument("--schedule", default=DEFAULT_SCHEDULE, help=f"built-in schedule (default {DEFAULT_SCHEDULE})")
     plan.add_argument("--steps", type=int, default=None, help="steps (default: the schedule's list once)")
-    plan.add_argument("--dtype", default="bfloat16", choices=sorted(_SIGNIFICAND_BITS),
+    plan.add_argument("--dtype", default="bfloat16", choices=sorted(_ELEMENT_BYTES),
                       help="element type of the matrices (default bfloat16)")
     plan.add_argument("--json", action="store_true", help="print the reports as JSON instead of a table")
     args = parser.parse_args(argv)

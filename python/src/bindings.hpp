@@ -21,10 +21,6 @@ struct ScheduleHandle {
 // problem) and computes its key.
 ScheduleHandle make_handle(runtime::Schedule schedule);
 
-// "repeat_last" / "cycle", "frobenius" / "aol".
-const char* after_list_name(runtime::AfterList rule);
-const char* normalization_name(runtime::NormalizationKind kind);
-
 void bind_schedule(nanobind::module_& m);
 void bind_execute(nanobind::module_& m);
 void bind_program(nanobind::module_& m);

@@ -35,17 +35,8 @@ using OutputArray = nb::ndarray<>;
 constexpr int kDeviceCpu = 1;   // kDLCPU
 constexpr int kDeviceCuda = 2;  // kDLCUDA
 
-enum class Element { kF64, kF32, kF16, kBF16 };
-
-const char* element_name(Element e) {
-  switch (e) {
-    case Element::kF64: return "float64";
-    case Element::kF32: return "float32";
-    case Element::kF16: return "float16";
-    case Element::kBF16: return "bfloat16";
-  }
-  return "?";
-}
+// The array libraries' name of an element type ("bfloat16").
+const char* element_name(ElementType e) { return info(e).array_name; }
 
 std::string dtype_name(nb::dlpack::dtype t) {
   using Code = nb::dlpack::dtype_code;
@@ -64,15 +55,15 @@ std::string dtype_name(nb::dlpack::dtype t) {
   return name;
 }
 
-std::optional<Element> element_of(nb::dlpack::dtype t) {
+std::optional<ElementType> element_of(nb::dlpack::dtype t) {
   using Code = nb::dlpack::dtype_code;
   if (t.lanes != 1) return std::nullopt;
   if (t.code == static_cast<std::uint8_t>(Code::Float)) {
-    if (t.bits == 64) return Element::kF64;
-    if (t.bits == 32) return Element::kF32;
-    if (t.bits == 16) return Element::kF16;
+    if (t.bits == 64) return ElementType::kF64;
+    if (t.bits == 32) return ElementType::kF32;
+    if (t.bits == 16) return ElementType::kF16;
   }
-  if (t.code == static_cast<std::uint8_t>(Code::Bfloat) && t.bits == 16) return Element::kBF16;
+  if (t.code == static_cast<std::uint8_t>(Code::Bfloat) && t.bits == 16) return ElementType::kBF16;
   return std::nullopt;
 }
 
@@ -116,7 +107,7 @@ std::optional<Layout> layout_of(const nb::ndarray<nb::ro>& a) {
 // what the package cannot take: TypeError for a dtype, ValueError otherwise.
 struct Described {
   int device_type = 0, device_id = 0;
-  Element element = Element::kF32;
+  ElementType element = ElementType::kF32;
   std::optional<Layout> layout;
 };
 
@@ -131,7 +122,7 @@ Described describe(const nb::ndarray<nb::ro>& a, const char* what) {
   Described d;
   d.device_type = a.device_type();
   d.device_id = a.device_id();
-  const std::optional<Element> element = element_of(a.dtype());
+  const std::optional<ElementType> element = element_of(a.dtype());
   const bool cpu = d.device_type == kDeviceCpu, cuda = d.device_type == kDeviceCuda;
   if (!cpu && !cuda) {
     throw nb::value_error((name + " lives on DLPack device type " + std::to_string(d.device_type) +
@@ -145,7 +136,7 @@ Described describe(const nb::ndarray<nb::ro>& a, const char* what) {
                              .c_str());
   }
   d.element = *element;
-  if (cuda && d.element == Element::kF64) {
+  if (cuda && d.element == ElementType::kF64) {
     throw nb::type_error((name + " has dtype float64 on CUDA; the CUDA backend runs float32, float16 and bfloat16")
                              .c_str());
   }
@@ -157,7 +148,7 @@ Described describe(const nb::ndarray<nb::ro>& a, const char* what) {
 
 struct PlanKey {
   int device_type = 0, device_id = 0;
-  Element element = Element::kF32;
+  ElementType element = ElementType::kF32;
   runtime::BatchShape shape;
   std::string schedule;
   int steps = 0;
@@ -283,21 +274,13 @@ void set_cpu_threads(int threads) {
   plan_cache().clear();  // plans keep the thread count they were made with
 }
 
-runtime::DType device_dtype(Element e) {
-  switch (e) {
-    case Element::kF16: return runtime::DType::kF16;
-    case Element::kBF16: return runtime::DType::kBF16;
-    default: return runtime::DType::kF32;
-  }
-}
-
 std::shared_ptr<CachedPlan> make_plan(const PlanKey& key, const runtime::Schedule& schedule,
                                       const runtime::PlanOptions& options) {
   auto plan = std::make_shared<CachedPlan>();
   if (key.device_type == kDeviceCuda) {
     plan->device =
-        runtime::cuda_backend().make_plan(key.shape, device_dtype(key.element), schedule, options, key.device_id);
-  } else if (key.element == Element::kF64) {
+        runtime::cuda_backend().make_plan(key.shape, key.element, schedule, options, key.device_id);
+  } else if (key.element == ElementType::kF64) {
     plan->f64 = std::make_unique<runtime::CpuPlan<double>>(key.shape, schedule, options);
   } else {
     plan->f32 = std::make_unique<runtime::CpuPlan<float>>(key.shape, schedule, options);
@@ -383,12 +366,12 @@ std::optional<runtime::Report> execute(const InputArray& input, const OutputArra
     } else if (plan->f64) {
       plan->f64->execute(static_cast<const double*>(source), static_cast<double*>(target));
       report = plan->f64->report();
-    } else if (key.element == Element::kF32) {
+    } else if (key.element == ElementType::kF32) {
       plan->f32->execute(static_cast<const float*>(source), static_cast<float*>(target));
       report = plan->f32->report();
     } else {
       plan->f32->execute(static_cast<const std::uint16_t*>(source), static_cast<std::uint16_t*>(target),
-                         device_dtype(key.element));
+                         key.element);
       report = plan->f32->report();
     }
   }
@@ -415,11 +398,12 @@ void require_cuda(int device) {
 }
 
 // The matrix-multiply FLOPs of one call on a batch of rows x cols matrices:
-// the program the runtime would compile for an iterate of `significand_bits`
-// (which places the Gram iteration's restarts), counted by Program::flops.
-// The cost model that places matrices on ranks (polar_express.distributed).
+// the program the runtime would compile for an iterate of `dtype` (whose
+// precision places the Gram iteration's restarts), counted by
+// Program::flops.  The cost model that places matrices on ranks
+// (polar_express.distributed).
 double program_flops(const ScheduleHandle& handle, std::int64_t rows, std::int64_t cols, std::int64_t batch,
-                     int steps, int significand_bits) {
+                     int steps, const std::string& dtype) {
   runtime::BatchShape shape;
   shape.batch = batch;
   shape.rows = rows;
@@ -427,7 +411,7 @@ double program_flops(const ScheduleHandle& handle, std::int64_t rows, std::int64
   runtime::PlanOptions options;
   options.steps = steps;
   runtime::BackendTraits traits;
-  traits.significand_bits = significand_bits;
+  traits.storage = parse_element_type(dtype);
   return runtime::compile_program(shape, handle.schedule, options, traits).flops();
 }
 
@@ -473,7 +457,7 @@ void bind_execute(nb::module_& m) {
         nb::arg("nuclear_norm"), nb::arg("stream"), nb::arg("want_report"));
   m.def("require_cuda", &require_cuda, nb::arg("device"));
   m.def("program_flops", &program_flops, nb::arg("schedule"), nb::arg("rows"), nb::arg("cols"), nb::arg("batch"),
-        nb::arg("steps"), nb::arg("significand_bits"));
+        nb::arg("steps"), nb::arg("dtype"));
   m.def("plan_cache_size", [] { return plan_cache().size(); });
   m.def("plan_cache_capacity", [] { return plan_cache().capacity(); });
   m.def("set_plan_cache_capacity", [](std::size_t capacity) { plan_cache().set_capacity(capacity); },

@@ -42,31 +42,20 @@ runtime::ProductMode parse_mode(const std::string& text, const char* what) {
 // The planning traits of the backend `device` ("cpu": the CPU runtime's;
 // "cuda": the CUDA plan's, which other accelerators plan by too) for an
 // iterate stored in `dtype` ("float64", "float32", "float16", "bfloat16").
-// The CPU runtime's own traits where it runs the dtype, the CUDA plan's
-// where it does; otherwise the backend's threshold for symmetric products
-// with the dtype's significand bits.
+// The backend's traits (its threshold for symmetric products) with `dtype`
+// as the storage, whose significand bits set the Gram restart budget.
 runtime::BackendTraits traits_for(const std::string& device, const std::string& dtype) {
-  int bits = 0;
-  if (dtype == "float64") bits = 53;
-  else if (dtype == "float32") bits = 24;
-  else if (dtype == "float16") bits = 11;
-  else if (dtype == "bfloat16") bits = 8;
-  else throw std::invalid_argument("dtype '" + dtype + "' is not float64, float32, float16 or bfloat16");
+  const runtime::ElementType element = runtime::parse_element_type(dtype);
+  runtime::BackendTraits traits;
   if (device == "cpu") {
-    if (dtype == "float64") return runtime::cpu_traits<double>();
-    runtime::BackendTraits traits = runtime::cpu_traits<float>();
-    traits.significand_bits = bits;
-    return traits;
+    traits = element == runtime::ElementType::kF64 ? runtime::cpu_traits<double>() : runtime::cpu_traits<float>();
+  } else if (device == "cuda") {
+    traits = runtime::cuda_traits(element == runtime::ElementType::kF64 ? runtime::ElementType::kF32 : element);
+  } else {
+    throw std::invalid_argument("device '" + device + "' is not 'cpu' or 'cuda'");
   }
-  if (device == "cuda") {
-    if (dtype == "float32") return runtime::cuda_traits(runtime::DType::kF32);
-    if (dtype == "float16") return runtime::cuda_traits(runtime::DType::kF16);
-    if (dtype == "bfloat16") return runtime::cuda_traits(runtime::DType::kBF16);
-    runtime::BackendTraits traits = runtime::cuda_traits(runtime::DType::kF32);
-    traits.significand_bits = bits;
-    return traits;
-  }
-  throw std::invalid_argument("device '" + device + "' is not 'cpu' or 'cuda'");
+  traits.storage = element;
+  return traits;
 }
 
 // compile_program for `batch` matrices of rows x cols (packed), `steps`
@@ -136,7 +125,7 @@ void bind_program(nb::module_& m) {
   m.def("backend_traits",
         [](const std::string& device, const std::string& dtype) {
           const runtime::BackendTraits t = traits_for(device, dtype);
-          return std::make_pair(t.significand_bits, t.symmetric_from_k);
+          return std::make_pair(runtime::significand_bits(t.storage), t.symmetric_from_k);
         },
         nb::arg("device"), nb::arg("dtype"), "(significand bits, k from which products are symmetric)");
 }

@@ -31,11 +31,11 @@ void append_bits(std::string& out, double value) {
 
 std::string content_key(const runtime::Schedule& s) {
   std::string key = std::to_string(s.name.size()) + ':' + s.name + '|';
-  key += normalization_name(s.normalization.kind);
+  key += to_string(s.normalization.kind);
   key += '|';
   append_bits(key, s.normalization.factor);
   append_bits(key, s.normalization.eps);
-  key += after_list_name(s.after_list);
+  key += to_string(s.after_list);
   for (const runtime::Step& step : s.steps) {
     key += '|' + std::to_string(step.degree) + ':';
     for (double c : step.coefficients) append_bits(key, c);
@@ -45,20 +45,10 @@ std::string content_key(const runtime::Schedule& s) {
     append_bits(key, s.certificate->lower);
     append_bits(key, s.certificate->upper);
     for (double e : s.certificate->error_bounds) append_bits(key, e);
+    key += "|floats:";
+    for (double e : s.certificate->float_error_bounds) append_bits(key, e);
   }
   return key;
-}
-
-runtime::AfterList parse_after_list(const std::string& text) {
-  if (text == "repeat_last") return runtime::AfterList::kRepeatLast;
-  if (text == "cycle") return runtime::AfterList::kCycle;
-  throw std::invalid_argument("after_list '" + text + "' is not 'repeat_last' or 'cycle'");
-}
-
-runtime::NormalizationKind parse_normalization(const std::string& text) {
-  if (text == "frobenius") return runtime::NormalizationKind::kFrobenius;
-  if (text == "aol") return runtime::NormalizationKind::kAol;
-  throw std::invalid_argument("normalization '" + text + "' is not 'frobenius' or 'aol'");
 }
 
 // A schedule from coefficient lists in increasing power (x, x^3, ...): a
@@ -68,7 +58,7 @@ ScheduleHandle from_coefficients(const std::vector<std::vector<double>>& coeffic
                                  const std::string& name) {
   runtime::Schedule s;
   s.name = name;
-  s.normalization = {factor, eps, parse_normalization(normalization)};
+  s.normalization = {factor, eps, parse_normalization_kind(normalization)};
   s.after_list = parse_after_list(after_list);
   for (std::size_t t = 0; t < coefficients.size(); ++t) {
     if (coefficients[t].size() < 2) {
@@ -89,14 +79,6 @@ ScheduleHandle with_eps(const ScheduleHandle& handle, double eps) {
 }
 
 }  // namespace
-
-const char* after_list_name(runtime::AfterList rule) {
-  return rule == runtime::AfterList::kCycle ? "cycle" : "repeat_last";
-}
-
-const char* normalization_name(runtime::NormalizationKind kind) {
-  return kind == runtime::NormalizationKind::kAol ? "aol" : "frobenius";
-}
 
 ScheduleHandle make_handle(runtime::Schedule schedule) {
   runtime::validate(schedule);
@@ -122,18 +104,24 @@ void bind_schedule(nb::module_& m) {
                      for (const runtime::Step& s : h.schedule.steps) all.push_back(s.coefficients);
                      return all;
                    })
-      .def_prop_ro("normalization", [](const Handle& h) { return normalization_name(h.schedule.normalization.kind); })
+      .def_prop_ro("normalization", [](const Handle& h) { return to_string(h.schedule.normalization.kind); })
       .def_prop_ro("normalization_factor", [](const Handle& h) { return h.schedule.normalization.factor; })
       .def_prop_ro("eps", [](const Handle& h) { return h.schedule.normalization.eps; })
-      .def_prop_ro("after_list", [](const Handle& h) { return after_list_name(h.schedule.after_list); })
+      .def_prop_ro("after_list", [](const Handle& h) { return to_string(h.schedule.after_list); })
       .def_prop_ro("certificate",
-                   [](const Handle& h) -> std::optional<std::tuple<double, double, std::vector<double>>> {
+                   [](const Handle& h)
+                       -> std::optional<std::tuple<double, double, std::vector<double>, std::vector<double>>> {
                      if (!h.schedule.certificate) return std::nullopt;
                      const runtime::Certificate& c = *h.schedule.certificate;
-                     return std::make_tuple(c.lower, c.upper, c.error_bounds);
+                     return std::make_tuple(c.lower, c.upper, c.error_bounds, c.float_error_bounds);
                    })
       .def("error_bound", [](const Handle& h, int steps) { return h.schedule.error_bound(steps); }, nb::arg("steps"));
 
+  m.def("element_types", [] {
+    std::vector<std::tuple<std::string, std::string, int, int>> types;
+    for (const ElementTypeInfo& t : kElementTypes) types.emplace_back(t.name, t.array_name, t.bits, t.significand_bits);
+    return types;
+  }, "(name, array name, bits, significand bits) of every element type (vocabulary.hpp)");
   m.def("builtin_names", &runtime::builtin_names, "Names of the built-in (catalogue) schedules, in catalogue order");
   m.def("builtin_schedule", [](const std::string& name) { return make_handle(runtime::builtin_schedule(name)); },
         nb::arg("name"));

@@ -3,7 +3,7 @@
 // certificate given to Python is computed for exactly those doubles.
 #include "bindings.hpp"
 
-#include "polar_express/solver/schedule.hpp"
+#include "polar_express/bridge/bridge.hpp"
 #include "polar_express/solver/schedule_io.hpp"
 #include "polar_express/solver/verify.hpp"
 
@@ -12,9 +12,6 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
-#include <cmath>
-#include <cstdio>
-#include <limits>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -26,91 +23,9 @@ namespace nb = nanobind;
 namespace polar_express::python {
 namespace {
 
-double round_up(const Real& value) {
-  double d = static_cast<double>(value);
-  if (Real(d) < value) d = std::nextafter(d, std::numeric_limits<double>::infinity());
-  return d;
-}
-
-double round_down(const Real& value) {
-  double d = static_cast<double>(value);
-  if (Real(d) > value) d = std::nextafter(d, -std::numeric_limits<double>::infinity());
-  return d;
-}
-
-// The steps of `schedule` as odd polynomials with exactly the given double
-// coefficients (exact in MPFR at any precision of 53 bits or more).
-std::vector<ScheduleStep> steps_of(const runtime::Schedule& schedule, unsigned bits) {
-  std::vector<ScheduleStep> steps;
-  for (const runtime::Step& step : schedule.steps) {
-    ScheduleStep s;
-    for (double c : step.coefficients) s.polynomial.coefficients.push_back(at_precision(Real(c), bits));
-    steps.push_back(std::move(s));
-  }
-  return steps;
-}
-
-// `schedule` (doubles) with the certificate of its list on `input`: an
-// interval of doubles inside `input` and each step's rigorous error bound
-// (the upper end of its enclosure) rounded up, so that what the certificate
-// states has been proved.
-runtime::Schedule certified(runtime::Schedule schedule, const Interval& input, unsigned bits) {
-  PrecisionScope scope(certification_bits(bits));
-  std::vector<ScheduleStep> steps = steps_of(schedule, bits);
-  certify(steps, input, bits);
-  runtime::Certificate certificate;
-  certificate.lower = round_up(input.lower);
-  certificate.upper = round_down(input.upper);
-  for (const ScheduleStep& step : steps) certificate.error_bounds.push_back(round_up(step.error_enclosure.upper));
-  schedule.certificate = certificate;
-  return schedule;
-}
-
-// The runtime schedule of a solver schedule: coefficients correctly rounded
-// to double, certified on the solver schedule's input interval.
-ScheduleHandle to_handle(const Schedule& s) {
-  runtime::Schedule r;
-  r.name = s.name;
-  r.normalization = {s.normalization.factor, s.normalization.eps,
-                     s.normalization.kind == NormalizationKind::kAol ? runtime::NormalizationKind::kAol
-                                                                     : runtime::NormalizationKind::kFrobenius};
-  r.after_list = s.after_list == AfterList::kCycle ? runtime::AfterList::kCycle : runtime::AfterList::kRepeatLast;
-  for (const ScheduleStep& step : s.steps) {
-    runtime::Step rs;
-    rs.degree = step.degree();
-    for (const Real& c : step.polynomial.coefficients) rs.coefficients.push_back(static_cast<double>(c));
-    r.steps.push_back(std::move(rs));
-  }
-  runtime::validate(r);
-  return make_handle(certified(std::move(r), s.input, s.precision_bits));
-}
-
-std::string shortest(double value) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.17g", value);
-  return text;
-}
-
-// A runtime schedule as the solver's (for verification), on [lower, upper].
-Schedule to_solver(const runtime::Schedule& r, const Real& lower, const Real& upper, unsigned bits) {
-  Schedule s;
-  s.name = r.name;
-  s.source = "polar_express (Python): the double coefficients the runtime runs";
-  s.normalization.factor = r.normalization.factor;
-  s.normalization.eps = r.normalization.eps;
-  if (r.normalization.kind == runtime::NormalizationKind::kAol) {
-    s.normalization.kind = NormalizationKind::kAol;
-    s.normalization.text = "AOL";
-  } else {
-    s.normalization.text =
-        "X / (" + shortest(r.normalization.factor) + " * ||X||_F + " + shortest(r.normalization.eps) + ")";
-  }
-  s.after_list = r.after_list == runtime::AfterList::kCycle ? AfterList::kCycle : AfterList::kRepeatLast;
-  s.precision_bits = bits;
-  s.input = {lower, upper};
-  s.steps = steps_of(r, bits);
-  return s;
-}
+// The runtime schedule of a solver schedule, with the certificate of
+// exactly its doubles and their floats (bridge.hpp).
+ScheduleHandle to_handle(const Schedule& s) { return make_handle(bridge::to_runtime(s)); }
 
 void check_precision(unsigned bits) {
   if (bits < kMinPrecisionBits || bits > kMaxPrecisionBits) {
@@ -180,8 +95,8 @@ std::string verify(const ScheduleHandle& handle, const std::string& lower, const
   std::lock_guard<std::mutex> lock(solver_mutex);
   PrecisionScope scope(certification_bits(precision_bits));
   const unsigned bits = certification_bits(precision_bits);
-  const Schedule schedule =
-      to_solver(handle.schedule, number("lower", lower, bits), number("upper", upper, bits), precision_bits);
+  const Schedule schedule = bridge::to_solver(handle.schedule, {number("lower", lower, bits), number("upper", upper, bits)},
+                                              precision_bits);
   VerifyOptions options;
   options.steps = steps;
   return to_json(verify_schedule(schedule, options));

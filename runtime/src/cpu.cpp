@@ -71,7 +71,7 @@ struct Workspace {
 
 template <class T>
 BackendTraits cpu_traits() {
-  return {std::numeric_limits<T>::digits, kSymmetricFromK};
+  return {element_type_of<T>(), kSymmetricFromK};
 }
 
 template <class T>
@@ -199,7 +199,7 @@ struct CpuPlan<T>::Impl {
       done.wait(lock, [&] { return running == 0; });
       if (failure) std::rethrow_exception(failure);
     }
-    summarize(last, schedule, program.steps);
+    summarize(last, schedule, program.steps, element_type_of<T>());
     return last.all_succeeded;
   }
 
@@ -254,16 +254,12 @@ struct CpuPlan<T>::Impl {
     const Normalization& n = program.normalization;
     double ratio = 1.0;
     if (n.kind == NormalizationKind::kFrobenius) {
-      // ||G||_F = largest * sqrt(sum (g / largest)^2) with the sum >= 1, so
-      // the ratio is at most 1 / factor and never overflows; it underflows
-      // only when eps dwarfs a norm near the smallest double, where the exact
-      // result is below the smallest double as well.
       double sum = 0;
       for (std::int64_t i = 0; i < size; ++i) {
         const double s = Elements::read(g[i]) / largest;
         sum += s * s;
       }
-      ratio = 1.0 / (n.factor * std::sqrt(sum) + n.eps / largest);
+      ratio = frobenius_ratio(largest, sum, n.factor, n.eps);
     }
     for (std::int64_t i = 0; i < size; ++i) x[i] = static_cast<T>(Elements::read(g[i]) / largest * ratio);
     return true;
@@ -285,14 +281,10 @@ struct CpuPlan<T>::Impl {
     }
   }
 
-  // D = diag(1 / sqrt(sum_j |A_ij|)) (0 for a zero row); X <- D X (wide)
+  // D = diag(aol_row_scale(sum_j |A_ij|)) (vocabulary.hpp); X <- D X (wide)
   // or X D (tall); A <- D A D, the Gram matrix of the rescaled X.
   void aol_scale(T* a, T* x, std::vector<double>& d) const {
-    for (std::int64_t i = 0; i < k; ++i) {
-      double row = 0;
-      for (std::int64_t j = 0; j < k; ++j) row += std::abs(static_cast<double>(a[i * k + j]));
-      d[static_cast<std::size_t>(i)] = row > 0 ? 1.0 / std::sqrt(row) : 0.0;
-    }
+    aol_diagonal(a, k, d.data());
     const auto scale = [&](std::int64_t i) { return d[static_cast<std::size_t>(i)]; };
     if (program.wide) {
       for (std::int64_t i = 0; i < k; ++i)
@@ -357,8 +349,7 @@ struct CpuPlan<T>::Impl {
   }
 
   // The output, or NaN and kDiverged for a result that is not finite or is
-  // too large to be a polar-factor estimate (||X||_F^2 > 4k: its singular
-  // values, which should all be near 1, average above 2).  <G, U> is
+  // too large to be a polar-factor estimate (iterate_diverged).  <G, U> is
   // reduced before U is written: in place, `g` and `u` are the same memory.
   template <class Elements>
   void store(const typename Elements::Stored* g, typename Elements::Stored* u, const T* x, std::size_t index) {
@@ -368,7 +359,7 @@ struct CpuPlan<T>::Impl {
       const double v = static_cast<double>(x[i]);
       squares += v * v;
     }
-    if (!(squares <= 4.0 * static_cast<double>(k))) {
+    if (iterate_diverged(squares, k)) {
       last.status[index] = MatrixStatus::kDiverged;
       if (!last.nuclear_norms.empty()) last.nuclear_norms[index] = kNaN;
       std::fill(u, u + size, Elements::write(static_cast<T>(kNaN)));
@@ -399,12 +390,12 @@ bool CpuPlan<T>::execute(const T* input, T* output) {
   return impl_->execute(input, output, Storage::kNative);
 }
 template <class T>
-bool CpuPlan<T>::execute_16bit(const std::uint16_t* input, std::uint16_t* output, DType element) {
+bool CpuPlan<T>::execute_16bit(const std::uint16_t* input, std::uint16_t* output, ElementType element) {
   if (!std::is_same_v<T, float>) throw std::invalid_argument("16-bit elements run in float plans");
-  if (element != DType::kF16 && element != DType::kBF16) {
+  if (element != ElementType::kF16 && element != ElementType::kBF16) {
     throw std::invalid_argument(std::string("execute of 16-bit elements takes f16 or bf16, not ") + to_string(element));
   }
-  return impl_->execute(input, output, element == DType::kF16 ? Storage::kHalf : Storage::kBFloat16);
+  return impl_->execute(input, output, element == ElementType::kF16 ? Storage::kHalf : Storage::kBFloat16);
 }
 template <class T>
 const Report& CpuPlan<T>::report() const {

@@ -74,32 +74,12 @@ const DeviceBackend& cuda_backend() {
   return *backend;
 }
 
-const char* to_string(DType dtype) {
-  switch (dtype) {
-    case DType::kF32: return "f32";
-    case DType::kF16: return "f16";
-    case DType::kBF16: return "bf16";
-  }
-  return "?";
-}
-
-BackendTraits cuda_traits(DType dtype) {
+BackendTraits cuda_traits(ElementType dtype) {
   // Symmetric products pay once the saved half of a k x k x K GEMM outweighs
   // the extra launches and the smaller tiles of the first block rows.
   constexpr std::int64_t kSymmetricFromK = 2048;
-  switch (dtype) {
-    case DType::kF32: return {24, kSymmetricFromK};
-    case DType::kF16: return {11, kSymmetricFromK};
-    case DType::kBF16: return {8, kSymmetricFromK};
-  }
-  throw std::invalid_argument("unknown dtype");
-}
-
-DType parse_dtype(const std::string& text) {
-  if (text == "f32") return DType::kF32;
-  if (text == "f16") return DType::kF16;
-  if (text == "bf16") return DType::kBF16;
-  throw std::invalid_argument("unknown dtype '" + text + "' (expected f32, f16 or bf16)");
+  if (dtype == ElementType::kF64) throw std::invalid_argument("the CUDA backend runs f32, f16 and bf16, not f64");
+  return {dtype, kSymmetricFromK};
 }
 
 }  // namespace polar_express::runtime

@@ -222,7 +222,7 @@ Program compile_program(const BatchShape& shape, const Schedule& schedule, const
   }
   // plan_products places restarts inside (0, steps) by construction.
   return lay_out(shape, schedule, steps,
-                 plan_products(shape, schedule, steps, options, traits.significand_bits, traits.symmetric_from_k));
+                 plan_products(shape, schedule, steps, options, significand_bits(traits.storage), traits.symmetric_from_k));
 }
 
 Program compile_program(const BatchShape& shape, const Schedule& schedule, int steps, const ProductPlan& products) {

@@ -8,16 +8,15 @@ namespace polar_express::runtime {
 const Step& Schedule::step(int t) const {
   if (steps.empty()) throw std::out_of_range("schedule '" + name + "' has no steps");
   if (t < 0) throw std::out_of_range("step index " + std::to_string(t) + " is negative");
-  const auto index = static_cast<std::size_t>(t);
-  if (index < steps.size()) return steps[index];
-  return after_list == AfterList::kCycle ? steps[index % steps.size()] : steps.back();
+  return steps[list_index(static_cast<std::size_t>(t), steps.size(), after_list)];
 }
 
-std::optional<double> Schedule::error_bound(int count) const {
-  if (!certificate || count < 1 || static_cast<std::size_t>(count) > certificate->error_bounds.size()) {
-    return std::nullopt;
-  }
-  return certificate->error_bounds[static_cast<std::size_t>(count) - 1];
+std::optional<double> Schedule::error_bound(int count, ElementType element) const {
+  if (!certificate) return std::nullopt;
+  const std::vector<double>& bounds =
+      element == ElementType::kF64 ? certificate->error_bounds : certificate->float_error_bounds;
+  if (count < 1 || static_cast<std::size_t>(count) > bounds.size()) return std::nullopt;
+  return bounds[static_cast<std::size_t>(count) - 1];
 }
 
 void validate(const Schedule& schedule) {
@@ -52,12 +51,14 @@ void validate(const Schedule& schedule) {
       throw std::invalid_argument(who + ": certified interval [" + std::to_string(c.lower) + ", " +
                                   std::to_string(c.upper) + "] is not 0 < lower <= upper");
     }
-    if (c.error_bounds.size() > schedule.steps.size()) {
-      throw std::invalid_argument(who + ": " + std::to_string(c.error_bounds.size()) + " certified errors for " +
-                                  std::to_string(schedule.steps.size()) + " steps");
-    }
-    for (double e : c.error_bounds) {
-      if (!std::isfinite(e) || e < 0) throw std::invalid_argument(who + ": a certified error is not finite and >= 0");
+    for (const std::vector<double>* bounds : {&c.error_bounds, &c.float_error_bounds}) {
+      if (bounds->size() > schedule.steps.size()) {
+        throw std::invalid_argument(who + ": " + std::to_string(bounds->size()) + " certified errors for " +
+                                    std::to_string(schedule.steps.size()) + " steps");
+      }
+      for (double e : *bounds) {
+        if (!std::isfinite(e) || e < 0) throw std::invalid_argument(who + ": a certified error is not finite and >= 0");
+      }
     }
   }
 }

@@ -38,4 +38,15 @@ inline Json step_json(const ScheduleStep& step, int digits) {
   return s;
 }
 
+// What a schedule's error_after and error_enclosure certify: "mpfr", the
+// coefficients as the solver holds them at its precision (a design; the
+// decimals printed are those values correctly rounded), or "decimal", the
+// exact values of the decimal coefficients its source gave.
+inline const char* certified_numbers(const Schedule& schedule) {
+  for (const ScheduleStep& step : schedule.steps) {
+    if (!step.exact_coefficients.empty()) return "decimal";
+  }
+  return "mpfr";
+}
+
 }  // namespace polar_express::detail

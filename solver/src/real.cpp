@@ -73,6 +73,27 @@ Real parse_real(const std::string& text, unsigned bits) {
   return result;
 }
 
+namespace {
+
+mpfr_rnd_t mpfr_rounding(Rounding rounding) {
+  switch (rounding) {
+    case Rounding::kDown: return MPFR_RNDD;
+    case Rounding::kUp: return MPFR_RNDU;
+    case Rounding::kNearest: break;
+  }
+  return MPFR_RNDN;
+}
+
+}  // namespace
+
+double to_double(const Real& value, Rounding rounding) {
+  return mpfr_get_d(value.backend().data(), mpfr_rounding(rounding));
+}
+
+float to_float(const Real& value, Rounding rounding) {
+  return mpfr_get_flt(value.backend().data(), mpfr_rounding(rounding));
+}
+
 std::string to_decimal(const Real& value, int significant_digits) {
   return to_decimal(value, significant_digits, Rounding::kNearest);
 }

@@ -81,8 +81,13 @@ Normalization design_normalization(const DesignOptions& options) {
   Normalization n;
   n.factor = safety > 0 ? 1 + safety : 1.01;
   n.eps = in_loop ? 1e-6 : 1e-7;
-  n.text = "X / (" + to_decimal(Real(n.factor), 17) + " * ||X||_F + " + (in_loop ? "1e-6" : "1e-7") + ")";
   return n;
+}
+
+std::string design_normalization_text(const DesignOptions& options) {
+  const bool in_loop = options.safety_mode == SafetyMode::kInLoop;
+  return "X / (" + to_decimal(Real(design_normalization(options).factor), 17) + " * ||X||_F + " +
+         (in_loop ? "1e-6" : "1e-7") + ")";
 }
 
 unsigned certification_bits(unsigned precision_bits) { return 2 * precision_bits + 64; }
@@ -93,14 +98,6 @@ SafetyMode parse_safety_mode(const std::string& text) {
   if (text == "inloop") return SafetyMode::kInLoop;
   if (text == "posthoc") return SafetyMode::kPostHoc;
   throw std::invalid_argument("unknown safety mode '" + text + "' (expected inloop or posthoc)");
-}
-
-std::string to_string(NormalizationKind kind) { return kind == NormalizationKind::kAol ? "aol" : "frobenius"; }
-
-NormalizationKind parse_normalization_kind(const std::string& text) {
-  if (text == "frobenius") return NormalizationKind::kFrobenius;
-  if (text == "aol") return NormalizationKind::kAol;
-  throw std::invalid_argument("normalization kind '" + text + "' is not frobenius or aol");
 }
 
 void validate(const DesignOptions& o) {
@@ -176,7 +173,7 @@ void validate(const Schedule& s) {
 
 void require_frobenius_normalization(const Schedule& s, const std::string& consumer) {
   if (s.normalization.kind != NormalizationKind::kFrobenius) {
-    throw std::invalid_argument("schedule '" + s.name + "' normalises by '" + s.normalization.text + "', which " +
+    throw std::invalid_argument("schedule '" + s.name + "' normalises by '" + s.normalization_text + "', which " +
                                 consumer + " does not implement (only X / (factor * ||X||_F + eps))");
   }
 }
@@ -210,6 +207,7 @@ Schedule design_schedule(const DesignOptions& requested) {
     schedule.name += (i ? "-" : "") + std::to_string(options.degrees[i]);
   }
   schedule.normalization = design_normalization(options);
+  schedule.normalization_text = design_normalization_text(options);
   schedule.source = "designed by polar-express (greedy minimax chain, Amsel et al. 2025)";
   schedule.design = options;
   schedule.precision_bits = bits;

@@ -2,12 +2,22 @@
 
 #include "json_support.hpp"
 
+#include <cmath>
+
 namespace polar_express {
 namespace {
 
 using detail::Json;
 
-std::string after_list_text(AfterList rule) { return rule == AfterList::kCycle ? "cycle" : "repeat_last"; }
+// Whether every coefficient has a finite nearest double.
+bool holds_doubles(const Schedule& schedule) {
+  for (const ScheduleStep& step : schedule.steps) {
+    for (const Rational& c : step.exact()) {
+      if (!std::isfinite(nearest_double(c))) return false;
+    }
+  }
+  return true;
+}
 
 }  // namespace
 
@@ -39,13 +49,31 @@ std::string to_json(const Schedule& schedule) {
   doc["normalization"] = {{"factor", schedule.normalization.factor},
                           {"eps", schedule.normalization.eps},
                           {"kind", to_string(schedule.normalization.kind)},
-                          {"text", schedule.normalization.text}};
-  doc["after_list"] = after_list_text(schedule.after_list);
+                          {"text", schedule.normalization_text}};
+  doc["after_list"] = to_string(schedule.after_list);
+  doc["certified"] = detail::certified_numbers(schedule);
   Json steps = Json::array();
   for (const ScheduleStep& step : schedule.steps) steps.push_back(detail::step_json(step, digits));
+  // The doubles the runtime runs, certified as well: each step's
+  // coefficients (exact decimals) and the error after it.
+  Json doubles = nullptr;
+  if (holds_doubles(schedule)) {
+    const Schedule rounded = rounded_to(schedule, ElementType::kF64);
+    for (std::size_t t = 0; t < rounded.steps.size(); ++t) {
+      const ScheduleStep& step = rounded.steps[t];
+      Json coefficients = Json::array();
+      for (const Real& c : step.polynomial.coefficients) coefficients.push_back(exact_decimal(to_double(c, Rounding::kNearest)));
+      steps[t]["double"] = {{"coefficients", coefficients},
+                            {"error_after", decimal(step.error_after)},
+                            {"error_enclosure", detail::enclosure_json(step.error_enclosure, digits)}};
+    }
+    doubles = {{"final_error", decimal(rounded.final_error)},
+               {"error_enclosure", detail::enclosure_json(rounded.final_error_enclosure, digits)}};
+  }
   doc["steps"] = steps;
   doc["final_error"] = decimal(schedule.final_error);
   doc["error_enclosure"] = detail::enclosure_json(schedule.final_error_enclosure, digits);
+  doc["double"] = doubles;
   return doc.dump(2) + "\n";
 }
 

@@ -189,9 +189,11 @@ const Json& require_object(const Json& v, const std::string& where) {
 AfterList read_after_list(const Json* v, const std::string& where) {
   if (v == nullptr) return AfterList::kRepeatLast;
   const std::string rule = read_string(*v, join(where, "after_list"));
-  if (rule == "repeat_last") return AfterList::kRepeatLast;
-  if (rule == "cycle") return AfterList::kCycle;
-  fail(join(where, "after_list"), quote_text(rule) + " is neither \"repeat_last\" nor \"cycle\"");
+  try {
+    return parse_after_list(rule);
+  } catch (const std::invalid_argument& e) {
+    fail(where, e.what());
+  }
 }
 
 // The exact value of a number's text, which read_number has accepted.
@@ -262,16 +264,17 @@ constexpr const char* kFrobeniusNorm = "||X||_F";
 
 // "X / ||X||_F", "X / (||X||_F + E)" or "X / (F * ||X||_F + E)" give factor
 // F and eps E; a symbolic E ("+ eps") reads as 0, since the runtime guards a
-// zero matrix without it.  "AOL" is Turbo-Muon's AOL rescaling (kind kAol);
-// an empty text is the plain X / ||X||_F; any other text, or numbers out of
-// range, is an error.
+// zero matrix without it.  The text of another kind (vocabulary.hpp: "AOL"
+// is Turbo-Muon's AOL rescaling) is that kind; an empty text is the plain
+// X / ||X||_F; any other text, or numbers out of range, is an error.
 Normalization parse_normalization_text(const std::string& text, const std::string& where) {
   Normalization n;
-  n.text = text;
   if (text.empty()) return n;
-  if (text == "AOL") {
-    n.kind = NormalizationKind::kAol;
-    return n;
+  for (const NormalizationKindInfo& kind : kNormalizationKinds) {
+    if (kind.value != NormalizationKind::kFrobenius && text == kind.text) {
+      n.kind = kind.value;
+      return n;
+    }
   }
   auto bad = [&] {
     fail(where, quote_text(text) +
@@ -327,7 +330,8 @@ Schedule parse_published(const Json& object, unsigned bits) {
   const std::string where = "schedule " + quote_text(s.name);
   if (const Json* v = find(object, "source")) s.source = read_string(*v, join(where, "source"));
   if (const Json* v = find(object, "normalization")) {
-    s.normalization = parse_normalization_text(read_string(*v, join(where, "normalization")), join(where, "normalization"));
+    s.normalization_text = read_string(*v, join(where, "normalization"));
+    s.normalization = parse_normalization_text(s.normalization_text, join(where, "normalization"));
   }
   s.after_list = read_after_list(find(object, "after_list"), where);
   s.precision_bits = bits;
@@ -509,7 +513,7 @@ Schedule parse_own(const Json& doc, unsigned bits) {
     if (const Json* e = find(*v, "eps")) {
       s.normalization.eps = read_eps(read_number(*e, "normalization eps", 64), "normalization eps");
     }
-    if (const Json* t = find(*v, "text")) s.normalization.text = read_string(*t, "normalization text");
+    if (const Json* t = find(*v, "text")) s.normalization_text = read_string(*t, "normalization text");
     if (const Json* k = find(*v, "kind")) {
       try {
         s.normalization.kind = parse_normalization_kind(read_string(*k, "normalization kind"));

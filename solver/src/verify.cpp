@@ -193,8 +193,6 @@ LowerSearch search_lower(const RigorousChain& chain, const Real& upper, const Re
   return r;
 }
 
-std::string after_list_text(AfterList rule) { return rule == AfterList::kCycle ? "cycle" : "repeat_last"; }
-
 std::string outcome_text(LowerSearch::Outcome o) {
   switch (o) {
     case LowerSearch::Outcome::kFound: return "found";
@@ -202,11 +200,6 @@ std::string outcome_text(LowerSearch::Outcome o) {
     case LowerSearch::Outcome::kUnreachable: return "unreachable";
   }
   return "found";
-}
-
-std::size_t list_index(const Verification& v, std::size_t t) {
-  if (t < v.list_length) return t;
-  return v.schedule.after_list == AfterList::kCycle ? t % v.list_length : v.list_length - 1;
 }
 
 Json verification_object(const Verification& v, const std::optional<Real>& expect_error) {
@@ -218,8 +211,9 @@ Json verification_object(const Verification& v, const std::optional<Real>& expec
   doc["name"] = s.name;
   doc["source"] = s.source;
   doc["method"] = s.design ? "polar-express" : "published";
-  doc["normalization"] = {{"factor", s.normalization.factor}, {"eps", s.normalization.eps}, {"text", s.normalization.text}};
-  doc["after_list"] = after_list_text(s.after_list);
+  doc["normalization"] = {{"factor", s.normalization.factor}, {"eps", s.normalization.eps}, {"text", s.normalization_text}};
+  doc["after_list"] = to_string(s.after_list);
+  doc["certified"] = detail::certified_numbers(s);
   doc["list_length"] = v.list_length;
   doc["input"] = {{"lower", decimal(s.input.lower)},
                   {"upper", decimal(s.input.upper)},
@@ -229,7 +223,7 @@ Json verification_object(const Verification& v, const std::optional<Real>& expec
   Json steps = Json::array();
   for (std::size_t t = 0; t < s.steps.size(); ++t) {
     Json j = detail::step_json(s.steps[t], digits);
-    j["list_index"] = list_index(v, t) + 1;
+    j["list_index"] = list_index(t, v.list_length, s.after_list) + 1;
     steps.push_back(j);
   }
   doc["steps"] = steps;
@@ -283,7 +277,7 @@ std::vector<ScheduleStep> expand_steps(const Schedule& schedule, int steps) {
   const std::size_t n = schedule.steps.size();
   std::vector<ScheduleStep> result;
   for (std::size_t t = 0; t < static_cast<std::size_t>(steps); ++t) {
-    const std::size_t k = t < n ? t : (schedule.after_list == AfterList::kCycle ? t % n : n - 1);
+    const std::size_t k = list_index(t, n, schedule.after_list);
     ScheduleStep step;
     step.polynomial = schedule.steps[k].polynomial;
     step.exact_coefficients = schedule.steps[k].exact_coefficients;

@@ -57,7 +57,9 @@ void check_table(const Table& table, const Table32& table32, const Schedule& sch
     for (std::size_t k = 0; k < coefficients.size(); ++k) {
       INFO("step " << t + 1 << " coefficient " << k << " = " << to_decimal(coefficients[k], 40));
       CHECK(is_nearest(table[t].coefficients[k], coefficients[k]));
-      CHECK(is_nearest(table32[t].coefficients[k], coefficients[k]));
+      // The float table holds the doubles' floats, what the runtime's float
+      // paths multiply by.
+      CHECK(is_nearest(table32[t].coefficients[k], Real(table[t].coefficients[k])));
     }
     for (std::size_t k = coefficients.size(); k < std::size(table[t].coefficients); ++k) {
       CHECK(table[t].coefficients[k] == 0.0);
@@ -81,7 +83,7 @@ DesignOptions shipped_design(int degree) {
 
 }  // namespace
 
-TEST_CASE("generated headers hold the solver's coefficients, correctly rounded", "[codegen][cpp]") {
+TEST_CASE("generated headers hold the solver's coefficients, correctly rounded, and their floats", "[codegen][cpp]") {
   check_table(gen::polar_express_paper_d5, gen::polar_express_paper_d5_f32, builtin_schedule("polar-express-paper-d5"));
   check_table(gen::polar_express_nanochat_d5, gen::polar_express_nanochat_d5_f32,
               builtin_schedule("polar-express-nanochat-d5"));
@@ -89,8 +91,10 @@ TEST_CASE("generated headers hold the solver's coefficients, correctly rounded",
   check_table(gen::polar_express_d7, gen::polar_express_d7_f32, design_schedule(shipped_design(7)));
 }
 
-TEST_CASE("generated metadata carries the certificate and the design", "[codegen][cpp]") {
-  const Schedule paper = codegen::certified(builtin_schedule("polar-express-paper-d5"));
+TEST_CASE("generated metadata carries the certificate of the tables' numbers and the design", "[codegen][cpp]") {
+  const Schedule source = builtin_schedule("polar-express-paper-d5");
+  const Schedule doubles = rounded_to(source, ElementType::kF64);
+  const Schedule floats = rounded_to(source, ElementType::kF32);
   const auto& info = gen::polar_express_paper_d5_info;
   CHECK(std::strcmp(info.name, "polar-express-paper-d5") == 0);
   CHECK(std::strcmp(info.identifier, "polar_express_paper_d5") == 0);
@@ -98,23 +102,36 @@ TEST_CASE("generated metadata carries the certificate and the design", "[codegen
   CHECK(info.normalization_eps == 1e-7);
   CHECK_FALSE(info.design.designed);
   CHECK(info.precision_bits == 256);
-  for (std::size_t t = 0; t < paper.steps.size(); ++t) {
-    CHECK(info.steps[t].error_after_value == codegen::nearest_double(paper.steps[t].error_after));
-    CHECK(info.steps[t].lower_value == codegen::nearest_double(paper.steps[t].interval.lower));
-    CHECK(parse_real(info.steps[t].upper, 256) == at_precision(paper.steps[t].interval.upper, 256));
-    // The bound stays a bound in both forms: its text read at the
-    // certificate's precision and its double are >= the rigorous upper end,
-    // and the double is the smallest such.
-    const Real& bound = paper.steps[t].error_enclosure.upper;
+  // The doubles' interval lies inside the certified one.
+  CHECK(Real(info.input_lower_value) >= source.input.lower);
+  CHECK(Real(info.input_upper_value) <= source.input.upper);
+  for (std::size_t t = 0; t < doubles.steps.size(); ++t) {
+    // The double table's polynomials are the doubles' own.
+    for (std::size_t k = 0; k < doubles.steps[t].polynomial.coefficients.size(); ++k) {
+      CHECK(Real(gen::polar_express_paper_d5[t].coefficients[k]) == doubles.steps[t].polynomial.coefficients[k]);
+      CHECK(Real(gen::polar_express_paper_d5_f32[t].coefficients[k]) == floats.steps[t].polynomial.coefficients[k]);
+    }
+    CHECK(info.steps[t].error_after_value == codegen::nearest_double(doubles.steps[t].error_after));
+    CHECK(info.steps[t].lower_value == codegen::nearest_double(doubles.steps[t].interval.lower));
+    CHECK(parse_real(info.steps[t].upper, 256) == at_precision(doubles.steps[t].interval.upper, 256));
+    // Each bound stays a bound in both forms: its text read at the
+    // certificate's precision and its double are >= the rigorous upper end of
+    // its table's numbers, and the double is the smallest such.
     const unsigned bits = certification_bits(256);
+    const Real& bound = doubles.steps[t].error_enclosure.upper;
     CHECK(parse_real(info.steps[t].error_bound, bits) >= bound);
     CHECK(Real(info.steps[t].error_bound_value) >= bound);
     CHECK(Real(std::nextafter(info.steps[t].error_bound_value, 0.0)) < bound);
     CHECK(info.steps[t].error_bound_value >= info.steps[t].error_after_value);
+    const Real& float_bound = floats.steps[t].error_enclosure.upper;
+    CHECK(parse_real(info.steps[t].error_bound_f32, bits) >= float_bound);
+    CHECK(Real(info.steps[t].error_bound_f32_value) >= float_bound);
+    CHECK(Real(std::nextafter(info.steps[t].error_bound_f32_value, 0.0)) < float_bound);
   }
   CHECK(info.final_error_value < 1e-14);
-  CHECK(info.final_error_bound_value == info.steps[paper.steps.size() - 1].error_bound_value);
-  CHECK(std::strcmp(info.final_error_bound, info.steps[paper.steps.size() - 1].error_bound) == 0);
+  CHECK(info.final_error_bound_value == info.steps[doubles.steps.size() - 1].error_bound_value);
+  CHECK(std::strcmp(info.final_error_bound, info.steps[doubles.steps.size() - 1].error_bound) == 0);
+  CHECK(info.final_error_bound_f32_value == info.steps[doubles.steps.size() - 1].error_bound_f32_value);
 
   const auto& d3 = gen::polar_express_d3_info;
   CHECK(d3.design.designed);
@@ -151,7 +168,7 @@ TEST_CASE("an emitted header compiles alone with g++ and clang++ under -Werror",
   Schedule schedule = builtin_schedule("polar-express-nanochat-d5");
   schedule.name = "Odd-names_2";
   schedule.source = "say \"hi\" ?" "?= caf\xc3\xa9\tend\\";
-  schedule.normalization.text = "X / (||X|| + eps) \\";
+  schedule.normalization_text = "X / (||X|| + eps) \\";
   schedule.after_list = AfterList::kCycle;
   schedule.steps.push_back(design_schedule(shipped_design(3)).steps.back());
   schedule.steps.push_back(design_schedule(shipped_design(7)).steps.back());

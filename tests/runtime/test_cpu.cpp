@@ -355,6 +355,17 @@ TEST_CASE("by-products: <G, U> and the certified bound", "[cpu][byproducts]") {
       CHECK(rt::test::max_sigma_error(rt::test::unpack(output, b, 12, 15)) <= *plan.report().sigma_error_bound);
     }
   }
+  SECTION("a float plan reports the bound of the floats it multiplies by") {
+    rt::CpuPlan<float> plan({2, 12, 15}, paper, options);
+    rt::test::pack(rt::test::with_spectrum(12, 15, sigma * 1e-5, rng), input, 1);
+    const std::vector<float> narrow(input.begin(), input.end());
+    std::vector<float> result(narrow.size());
+    REQUIRE(plan.execute(narrow.data(), result.data()));
+    const auto& info = polar_express::schedules::polar_express_paper_d5_info;
+    REQUIRE(plan.report().sigma_error_bound.has_value());
+    CHECK(*plan.report().sigma_error_bound == info.steps[7].error_bound_f32_value);
+    CHECK(info.steps[7].error_bound_f32_value != info.steps[7].error_bound_value);
+  }
   SECTION("12 steps: <G, U> is the nuclear norm; past the certified list there is no bound") {
     options.steps = 12;
     rt::CpuPlan<double> plan({2, 12, 15}, paper, options);

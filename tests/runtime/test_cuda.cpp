@@ -31,7 +31,7 @@ struct Batch {
 
 // A batch with log-spaced spectra down to `lowest`, scaled by `scale`,
 // rounded to `dtype` the way upload() does.
-Batch make_batch(const rt::BatchShape& shape, pc::DType dtype, double lowest, std::uint64_t seed, double scale = 1) {
+Batch make_batch(const rt::BatchShape& shape, pc::ElementType dtype, double lowest, std::uint64_t seed, double scale = 1) {
   std::mt19937_64 rng(seed);
   Batch batch{shape, std::vector<float>(static_cast<std::size_t>(shape.batch * shape.matrix_size()))};
   for (std::int64_t b = 0; b < shape.batch; ++b) {
@@ -39,19 +39,19 @@ Batch make_batch(const rt::BatchShape& shape, pc::DType dtype, double lowest, st
                                              rt::test::logspace(lowest, std::min(shape.rows, shape.cols)), rng);
     rt::test::pack(Matrix(g * scale), batch.values, b);
   }
-  pc::DeviceBuffer device(batch.values.size() * pc::element_size(dtype));
+  pc::DeviceBuffer device(batch.values.size() * polar_express::element_bytes(dtype));
   pc::upload(batch.values.data(), device.data(), batch.values.size(), dtype);
   pc::download(device.data(), batch.values.data(), batch.values.size(), dtype);
   return batch;
 }
 
 // A batch of Gaussian entries (no SVD: cheap at any size), rounded to `dtype`.
-Batch gaussian_batch(const rt::BatchShape& shape, pc::DType dtype, std::uint64_t seed) {
+Batch gaussian_batch(const rt::BatchShape& shape, pc::ElementType dtype, std::uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> normal;
   Batch batch{shape, std::vector<float>(static_cast<std::size_t>(shape.batch * shape.matrix_size()))};
   for (float& v : batch.values) v = normal(rng);
-  pc::DeviceBuffer device(batch.values.size() * pc::element_size(dtype));
+  pc::DeviceBuffer device(batch.values.size() * polar_express::element_bytes(dtype));
   pc::upload(batch.values.data(), device.data(), batch.values.size(), dtype);
   pc::download(device.data(), batch.values.data(), batch.values.size(), dtype);
   return batch;
@@ -59,8 +59,8 @@ Batch gaussian_batch(const rt::BatchShape& shape, pc::DType dtype, std::uint64_t
 
 // Runs `plan` on the batch; in place when asked.
 std::vector<float> run(pc::Plan& plan, const std::vector<float>& input, bool in_place = false) {
-  const pc::DType dtype = plan.dtype();
-  pc::DeviceBuffer in(input.size() * pc::element_size(dtype)), out(input.size() * pc::element_size(dtype));
+  const pc::ElementType dtype = plan.dtype();
+  pc::DeviceBuffer in(input.size() * polar_express::element_bytes(dtype)), out(input.size() * polar_express::element_bytes(dtype));
   pc::upload(input.data(), in.data(), input.size(), dtype);
   plan.execute(in.data(), in_place ? in.data() : out.data(), nullptr);
   pc::synchronize();
@@ -87,8 +87,8 @@ TEST_CASE("CUDA: fp32 reaches 1e-5 with 12 steps of the paper's list", "[cuda][a
   options.steps = 12;
   for (const rt::BatchShape& s : {rt::BatchShape{1, 37, 53}, rt::BatchShape{1, 53, 37}, rt::BatchShape{3, 20, 31},
                                   rt::BatchShape{2, 130, 70}}) {
-    const Batch batch = make_batch(s, pc::DType::kF32, 1e-3, 1);
-    pc::Plan plan(s, pc::DType::kF32, rt::test::paper_schedule(), options);
+    const Batch batch = make_batch(s, pc::ElementType::kF32, 1e-3, 1);
+    pc::Plan plan(s, pc::ElementType::kF32, rt::test::paper_schedule(), options);
     const std::vector<float> out = run(plan, batch.values);
     REQUIRE(plan.report(nullptr).all_succeeded);
     CAPTURE(s.batch, s.rows, s.cols);
@@ -105,13 +105,13 @@ TEST_CASE("CUDA: fp32 reaches 1e-5 with 12 steps of the paper's list", "[cuda][a
 // to the f64 result is a few bf16 units; a wrong term would be O(1).  fp16
 // keeps 11 bits: 4e-3.
 TEST_CASE("CUDA: bf16 and fp16 within their tolerance of the CPU f64 result", "[cuda][accuracy]") {
-  for (const auto& [dtype, tolerance] : {std::pair{pc::DType::kBF16, 2e-2}, std::pair{pc::DType::kF16, 4e-3}}) {
+  for (const auto& [dtype, tolerance] : {std::pair{pc::ElementType::kBF16, 2e-2}, std::pair{pc::ElementType::kF16, 4e-3}}) {
     for (const rt::BatchShape& s : {rt::BatchShape{2, 64, 96}, rt::BatchShape{1, 96, 64}, rt::BatchShape{3, 33, 47}}) {
       const Batch batch = make_batch(s, dtype, 1e-2, 2);
       pc::Plan plan(s, dtype, rt::test::nanochat_schedule());
       const std::vector<float> out = run(plan, batch.values);
       REQUIRE(plan.report(nullptr).all_succeeded);
-      CAPTURE(rt::to_string(dtype), s.batch, s.rows, s.cols);
+      CAPTURE(polar_express::to_string(dtype), s.batch, s.rows, s.cols);
       CHECK(worst_relative_error(out, cpu_reference(batch, rt::test::nanochat_schedule(), 5), s) < tolerance);
     }
   }
@@ -119,10 +119,10 @@ TEST_CASE("CUDA: bf16 and fp16 within their tolerance of the CPU f64 result", "[
 
 TEST_CASE("CUDA: edge inputs in every dtype", "[cuda][edge]") {
   const rt::BatchShape s{4, 13, 21};
-  for (pc::DType dtype : {pc::DType::kF32, pc::DType::kBF16, pc::DType::kF16}) {
-    CAPTURE(rt::to_string(dtype));
+  for (pc::ElementType dtype : {pc::ElementType::kF32, pc::ElementType::kBF16, pc::ElementType::kF16}) {
+    CAPTURE(polar_express::to_string(dtype));
     // fp16 holds neither 1e-30 nor 1e30: its extremes stand in.
-    const bool half = dtype == pc::DType::kF16;
+    const bool half = dtype == pc::ElementType::kF16;
     const double tiny = half ? 1e-4 : 1e-30, huge = half ? 3e4 : 1e30;
     Batch batch = make_batch(s, dtype, 1e-2, 3);
     const std::size_t size = static_cast<std::size_t>(s.matrix_size());
@@ -149,7 +149,7 @@ TEST_CASE("CUDA: edge inputs in every dtype", "[cuda][edge]") {
     CHECK(rt::test::unpack(out, 2, 13, 21).array().isNaN().all());
     CHECK(rt::test::unpack(out, 3, 13, 21).allFinite());
 
-    const double tolerance = dtype == pc::DType::kF32 ? 1e-4 : 5e-2;
+    const double tolerance = dtype == pc::ElementType::kF32 ? 1e-4 : 5e-2;
     for (const Batch* b : {&scaled_tiny, &scaled_huge}) {
       pc::Plan single(b->shape, dtype, schedule, options);
       const std::vector<float> u = run(single, b->values);
@@ -165,8 +165,8 @@ TEST_CASE("CUDA: vectors, B = 1 and B = 1000, sizes off multiples of 8", "[cuda]
   for (const rt::BatchShape& s : {rt::BatchShape{1, 1, 37}, rt::BatchShape{1, 37, 1}, rt::BatchShape{1, 1, 1},
                                   rt::BatchShape{1, 77, 45}, rt::BatchShape{1000, 5, 7}, rt::BatchShape{1000, 7, 5}}) {
     CAPTURE(s.batch, s.rows, s.cols);
-    const Batch batch = make_batch(s, pc::DType::kF32, 1e-2, 5);
-    pc::Plan plan(s, pc::DType::kF32, rt::test::paper_schedule(), options);
+    const Batch batch = make_batch(s, pc::ElementType::kF32, 1e-2, 5);
+    pc::Plan plan(s, pc::ElementType::kF32, rt::test::paper_schedule(), options);
     const std::vector<float> out = run(plan, batch.values);
     CHECK(plan.report(nullptr).all_succeeded);
     CHECK(worst_relative_error(out, cpu_reference(batch, rt::test::paper_schedule(), 12), s) < 1e-5);
@@ -175,15 +175,15 @@ TEST_CASE("CUDA: vectors, B = 1 and B = 1000, sizes off multiples of 8", "[cuda]
 
 TEST_CASE("CUDA: in place, repeated and graph-captured runs agree", "[cuda][layout]") {
   const rt::BatchShape s{3, 45, 29};
-  const Batch batch = make_batch(s, pc::DType::kBF16, 1e-3, 6);
-  pc::Plan plan(s, pc::DType::kBF16, rt::test::nanochat_schedule());
+  const Batch batch = make_batch(s, pc::ElementType::kBF16, 1e-3, 6);
+  pc::Plan plan(s, pc::ElementType::kBF16, rt::test::nanochat_schedule());
   const std::vector<float> first = run(plan, batch.values);
   CHECK(run(plan, batch.values) == first);
   CHECK(run(plan, batch.values, true) == first);
 
   const std::size_t bytes = batch.values.size() * 2;
   pc::DeviceBuffer in(bytes), out(bytes);
-  pc::upload(batch.values.data(), in.data(), batch.values.size(), pc::DType::kBF16);
+  pc::upload(batch.values.data(), in.data(), batch.values.size(), pc::ElementType::kBF16);
   cudaStream_t stream = nullptr;
   REQUIRE(cudaStreamCreate(&stream) == cudaSuccess);
   cudaGraph_t graph = nullptr;
@@ -195,7 +195,7 @@ TEST_CASE("CUDA: in place, repeated and graph-captured runs agree", "[cuda][layo
   REQUIRE(cudaGraphLaunch(exec, stream) == cudaSuccess);
   const rt::Report report = plan.report(stream);
   std::vector<float> captured(batch.values.size());
-  pc::download(out.data(), captured.data(), captured.size(), pc::DType::kBF16);
+  pc::download(out.data(), captured.data(), captured.size(), pc::ElementType::kBF16);
   cudaGraphExecDestroy(exec);
   cudaGraphDestroy(graph);
   cudaStreamDestroy(stream);
@@ -210,8 +210,8 @@ TEST_CASE("CUDA: in place, repeated and graph-captured runs agree", "[cuda][layo
 // and of everything after it.
 TEST_CASE("CUDA: a matrix spread over many blocks gives the same bits on every run", "[cuda][determinism]") {
   const rt::BatchShape s{2, 1024, 4096};
-  for (const pc::DType dtype : {pc::DType::kBF16, pc::DType::kF32}) {
-    CAPTURE(rt::to_string(dtype));
+  for (const pc::ElementType dtype : {pc::ElementType::kBF16, pc::ElementType::kF32}) {
+    CAPTURE(polar_express::to_string(dtype));
     const Batch batch = gaussian_batch(s, dtype, 11);
     rt::PlanOptions options;
     options.nuclear_norm = true;
@@ -245,9 +245,9 @@ TEST_CASE("CUDA: the specialised kernel set matches the generic path", "[cuda][s
   for (const rt::BatchShape& s : {rt::BatchShape{8, 32, 64}, rt::BatchShape{5, 64, 33}, rt::BatchShape{1, 1, 40},
                                   rt::BatchShape{1000, 6, 9}}) {
     CAPTURE(s.batch, s.rows, s.cols);
-    const Batch batch = make_batch(s, pc::DType::kF32, 1e-2, 7);
-    pc::Plan fused(s, pc::DType::kF32, kernels, options);
-    pc::Plan generic(s, pc::DType::kF32, schedule, options);
+    const Batch batch = make_batch(s, pc::ElementType::kF32, 1e-2, 7);
+    pc::Plan fused(s, pc::ElementType::kF32, kernels, options);
+    pc::Plan generic(s, pc::ElementType::kF32, schedule, options);
     CHECK(fused.uses_fused_kernel());
     CHECK_FALSE(generic.uses_fused_kernel());
     const std::vector<float> a = run(fused, batch.values), b = run(generic, batch.values);
@@ -262,19 +262,19 @@ TEST_CASE("CUDA: the specialised kernel set matches the generic path", "[cuda][s
     // bf16 in and out through the SIMT kernel (fp32 inside; with the Gram
     // form on, bf16 takes the tensor-core kernel, tested below): within bf16
     // rounding of the f64 result.
-    const Batch narrow = make_batch(s, pc::DType::kBF16, 1e-2, 7);
+    const Batch narrow = make_batch(s, pc::ElementType::kBF16, 1e-2, 7);
     rt::PlanOptions no_gram;
     no_gram.gram = rt::ProductMode::kOff;
-    pc::Plan simt_bf16(s, pc::DType::kBF16, kernels, no_gram);
+    pc::Plan simt_bf16(s, pc::ElementType::kBF16, kernels, no_gram);
     CHECK(simt_bf16.fused_kernel() == pc::FusedKernel::kSimt);
     CHECK(worst_relative_error(run(simt_bf16, narrow.values), cpu_reference(narrow, schedule, 5), s) < 1e-2);
   }
   SECTION("edge inputs through the fused kernel") {
     const rt::BatchShape s{3, 16, 24};
-    Batch batch = make_batch(s, pc::DType::kF32, 1e-2, 8);
+    Batch batch = make_batch(s, pc::ElementType::kF32, 1e-2, 8);
     std::fill_n(batch.values.begin(), 16 * 24, 0.0f);
     batch.values[16 * 24 + 1] = std::numeric_limits<float>::quiet_NaN();
-    pc::Plan fused(s, pc::DType::kF32, kernels);
+    pc::Plan fused(s, pc::ElementType::kF32, kernels);
     REQUIRE(fused.uses_fused_kernel());
     const std::vector<float> out = run(fused, batch.values);
     const rt::Report report = fused.report(nullptr);
@@ -286,9 +286,9 @@ TEST_CASE("CUDA: the specialised kernel set matches the generic path", "[cuda][s
   }
   SECTION("shapes past shared memory take the cuBLASLt path with the table's numbers") {
     const rt::BatchShape s{1, 300, 700};
-    const Batch batch = make_batch(s, pc::DType::kF32, 1e-2, 9);
-    pc::Plan large(s, pc::DType::kF32, kernels);
-    pc::Plan generic(s, pc::DType::kF32, schedule);
+    const Batch batch = make_batch(s, pc::ElementType::kF32, 1e-2, 9);
+    pc::Plan large(s, pc::ElementType::kF32, kernels);
+    pc::Plan generic(s, pc::ElementType::kF32, schedule);
     CHECK_FALSE(large.uses_fused_kernel());
     CHECK(run(large, batch.values) == run(generic, batch.values));
   }
@@ -302,23 +302,23 @@ TEST_CASE("CUDA: plans of two shapes on one fused kernel, used alternately", "[c
   std::shared_ptr<const pc::ScheduleKernels> kernels = polar_express::schedules::make_polar_express_nanochat_d5_cuda();
   const rt::Schedule schedule = kernels->schedule();
   struct Case {
-    pc::DType dtype;
+    pc::ElementType dtype;
     rt::BatchShape large, small;
     pc::FusedKernel kernel;
     double tolerance;  // against the CPU f64 result, as in the tests above
   };
   // Large: 120 KiB (tensor-core) and 112 KiB (SIMT) of shared memory, past
   // the 48 KiB a kernel gets without opting in; small: 5 KiB at most.
-  for (const Case& c : {Case{pc::DType::kBF16, {2, 128, 768}, {3, 16, 40}, pc::FusedKernel::kGramTensorCore, 3e-2},
-                        Case{pc::DType::kF32, {2, 64, 128}, {3, 8, 24}, pc::FusedKernel::kSimt, 1e-4}}) {
-    CAPTURE(rt::to_string(c.dtype));
+  for (const Case& c : {Case{pc::ElementType::kBF16, {2, 128, 768}, {3, 16, 40}, pc::FusedKernel::kGramTensorCore, 3e-2},
+                        Case{pc::ElementType::kF32, {2, 64, 128}, {3, 8, 24}, pc::FusedKernel::kSimt, 1e-4}}) {
+    CAPTURE(polar_express::to_string(c.dtype));
     const Batch large_batch = make_batch(c.large, c.dtype, 1e-2, 51), small_batch = make_batch(c.small, c.dtype, 1e-2, 52);
     pc::Plan large(c.large, c.dtype, kernels);
     REQUIRE(large.fused_kernel() == c.kernel);
     const std::vector<float> large_first = run(large, large_batch.values);
     CHECK(worst_relative_error(large_first, cpu_reference(large_batch, schedule, 5), c.large) < c.tolerance);
 
-    const std::size_t bytes = large_batch.values.size() * pc::element_size(c.dtype);
+    const std::size_t bytes = large_batch.values.size() * polar_express::element_bytes(c.dtype);
     pc::DeviceBuffer in(bytes), out(bytes);
     pc::upload(large_batch.values.data(), in.data(), large_batch.values.size(), c.dtype);
     cudaStream_t stream = nullptr;
@@ -358,8 +358,8 @@ TEST_CASE("CUDA: the tensor-core fused kernel matches the CPU f64 result", "[cud
   for (const rt::BatchShape& s : {rt::BatchShape{4, 128, 768}, rt::BatchShape{3, 200, 96}, rt::BatchShape{2, 33, 77},
                                   rt::BatchShape{1000, 6, 9}, rt::BatchShape{1, 1, 40}, rt::BatchShape{2, 40, 1},
                                   rt::BatchShape{2, 128, 128}}) {
-    for (const pc::DType dtype : {pc::DType::kBF16, pc::DType::kF16}) {
-      CAPTURE(s.batch, s.rows, s.cols, rt::to_string(dtype));
+    for (const pc::ElementType dtype : {pc::ElementType::kBF16, pc::ElementType::kF16}) {
+      CAPTURE(s.batch, s.rows, s.cols, polar_express::to_string(dtype));
       const Batch batch = make_batch(s, dtype, 1e-2, 31);
       const std::vector<double> exact = cpu_reference(batch, schedule, 5);
       pc::Plan fused(s, dtype, kernels, options);
@@ -393,14 +393,14 @@ TEST_CASE("CUDA: the tensor-core fused kernel matches the CPU f64 result", "[cud
   }
   SECTION("restarts: planned and at every step; in place equals out of place") {
     const rt::BatchShape s{3, 64, 700};
-    const Batch batch = make_batch(s, pc::DType::kBF16, 1e-3, 32);
+    const Batch batch = make_batch(s, pc::ElementType::kBF16, 1e-3, 32);
     const std::vector<double> exact = cpu_reference(batch, schedule, 5);
-    pc::Plan planned(s, pc::DType::kBF16, kernels, options);
+    pc::Plan planned(s, pc::ElementType::kBF16, kernels, options);
     REQUIRE(planned.fused_kernel() == pc::FusedKernel::kGramTensorCore);
     CHECK_FALSE(planned.program().products.restarts.empty());  // nanochat's first steps grow Q past the fp16 budget
     rt::PlanOptions every = options;
     every.gram_restart_interval = 1;
-    pc::Plan each_step(s, pc::DType::kBF16, kernels, every);
+    pc::Plan each_step(s, pc::ElementType::kBF16, kernels, every);
     CHECK(each_step.program().products.restarts == std::vector<int>{1, 2, 3, 4});
     const std::vector<float> a = run(planned, batch.values), b = run(each_step, batch.values);
     CHECK(worst_relative_error(a, exact, s) < 3e-2);
@@ -418,7 +418,7 @@ TEST_CASE("CUDA: the tensor-core fused kernel matches the CPU f64 result", "[cud
   }
   SECTION("edge inputs: zero, NaN, Inf, tiny and huge norms") {
     const rt::BatchShape s{6, 24, 40};
-    Batch batch = make_batch(s, pc::DType::kBF16, 1e-2, 33);
+    Batch batch = make_batch(s, pc::ElementType::kBF16, 1e-2, 33);
     const std::int64_t size = s.matrix_size();
     std::fill_n(batch.values.begin(), size, 0.0f);
     batch.values[size + 5] = std::numeric_limits<float>::quiet_NaN();
@@ -428,7 +428,7 @@ TEST_CASE("CUDA: the tensor-core fused kernel matches the CPU f64 result", "[cud
       batch.values[3 * size + i] = std::ldexp(batch.values[5 * size + i], -100);
       batch.values[4 * size + i] = std::ldexp(batch.values[5 * size + i], 100);
     }
-    pc::Plan fused(s, pc::DType::kBF16, kernels);
+    pc::Plan fused(s, pc::ElementType::kBF16, kernels);
     REQUIRE(fused.fused_kernel() == pc::FusedKernel::kGramTensorCore);
     const std::vector<float> out = run(fused, batch.values);
     const rt::Report report = fused.report(nullptr);
@@ -452,11 +452,11 @@ TEST_CASE("CUDA: the tensor-core fused kernel matches the CPU f64 result", "[cud
   }
   SECTION("f32, the Gram form turned off, and k > 128 stay off the tensor cores") {
     const rt::BatchShape small{2, 32, 64};
-    CHECK(pc::Plan(small, pc::DType::kF32, kernels).fused_kernel() == pc::FusedKernel::kSimt);
+    CHECK(pc::Plan(small, pc::ElementType::kF32, kernels).fused_kernel() == pc::FusedKernel::kSimt);
     rt::PlanOptions no_gram;
     no_gram.gram = rt::ProductMode::kOff;
-    CHECK(pc::Plan(small, pc::DType::kBF16, kernels, no_gram).fused_kernel() == pc::FusedKernel::kSimt);
-    CHECK(pc::Plan(rt::BatchShape{1, 200, 300}, pc::DType::kBF16, kernels).fused_kernel() !=
+    CHECK(pc::Plan(small, pc::ElementType::kBF16, kernels, no_gram).fused_kernel() == pc::FusedKernel::kSimt);
+    CHECK(pc::Plan(rt::BatchShape{1, 200, 300}, pc::ElementType::kBF16, kernels).fused_kernel() !=
           pc::FusedKernel::kGramTensorCore);
   }
 }
@@ -477,8 +477,8 @@ TEST_CASE("CUDA: Gram iteration and symmetric products match the standard path",
   const rt::Schedule schedule = rt::test::nanochat_schedule();
   for (const rt::BatchShape& s : {rt::BatchShape{1, 64, 1024}, rt::BatchShape{1, 1024, 64}, rt::BatchShape{3, 100, 300},
                                   rt::BatchShape{1, 700, 1500}}) {
-    for (const auto& [dtype, tolerance] : {std::pair{pc::DType::kF32, 2e-3}, std::pair{pc::DType::kBF16, 3e-2}}) {
-      CAPTURE(s.batch, s.rows, s.cols, rt::to_string(dtype));
+    for (const auto& [dtype, tolerance] : {std::pair{pc::ElementType::kF32, 2e-3}, std::pair{pc::ElementType::kBF16, 3e-2}}) {
+      CAPTURE(s.batch, s.rows, s.cols, polar_express::to_string(dtype));
       const Batch batch = make_batch(s, dtype, 1e-3, 21);
       const std::vector<double> exact = cpu_reference(batch, schedule, 5);
       pc::Plan standard(s, dtype, schedule, options(rt::ProductMode::kOff, rt::ProductMode::kOff, 0));
@@ -513,14 +513,14 @@ TEST_CASE("CUDA: Gram iteration and symmetric products match the standard path",
 TEST_CASE("CUDA: a captured graph replays execute", "[cuda][graph]") {
   for (const rt::ProductMode gram : {rt::ProductMode::kOff, rt::ProductMode::kOn}) {
     const rt::BatchShape s{2, 48, 160};
-    const Batch batch = make_batch(s, pc::DType::kBF16, 1e-3, 22);
+    const Batch batch = make_batch(s, pc::ElementType::kBF16, 1e-3, 22);
     rt::PlanOptions options;
     options.gram = gram;
-    pc::Plan plan(s, pc::DType::kBF16, rt::test::nanochat_schedule(), options);
+    pc::Plan plan(s, pc::ElementType::kBF16, rt::test::nanochat_schedule(), options);
     const std::vector<float> direct = run(plan, batch.values);
     const std::size_t bytes = batch.values.size() * 2;
     pc::DeviceBuffer in(bytes), out(bytes);
-    pc::upload(batch.values.data(), in.data(), batch.values.size(), pc::DType::kBF16);
+    pc::upload(batch.values.data(), in.data(), batch.values.size(), pc::ElementType::kBF16);
     cudaStream_t stream = nullptr;
     REQUIRE(cudaStreamCreate(&stream) == cudaSuccess);
     {
@@ -530,7 +530,7 @@ TEST_CASE("CUDA: a captured graph replays execute", "[cuda][graph]") {
         graph.launch(stream);
         CHECK(plan.report(stream).all_succeeded);
         std::vector<float> replayed(batch.values.size());
-        pc::download(out.data(), replayed.data(), replayed.size(), pc::DType::kBF16);
+        pc::download(out.data(), replayed.data(), replayed.size(), pc::ElementType::kBF16);
         CHECK(replayed == direct);
       }
     }
@@ -541,7 +541,7 @@ TEST_CASE("CUDA: a captured graph replays execute", "[cuda][graph]") {
 
 TEST_CASE("CUDA: the generic path runs the program compile_program lists", "[cuda][program]") {
   const rt::Schedule paper = rt::test::paper_schedule();
-  for (const pc::DType dtype : {pc::DType::kF32, pc::DType::kBF16}) {
+  for (const pc::ElementType dtype : {pc::ElementType::kF32, pc::ElementType::kBF16}) {
     for (const rt::BatchShape& s : {rt::BatchShape{2, 64, 256}, rt::BatchShape{1, 300, 90}}) {
       rt::PlanOptions options;
       options.steps = 9;
@@ -557,8 +557,8 @@ TEST_CASE("CUDA: AOL normalisation (Turbo-Muon's list) matches the CPU plan", "[
   const rt::Schedule turbo = rt::builtin_schedule("turbo-muon-aol-4step");
   for (const rt::BatchShape& s : {rt::BatchShape{3, 48, 160}, rt::BatchShape{2, 160, 48}}) {
     CAPTURE(s.rows, s.cols);
-    const Batch batch = make_batch(s, pc::DType::kF32, 1e-2, 9, 1e3);
-    pc::Plan plan(s, pc::DType::kF32, turbo);
+    const Batch batch = make_batch(s, pc::ElementType::kF32, 1e-2, 9, 1e3);
+    pc::Plan plan(s, pc::ElementType::kF32, turbo);
     CHECK(worst_relative_error(run(plan, batch.values), cpu_reference(batch, turbo, 4), s) < 1e-4);
   }
 }
@@ -568,8 +568,8 @@ TEST_CASE("CUDA: a finite but exploding iteration is reported as diverged", "[cu
   tripling.steps = {{3, {3.0, 0.0}}};
   rt::PlanOptions options;
   options.steps = 40;  // 3^40 ~ 1e19: finite in f32
-  const Batch batch = gaussian_batch({2, 16, 24}, pc::DType::kF32, 10);
-  pc::Plan plan({2, 16, 24}, pc::DType::kF32, tripling, options);
+  const Batch batch = gaussian_batch({2, 16, 24}, pc::ElementType::kF32, 10);
+  pc::Plan plan({2, 16, 24}, pc::ElementType::kF32, tripling, options);
   run(plan, batch.values);
   const rt::Report report = plan.report(nullptr);
   CHECK(report.status[0] == rt::MatrixStatus::kDiverged);
@@ -581,25 +581,27 @@ TEST_CASE("CUDA: the loadable module runs shipped kernel sets and reports their 
   REQUIRE(cuda.device_count() > 0);
   const rt::Schedule nanochat = rt::test::nanochat_schedule();
   const rt::BatchShape s{4, 32, 64};
-  const Batch batch = make_batch(s, pc::DType::kBF16, 1e-2, 11);
+  const Batch batch = make_batch(s, pc::ElementType::kBF16, 1e-2, 11);
   const std::size_t bytes = batch.values.size() * 2;
   void* in = cuda.allocate(bytes, 0);
   void* out = cuda.allocate(bytes, 0);
-  cuda.upload(batch.values.data(), in, batch.values.size(), pc::DType::kBF16);
-  const auto plan = cuda.make_plan(s, pc::DType::kBF16, nanochat, {}, 0);
+  cuda.upload(batch.values.data(), in, batch.values.size(), pc::ElementType::kBF16);
+  const auto plan = cuda.make_plan(s, pc::ElementType::kBF16, nanochat, {}, 0);
   CHECK(plan->kernels() == "fused tensor-core kernel (generated)");
   plan->execute(in, out, nullptr);
   const rt::Report report = plan->report(nullptr);
   REQUIRE(report.all_succeeded);
   REQUIRE(report.sigma_error_bound.has_value());
-  CHECK(*report.sigma_error_bound == *nanochat.error_bound(5));
+  // The bound of the numbers that ran: the doubles' floats.
+  CHECK(*report.sigma_error_bound == *nanochat.error_bound(5, pc::ElementType::kBF16));
+  CHECK(*report.sigma_error_bound == polar_express::schedules::polar_express_nanochat_d5_info.steps[4].error_bound_f32_value);
   std::vector<float> result(batch.values.size());
-  cuda.download(out, result.data(), result.size(), pc::DType::kBF16);
+  cuda.download(out, result.data(), result.size(), pc::ElementType::kBF16);
   CHECK(worst_relative_error(result, cpu_reference(batch, nanochat, 5), s) < 0.1);
   // Another schedule of the same name but other coefficients gets no kernel set.
   rt::Schedule impostor = nanochat;
   impostor.steps[0].coefficients[0] *= 1.001;
-  CHECK(cuda.make_plan(s, pc::DType::kBF16, impostor, {}, 0)->kernels() == "cuBLASLt");
+  CHECK(cuda.make_plan(s, pc::ElementType::kBF16, impostor, {}, 0)->kernels() == "cuBLASLt");
   cuda.release(in);
   cuda.release(out);
 }
@@ -607,12 +609,12 @@ TEST_CASE("CUDA: the loadable module runs shipped kernel sets and reports their 
 // Run by cuda_main.cpp only when device_count() reports no device.
 TEST_CASE("CUDA: without a device the backend refuses clearly", "[cuda][no-device]") {
   REQUIRE(pc::device_count() == 0);
-  CHECK_THROWS_WITH(pc::Plan({1, 8, 8}, pc::DType::kBF16, rt::test::nanochat_schedule()),
+  CHECK_THROWS_WITH(pc::Plan({1, 8, 8}, pc::ElementType::kBF16, rt::test::nanochat_schedule()),
                     Catch::Contains("no CUDA device"));
-  CHECK_THROWS_AS(pc::Plan({1, 8, 8}, pc::DType::kF32, polar_express::schedules::make_polar_express_nanochat_d5_cuda()),
+  CHECK_THROWS_AS(pc::Plan({1, 8, 8}, pc::ElementType::kF32, polar_express::schedules::make_polar_express_nanochat_d5_cuda()),
                   pc::CudaError);
   // Through the loadable module: one clear BackendUnavailable.
   CHECK(rt::cuda_backend().device_count() == 0);
-  CHECK_THROWS_WITH(rt::cuda_backend().make_plan({1, 8, 8}, pc::DType::kBF16, rt::test::nanochat_schedule(), {}, 0),
+  CHECK_THROWS_WITH(rt::cuda_backend().make_plan({1, 8, 8}, pc::ElementType::kBF16, rt::test::nanochat_schedule(), {}, 0),
                     Catch::Contains("no CUDA device"));
 }

@@ -2,9 +2,11 @@
 // tensor-core one (fused_gram_mma.cuh: tiling, fragment addressing,
 // barriers, padding, restarts, tall layout, staging, statuses) and the SIMT
 // one (fused_simt.cuh), checked against the CPU f64 plan on machines without
-// a GPU.  What the emulator cannot show (timing,
+// a GPU, and checked to do the work of the iteration program their plan
+// reports (fused_program, fused_launch).  What the emulator cannot show (timing,
 // the hardware's own MMA, races the barriers would hide) stays with the GPU
 // tests in test_cuda.cpp.
+#include "polar_express/runtime/catalogue.hpp"
 #include "polar_express/runtime/cpu.hpp"
 
 #define POLAR_EXPRESS_WARP_EMULATION 1
@@ -21,12 +23,15 @@
 #include <catch2/catch.hpp>
 
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <iterator>
 #include <limits>
 #include <random>
+#include <stdexcept>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace rt = polar_express::runtime;
@@ -106,40 +111,53 @@ struct Result {
 
 enum class Kernel { kTensorCore, kSimt };
 
+// One launch on the emulator of the kernel `args` names, gram_mma_kernel<Table, T>
+// or simt_kernel<Table, T>, with the batch's data and a workspace when it restarts.
+template <class Table, class T>
+Result run_launch(const Batch& batch, pc::FusedArguments args, bool in_place = false) {
+  const rt::BatchShape& s = batch.shape;
+  std::vector<T> input(batch.values.size()), output(batch.values.size());
+  for (std::size_t i = 0; i < input.size(); ++i) input[i] = to_element<T>(batch.values[i]);
+  std::vector<__half> workspace(args.restarts == 0 ? 0 : batch.values.size());
+  Result result{{}, std::vector<pc::MatrixStats>(static_cast<std::size_t>(s.batch))};
+  std::memset(result.stats.data(), 0, result.stats.size() * sizeof(pc::MatrixStats));
+  args.input = input.data();
+  args.output = in_place ? input.data() : output.data();
+  args.dtype = std::is_same_v<T, float> ? pc::ElementType::kF32 : std::is_same_v<T, __half> ? pc::ElementType::kF16 : pc::ElementType::kBF16;
+  args.stats = result.stats.data();
+  args.workspace = workspace.empty() ? nullptr : workspace.data();
+  if (args.kernel == pc::FusedKernel::kGramTensorCore) {
+    // The tensor-core kernel takes 16-bit elements only (specialized.cuh).
+    if constexpr (std::is_same_v<T, float>) {
+      throw std::invalid_argument("the tensor-core kernel takes bf16 and fp16 only");
+    } else {
+      const std::size_t bytes = sp::gram_layout(static_cast<int>(std::min(s.rows, s.cols))).bytes();
+      polar_express::warp_emulation::run_grid(args.batch, sp::kGramThreads, bytes,
+                                              [&] { sp::gram_mma_kernel<Table, T>(args); });
+    }
+  } else {
+    polar_express::warp_emulation::run_grid(args.batch, sp::kSimtThreads, sp::simt_shared_bytes(args.rows, args.cols),
+                                            [&] { sp::simt_kernel<Table, T>(args); });
+  }
+  const std::vector<T>& written = in_place ? input : output;
+  for (const T& v : written) result.output.push_back(to_float(v));
+  return result;
+}
+
 // One launch of gram_mma_kernel<Table, T> (or simt_kernel) on the emulator.
 template <class Table, class T, Kernel kKernel = Kernel::kTensorCore>
 Result emulate(const Batch& batch, const Options& options) {
   const rt::BatchShape& s = batch.shape;
-  std::vector<T> input(batch.values.size()), output(batch.values.size());
-  for (std::size_t i = 0; i < input.size(); ++i) input[i] = to_element<T>(batch.values[i]);
-  std::vector<__half> workspace(options.restarts.empty() ? 0 : batch.values.size());
-  Result result{{}, std::vector<pc::MatrixStats>(static_cast<std::size_t>(s.batch))};
-  std::memset(result.stats.data(), 0, result.stats.size() * sizeof(pc::MatrixStats));
   pc::FusedArguments args;
   args.kernel = kKernel == Kernel::kTensorCore ? pc::FusedKernel::kGramTensorCore : pc::FusedKernel::kSimt;
-  args.input = input.data();
-  args.output = options.in_place ? input.data() : output.data();
-  args.dtype = std::is_same_v<T, float> ? pc::DType::kF32 : std::is_same_v<T, __half> ? pc::DType::kF16 : pc::DType::kBF16;
   args.batch = static_cast<int>(s.batch);
   args.rows = static_cast<int>(s.rows);
   args.cols = static_cast<int>(s.cols);
   args.input_stride = args.output_stride = s.matrix_size();
   args.steps = options.steps;
   args.nuclear_norm = options.nuclear_norm;
-  args.stats = result.stats.data();
   for (int t : options.restarts) args.restarts |= std::uint64_t{1} << t;
-  args.workspace = workspace.empty() ? nullptr : workspace.data();
-  if constexpr (kKernel == Kernel::kTensorCore) {
-    const std::size_t bytes = sp::gram_layout(static_cast<int>(std::min(s.rows, s.cols))).bytes();
-    polar_express::warp_emulation::run_grid(args.batch, sp::kGramThreads, bytes,
-                                            [&] { sp::gram_mma_kernel<Table, T>(args); });
-  } else {
-    polar_express::warp_emulation::run_grid(args.batch, sp::kSimtThreads, sp::simt_shared_bytes(args.rows, args.cols),
-                                            [&] { sp::simt_kernel<Table, T>(args); });
-  }
-  const std::vector<T>& written = options.in_place ? input : output;
-  for (const T& v : written) result.output.push_back(to_float(v));
-  return result;
+  return run_launch<Table, T>(batch, args, options.in_place);
 }
 
 // The CPU f64 plan on the same (rounded) values.
@@ -389,3 +407,159 @@ TEST_CASE("emulated SIMT fused kernel: f32 and bf16, wide and tall, edge inputs"
   }
 }
 
+
+namespace {
+
+using polar_express::warp_emulation::TraceEvent;
+
+// What a fused kernel must do for `program`: its Gram matrices, k x k
+// products and applies, in order, each with the step it belongs to (the
+// Gram form's identity additions are folded into the kernel's products; the
+// normalisation and the store frame every program).
+std::vector<std::pair<int, int>> program_work(const rt::Program& program) {
+  std::vector<std::pair<int, int>> work;
+  for (const rt::Operation& op : program.operations) {
+    switch (op.kind) {
+      case rt::OpKind::kGram: work.emplace_back(static_cast<int>(sp::FusedEvent::kGram), op.step); break;
+      case rt::OpKind::kProduct: work.emplace_back(static_cast<int>(sp::FusedEvent::kProduct), op.step); break;
+      case rt::OpKind::kApply: work.emplace_back(static_cast<int>(sp::FusedEvent::kApply), op.step); break;
+      default: break;
+    }
+  }
+  return work;
+}
+
+// A generated schedule's float table as the runtime schedule its kernel
+// set encodes (SpecializedKernels::schedule: the float coefficients).
+template <const auto& kList, const auto& kInfo>
+rt::Schedule float_schedule() {
+  return rt::schedule_from_generated(kList, kInfo);
+}
+
+// The plan's program for a fused kernel (fused_program), launched as the
+// plan launches it (fused_launch), on the emulator: the kernel's recorded
+// work is the program's, step by step, each step runs the table row whose
+// coefficients the program uses at that step, and the result is the CPU
+// f64 plan's to the kernel's precision.
+template <class Table, class T>
+void check_follows_program(const rt::Schedule& schedule, const rt::BatchShape& shape, pc::FusedKernel kernel,
+                           const rt::PlanOptions& options, double tolerance) {
+  const rt::Program program = pc::fused_program(shape, schedule, options, kernel);
+  const pc::FusedArguments args = pc::fused_launch(program);
+  INFO(program.to_string());
+  REQUIRE(args.kernel == kernel);
+  const Batch batch = make_batch<T>(shape, 1e-2, 70);
+  polar_express::warp_emulation::take_trace();
+  const Result result = run_launch<Table, T>(batch, args);
+  std::vector<std::pair<int, int>> work;
+  std::vector<TraceEvent> rows;
+  for (const TraceEvent& e : polar_express::warp_emulation::take_trace()) {
+    if (e.event == static_cast<int>(sp::FusedEvent::kRow)) rows.push_back(e);
+    else work.emplace_back(e.event, e.step);
+  }
+  CHECK(work == program_work(program));
+  REQUIRE(static_cast<int>(rows.size()) == program.steps);
+  for (int t = 0; t < program.steps; ++t) {
+    CAPTURE(t);
+    CHECK(rows[static_cast<std::size_t>(t)].step == t);
+    const int row = rows[static_cast<std::size_t>(t)].row;
+    REQUIRE(row >= 0);
+    REQUIRE(row < Table::kSteps);
+    const std::vector<double>& used = schedule.step(t).coefficients;
+    REQUIRE(static_cast<int>(used.size()) == (Table::kDegrees[static_cast<std::size_t>(row)] + 1) / 2);
+    for (std::size_t j = 0; j < used.size(); ++j) {
+      CHECK(static_cast<double>(Table::kCoefficients[static_cast<std::size_t>(row)][j]) == used[j]);
+    }
+  }
+  // Without restarts the fp16 Gram form is not accurate (its own test above).
+  if (std::isfinite(tolerance)) {
+    CHECK(worst_relative_error(result.output, cpu_reference(batch, schedule, program.steps), shape) < tolerance);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("emulated fused kernels follow their program: steps, rows, restarts", "[emulated][program]") {
+  namespace gen = polar_express::schedules;
+  const rt::Schedule nanochat = float_schedule<gen::polar_express_nanochat_d5_f32, gen::polar_express_nanochat_d5_info>();
+  const auto options = [](int steps, int interval) {
+    rt::PlanOptions o;
+    o.steps = steps;
+    o.gram_restart_interval = interval;
+    return o;
+  };
+  SECTION("tensor-core kernel: planned restarts, every step, every other, none, steps past the list") {
+    for (const rt::PlanOptions& o : {options(0, 0), options(5, 1), options(7, 2), options(6, 100), options(8, 0)}) {
+      CAPTURE(o.steps, o.gram_restart_interval);
+      const double tolerance = o.gram_restart_interval == 100 ? std::numeric_limits<double>::infinity() : 3e-2;
+      check_follows_program<NanochatTable, __nv_bfloat16>(nanochat, {2, 24, 150}, pc::FusedKernel::kGramTensorCore, o,
+                                                          tolerance);
+      check_follows_program<NanochatTable, __half>(nanochat, {1, 70, 24}, pc::FusedKernel::kGramTensorCore, o,
+                                                   tolerance);
+    }
+  }
+  SECTION("SIMT kernel: the direct form, steps past the list") {
+    for (const int steps : {5, 7}) {
+      check_follows_program<NanochatTable, float>(nanochat, {2, 20, 36}, pc::FusedKernel::kSimt, options(steps, 0), 1e-4);
+      check_follows_program<NanochatTable, float>(nanochat, {1, 30, 12}, pc::FusedKernel::kSimt, options(steps, 0), 1e-4);
+    }
+  }
+  SECTION("degrees 3 and 7: Horner without and with two passes") {
+    const rt::Schedule d3 = float_schedule<gen::polar_express_d3_f32, gen::polar_express_d3_info>();
+    const rt::Schedule d7 = float_schedule<gen::polar_express_d7_f32, gen::polar_express_d7_info>();
+    check_follows_program<D3Table, __half>(d3, {1, 20, 90}, pc::FusedKernel::kGramTensorCore, options(0, 0), 3e-2);
+    check_follows_program<D7Table, __half>(d7, {1, 20, 90}, pc::FusedKernel::kGramTensorCore, options(0, 0), 3e-2);
+    check_follows_program<D3Table, float>(d3, {1, 12, 20}, pc::FusedKernel::kSimt, options(0, 0), 1e-4);
+    check_follows_program<D7Table, float>(d7, {1, 12, 20}, pc::FusedKernel::kSimt, options(0, 0), 1e-4);
+  }
+}
+
+TEST_CASE("emulated fused kernels: a launch that drops the program's restarts does other work",
+          "[emulated][program]") {
+  namespace gen = polar_express::schedules;
+  const rt::Schedule nanochat = float_schedule<gen::polar_express_nanochat_d5_f32, gen::polar_express_nanochat_d5_info>();
+  const rt::BatchShape shape{1, 24, 150};
+  const rt::Program program = pc::fused_program(shape, nanochat, {}, pc::FusedKernel::kGramTensorCore);
+  REQUIRE_FALSE(program.products.restarts.empty());
+  pc::FusedArguments args = pc::fused_launch(program);
+  args.restarts = 0;
+  polar_express::warp_emulation::take_trace();
+  run_launch<NanochatTable, __nv_bfloat16>(make_batch<__nv_bfloat16>(shape, 1e-2, 71), args);
+  std::vector<std::pair<int, int>> work;
+  for (const TraceEvent& e : polar_express::warp_emulation::take_trace()) {
+    if (e.event != static_cast<int>(sp::FusedEvent::kRow)) work.emplace_back(e.event, e.step);
+  }
+  CHECK(work != program_work(program));
+}
+
+TEST_CASE("fused launches come from the program and refuse what no kernel runs", "[emulated][program]") {
+  const rt::Schedule paper = rt::test::paper_schedule();
+  rt::PlanOptions options;
+  options.steps = 9;
+  const rt::Program gram = pc::fused_program({3, 16, 40}, paper, options, pc::FusedKernel::kGramTensorCore);
+  const pc::FusedArguments launch = pc::fused_launch(gram);
+  CHECK(launch.kernel == pc::FusedKernel::kGramTensorCore);
+  CHECK((launch.batch == 3 && launch.rows == 16 && launch.cols == 40 && launch.steps == 9));
+  std::uint64_t mask = 0;
+  for (int t : gram.products.restarts) mask |= std::uint64_t{1} << t;
+  CHECK(launch.restarts == mask);
+  CHECK(pc::fused_launch(pc::fused_program({3, 16, 40}, paper, options, pc::FusedKernel::kSimt)).kernel ==
+        pc::FusedKernel::kSimt);
+  // The program the generic path would run with symmetric products, AOL, or
+  // restarts past the mask: no fused kernel runs those.
+  rt::PlanOptions symmetric = options;
+  symmetric.symmetric = rt::ProductMode::kOn;
+  CHECK_THROWS_AS(pc::fused_launch(rt::compile_program({1, 16, 40}, paper, symmetric, rt::cpu_traits<float>())),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(pc::fused_launch(rt::compile_program({1, 16, 40}, rt::builtin_schedule("turbo-muon-aol-4step"), {},
+                                                       rt::cpu_traits<float>())),
+                  std::invalid_argument);
+  rt::PlanOptions long_run;
+  long_run.steps = 80;
+  long_run.gram_restart_interval = 10;
+  CHECK_THROWS_AS(pc::fused_launch(pc::fused_program({1, 16, 40}, paper, long_run, pc::FusedKernel::kGramTensorCore)),
+                  std::invalid_argument);
+  rt::Schedule cycling = paper;
+  cycling.after_list = rt::AfterList::kCycle;
+  CHECK_THROWS_AS(pc::fused_program({1, 16, 40}, cycling, options, pc::FusedKernel::kSimt), std::invalid_argument);
+}

@@ -126,7 +126,7 @@ namespace {
 // A float plan's result on the widened batch, rounded back: what a 16-bit
 // execute must give bit for bit (same program, same thread split).
 template <class Widen, class Narrow>
-void check_16bit(rt::DType dtype, Widen widen, Narrow narrow, const rt::BatchShape& shape) {
+void check_16bit(rt::ElementType dtype, Widen widen, Narrow narrow, const rt::BatchShape& shape) {
   std::mt19937_64 rng(5);
   std::normal_distribution<float> gaussian;
   std::vector<std::uint16_t> input(static_cast<std::size_t>(shape.batch * shape.rows * shape.cols));
@@ -168,10 +168,10 @@ void check_16bit(rt::DType dtype, Widen widen, Narrow narrow, const rt::BatchSha
 TEST_CASE("float plans run f16 and bf16 batches, converting as they read and write", "[cpu][half]") {
   for (const rt::BatchShape& shape : {rt::BatchShape{3, 24, 40}, rt::BatchShape{2, 70, 20}}) {
     CAPTURE(shape.batch, shape.rows, shape.cols);
-    check_16bit(rt::DType::kF16, rt::half_to_float, rt::float_to_half, shape);
-    check_16bit(rt::DType::kBF16, rt::bfloat16_to_float, rt::float_to_bfloat16, shape);
+    check_16bit(rt::ElementType::kF16, rt::half_to_float, rt::float_to_half, shape);
+    check_16bit(rt::ElementType::kBF16, rt::bfloat16_to_float, rt::float_to_bfloat16, shape);
   }
   rt::CpuPlan<float> plan({1, 4, 4}, rt::test::nanochat_schedule());
   std::vector<std::uint16_t> data(16, 0x3c00);
-  CHECK_THROWS_AS(plan.execute(data.data(), data.data(), rt::DType::kF32), std::invalid_argument);
+  CHECK_THROWS_AS(plan.execute(data.data(), data.data(), rt::ElementType::kF32), std::invalid_argument);
 }

@@ -275,7 +275,7 @@ TEST_CASE("the CPU and CUDA backends run the same operation list", "[program][cu
       options.symmetric = rt::ProductMode::kOn;
       const rt::Program cpu = rt::compile_program(s, paper, options, rt::cpu_traits<float>());
       const rt::Program cuda =
-          rt::compile_program(s, paper, options, polar_express::runtime::cuda::traits(rt::DType::kF32));
+          rt::compile_program(s, paper, options, polar_express::runtime::cuda::traits(rt::ElementType::kF32));
       INFO("CPU:\n" << cpu.to_string() << "CUDA:\n" << cuda.to_string());
       CHECK(cpu.operations == cuda.operations);
       CHECK(cpu.products.restarts == cuda.products.restarts);

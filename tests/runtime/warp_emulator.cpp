@@ -136,6 +136,23 @@ void mma_16x8x16(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1
   warp_sync();
 }
 
+namespace {
+
+// Written by thread 0 of block 0 only, read after its launch has joined.
+std::vector<TraceEvent> recorded;
+
+}  // namespace
+
+void trace(int event, int step, int row) {
+  if (threadIdx.x == 0 && blockIdx.x == 0) recorded.push_back({event, step, row});
+}
+
+std::vector<TraceEvent> take_trace() {
+  std::vector<TraceEvent> events;
+  events.swap(recorded);
+  return events;
+}
+
 void run_grid(int blocks, int threads, std::size_t dynamic_bytes, const std::function<void()>& kernel) {
   if (threads % kLanes != 0 || threads < kLanes) throw std::invalid_argument("emulated blocks are whole warps");
   if (dynamic_bytes > runtime::cuda::detail::kEmulatedSharedBytes) {

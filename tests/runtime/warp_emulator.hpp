@@ -27,6 +27,7 @@
 #include <cstddef>
 #include <cstdlib>
 #include <functional>
+#include <vector>
 
 #define __launch_bounds__(...)
 
@@ -52,7 +53,24 @@ inline constexpr std::size_t kEmulatedSharedBytes = 232448;  // sm_90's 227 KiB 
 extern unsigned char dynamic_shared[kEmulatedSharedBytes];
 }  // namespace polar_express::runtime::cuda::detail
 
+// The fused kernels report what they do through this hook
+// (fused_common.cuh); the emulator records it from thread 0 of block 0.
+#define POLAR_EXPRESS_FUSED_TRACE(event, step, row) \
+  ::polar_express::warp_emulation::trace(static_cast<int>(event), (step), (row))
+
 namespace polar_express::warp_emulation {
+
+struct TraceEvent {
+  int event;  // a runtime::cuda::detail::FusedEvent
+  int step;
+  int row;    // the table row (kRow, the products of a polynomial), else -1
+  bool operator==(const TraceEvent& other) const {
+    return event == other.event && step == other.step && row == other.row;
+  }
+};
+void trace(int event, int step, int row);
+// The events recorded since the last call, in order; clears the record.
+std::vector<TraceEvent> take_trace();
 
 // Runs `kernel` (a call of the kernel with its arguments) as `blocks` blocks
 // of `threads` threads with `dynamic_bytes` of dynamic shared memory.

@@ -41,7 +41,7 @@ TEST_CASE("built-in names, sources and rules are those of the file, in its order
     const Schedule s = builtin_schedule(entry["name"].get<std::string>(), 128);
     INFO(s.name);
     CHECK(s.source == entry["source"].get<std::string>());
-    CHECK(s.normalization.text == entry["normalization"].get<std::string>());
+    CHECK(s.normalization_text == entry["normalization"].get<std::string>());
     CHECK(s.after_list == AfterList::kRepeatLast);
     CHECK(s.precision_bits == 128);
     const bool raw = entry.contains("raw_steps");

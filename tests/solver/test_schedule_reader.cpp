@@ -99,7 +99,7 @@ TEST_CASE("the whole published file is accepted when it holds exactly one list",
   const Schedule s = parse_schedule(one, 256);
   CHECK(s.name == "cans-5step");
   CHECK(s.steps.size() == 5);
-  CHECK(s.normalization.text == "X / ||X||_F");
+  CHECK(s.normalization_text == "X / ||X||_F");
   CHECK(s.normalization.factor == 1.0);
   CHECK(s.normalization.eps == 0.0);
   const std::string message = parse_error_of(slurp(data_file()));
@@ -114,7 +114,7 @@ TEST_CASE("normalization texts give factor and eps where they have the Frobenius
   CHECK(jordan.normalization.factor == 1.0);
   CHECK(jordan.normalization.eps == 1e-7);
   const Schedule aol = parse_schedule(published_object_text("turbo-muon-aol-4step"), 256);
-  CHECK(aol.normalization.text == "AOL");
+  CHECK(aol.normalization_text == "AOL");
   CHECK(aol.normalization.factor == 1.0);
   CHECK(aol.normalization.kind == NormalizationKind::kAol);
   CHECK(nanochat.normalization.kind == NormalizationKind::kFrobenius);
@@ -211,7 +211,7 @@ TEST_CASE("bad schedules are rejected with the offending value named", "[reader]
       {"{\"name\": \"x\", \"steps\": [[1, \"nan\"]]}", "\"nan\" is not finite"},
       {"{\"name\": \"x\", \"steps\": [[1, 1e999999999999]]}", "number overflow parsing '1e999999999999'"},
       {"{\"name\": \"x\", \"steps\": [[1, \" 2\"]]}", "\" 2\" is not a number"},
-      {"{\"name\": \"x\", \"steps\": [[1]], \"after_list\": \"loop\"}", "\"loop\" is neither"},
+      {"{\"name\": \"x\", \"steps\": [[1]], \"after_list\": \"loop\"}", "after_list 'loop' is not repeat_last or cycle"},
       {"{\"name\": \"x\", \"steps\": [[1]], \"steps\": [[2]]}", "duplicate key \"steps\""},
       {"{\"name\": 5, \"steps\": [[1]]}", "the integer 5 is not a string"},
       {"{\"name\": \"x\", \"steps\": [[1]], \"raw_steps\": [[1]]}", "exactly one of"},

@@ -123,8 +123,8 @@ __global__ void normalise_kernel(const T* input, std::int64_t stride, std::int64
   }
 }
 
-// d[i] = 1 / sqrt(sum_j |A_ij|) of each k x k matrix (0 for a zero row): one
-// block per (matrix, row).
+// d[i] = aol_row_scale(sum_j |A_ij|) (vocabulary.hpp) of each k x k matrix:
+// one block per (matrix, row).
 template <class S>
 __global__ void aol_diagonal_kernel(const S* a, std::int64_t k, float* d) {
   __shared__ float scratch[device::kMaxWarps];
@@ -133,7 +133,7 @@ __global__ void aol_diagonal_kernel(const S* a, std::int64_t k, float* d) {
   float sum = 0;
   for (std::int64_t j = threadIdx.x; j < k; j += blockDim.x) sum += fabsf(to_float(m[row + j * k]));
   sum = block_reduce(sum, device::Sum{}, scratch);
-  if (threadIdx.x == 0) d[static_cast<std::int64_t>(blockIdx.x) * k + row] = sum > 0 ? rsqrtf(sum) : 0.0f;
+  if (threadIdx.x == 0) d[static_cast<std::int64_t>(blockIdx.x) * k + row] = aol_row_scale(sum);
 }
 
 // A <- D A D (column-major k x k).
@@ -179,15 +179,16 @@ __global__ void check_kernel(const T* x, std::int64_t size, MatrixStats* stats, 
   }
 }
 
-// One block per matrix: ||X||_F^2 from the partials in a fixed order; above
-// 4k the iterate is no polar-factor estimate (program.hpp, kStore).
-__global__ void size_check_kernel(const double* partials, int blocks_per_matrix, double limit, MatrixStats* stats) {
+// One block per matrix: ||X||_F^2 from the partials in a fixed order, and
+// whether the iterate diverged (iterate_diverged, vocabulary.hpp).
+__global__ void size_check_kernel(const double* partials, int blocks_per_matrix, std::int64_t short_side,
+                                  MatrixStats* stats) {
   __shared__ double scratch[device::kMaxWarps];
   const double* mine = partials + static_cast<std::int64_t>(blockIdx.x) * blocks_per_matrix;
   double total = 0;
   for (int b = static_cast<int>(threadIdx.x); b < blocks_per_matrix; b += static_cast<int>(blockDim.x)) total += mine[b];
   total = block_reduce(total, device::Sum{}, scratch);
-  if (threadIdx.x == 0 && !(total <= limit)) atomicOr(&stats[blockIdx.x].flags, kDivergedOutput);
+  if (threadIdx.x == 0 && iterate_diverged(total, short_side)) atomicOr(&stats[blockIdx.x].flags, kDivergedOutput);
 }
 
 template <class T>
@@ -240,12 +241,14 @@ __global__ void mirror_lower_kernel(Bits* d, std::int64_t k) {
 }
 
 template <class Launch>
-void dispatch(DType dtype, Launch&& launch) {
+void dispatch(ElementType dtype, Launch&& launch) {
   switch (dtype) {
-    case DType::kF32: launch(float{}); return;
-    case DType::kF16: launch(__half{}); return;
-    case DType::kBF16: launch(__nv_bfloat16{}); return;
+    case ElementType::kF32: launch(float{}); return;
+    case ElementType::kF16: launch(__half{}); return;
+    case ElementType::kBF16: launch(__nv_bfloat16{}); return;
+    case ElementType::kF64: break;
   }
+  require_device_element(dtype);
   throw std::invalid_argument("unknown dtype");
 }
 
@@ -255,7 +258,7 @@ std::size_t reduction_partials(std::int64_t size, int batch) {
   return static_cast<std::size_t>(blocks_for(size)) * static_cast<std::size_t>(batch);
 }
 
-void launch_input_scan(DType dtype, const void* input, std::int64_t stride, std::int64_t size, int batch,
+void launch_input_scan(ElementType dtype, const void* input, std::int64_t stride, std::int64_t size, int batch,
                        MatrixStats* stats, double* partials, cudaStream_t stream) {
   dispatch(dtype, [&](auto tag) {
     using T = decltype(tag);
@@ -270,7 +273,7 @@ void launch_input_scan(DType dtype, const void* input, std::int64_t stride, std:
   check_cuda(cudaGetLastError(), "launching the input scan (sum of the partial sums)");
 }
 
-void launch_normalise(DType dtype, const void* input, std::int64_t stride, std::int64_t size, int batch,
+void launch_normalise(ElementType dtype, const void* input, std::int64_t stride, std::int64_t size, int batch,
                       const MatrixStats* stats, double factor, double eps, bool by_max, void* x, cudaStream_t stream) {
   dispatch(dtype, [&](auto tag) {
     using T = decltype(tag);
@@ -281,7 +284,7 @@ void launch_normalise(DType dtype, const void* input, std::int64_t stride, std::
   });
 }
 
-void launch_aol_scale(DType dtype, bool square_f32, void* a, void* x, std::int64_t k, std::int64_t big, bool wide,
+void launch_aol_scale(ElementType dtype, bool square_f32, void* a, void* x, std::int64_t k, std::int64_t big, bool wide,
                       int batch, float* diagonal, cudaStream_t stream) {
   const auto square = [&](auto tag) {
     using S = decltype(tag);
@@ -301,7 +304,7 @@ void launch_aol_scale(DType dtype, bool square_f32, void* a, void* x, std::int64
   });
 }
 
-void launch_finish(DType dtype, const void* x, const void* input, std::int64_t input_stride, void* output,
+void launch_finish(ElementType dtype, const void* x, const void* input, std::int64_t input_stride, void* output,
                    std::int64_t output_stride, std::int64_t size, std::int64_t short_side, int batch,
                    MatrixStats* stats, bool nuclear_norm, double* partials, cudaStream_t stream) {
   dispatch(dtype, [&](auto tag) {
@@ -309,8 +312,8 @@ void launch_finish(DType dtype, const void* x, const void* input, std::int64_t i
     const T* u = static_cast<const T*>(x);
     check_kernel<T><<<grid_for(size, batch), kThreads, 0, stream>>>(u, size, stats, partials);
     check_cuda(cudaGetLastError(), "launching the finiteness check");
-    size_check_kernel<<<batch, kThreads, 0, stream>>>(partials, static_cast<int>(blocks_for(size)),
-                                                      4.0 * static_cast<double>(short_side), stats);
+    size_check_kernel<<<batch, kThreads, 0, stream>>>(partials, static_cast<int>(blocks_for(size)), short_side,
+                                                      stats);
     check_cuda(cudaGetLastError(), "launching the size check");
     finish_kernel<T><<<grid_for(size, batch), kThreads, 0, stream>>>(
         u, static_cast<const T*>(input), input_stride, static_cast<T*>(output), output_stride, size, stats,
@@ -330,7 +333,7 @@ void launch_scaled_plus_identity(const float* p, float alpha, float c0, float* q
   check_cuda(cudaGetLastError(), "launching the Gram path's first Q");
 }
 
-void launch_narrow(DType dtype, const float* q, void* narrow, std::int64_t size, int batch, cudaStream_t stream) {
+void launch_narrow(ElementType dtype, const float* q, void* narrow, std::int64_t size, int batch, cudaStream_t stream) {
   dispatch(dtype, [&](auto tag) {
     using T = decltype(tag);
     narrow_kernel<T><<<grid_for(size, batch), kThreads, 0, stream>>>(q, static_cast<T*>(narrow), size);

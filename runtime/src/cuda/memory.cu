@@ -58,28 +58,30 @@ DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& other) noexcept {
   return *this;
 }
 
-void upload(const float* host, void* device, std::size_t count, DType dtype) {
-  if (dtype == DType::kF32) {
+void upload(const float* host, void* device, std::size_t count, ElementType dtype) {
+  require_device_element(dtype);
+  if (dtype == ElementType::kF32) {
     detail::check_cuda(cudaMemcpy(device, host, count * sizeof(float), cudaMemcpyHostToDevice), "cudaMemcpy (upload)");
     return;
   }
   std::vector<unsigned short> narrow(count);
   for (std::size_t i = 0; i < count; ++i) {
-    narrow[i] = dtype == DType::kF16 ? static_cast<__half_raw>(__float2half_rn(host[i])).x
+    narrow[i] = dtype == ElementType::kF16 ? static_cast<__half_raw>(__float2half_rn(host[i])).x
                                      : static_cast<__nv_bfloat16_raw>(__float2bfloat16_rn(host[i])).x;
   }
   detail::check_cuda(cudaMemcpy(device, narrow.data(), count * 2, cudaMemcpyHostToDevice), "cudaMemcpy (upload)");
 }
 
-void download(const void* device, float* host, std::size_t count, DType dtype) {
-  if (dtype == DType::kF32) {
+void download(const void* device, float* host, std::size_t count, ElementType dtype) {
+  require_device_element(dtype);
+  if (dtype == ElementType::kF32) {
     detail::check_cuda(cudaMemcpy(host, device, count * sizeof(float), cudaMemcpyDeviceToHost), "cudaMemcpy (download)");
     return;
   }
   std::vector<unsigned short> narrow(count);
   detail::check_cuda(cudaMemcpy(narrow.data(), device, count * 2, cudaMemcpyDeviceToHost), "cudaMemcpy (download)");
   for (std::size_t i = 0; i < count; ++i) {
-    if (dtype == DType::kF16) {
+    if (dtype == ElementType::kF16) {
       __half_raw raw;
       raw.x = narrow[i];
       host[i] = __half2float(__half(raw));

@@ -92,7 +92,7 @@ class Module final : public DeviceBackend {
     }
   }
 
-  std::unique_ptr<DevicePlan> make_plan(const BatchShape& shape, DType dtype, const Schedule& schedule,
+  std::unique_ptr<DevicePlan> make_plan(const BatchShape& shape, ElementType dtype, const Schedule& schedule,
                                         const PlanOptions& options, int device) const override {
     validate(schedule);
     if (device_count() == 0) throw BackendUnavailable("no CUDA device is available");
@@ -114,10 +114,10 @@ class Module final : public DeviceBackend {
     return pointer;
   }
   void release(void* pointer) const noexcept override { cudaFree(pointer); }
-  void upload(const float* host, void* device_pointer, std::size_t count, DType dtype) const override {
+  void upload(const float* host, void* device_pointer, std::size_t count, ElementType dtype) const override {
     cuda::upload(host, device_pointer, count, dtype);
   }
-  void download(const void* device_pointer, float* host, std::size_t count, DType dtype) const override {
+  void download(const void* device_pointer, float* host, std::size_t count, ElementType dtype) const override {
     cuda::download(device_pointer, host, count, dtype);
   }
   void synchronize(void* stream) const override { cuda::synchronize(static_cast<cudaStream_t>(stream)); }

@@ -4,7 +4,6 @@
 
 #include "polar_express/runtime/cuda/detail/device.cuh"
 #include "polar_express/runtime/cuda/plan.hpp"
-#include "polar_express/runtime/gram.hpp"
 #include "polar_express/runtime/program.hpp"
 
 #include <cublasLt.h>
@@ -14,6 +13,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <utility>
 
 namespace polar_express::runtime::cuda {
@@ -47,12 +47,14 @@ using Desc = std::unique_ptr<cublasLtMatmulDescOpaque_t, DescDeleter>;
 using Layout = std::unique_ptr<cublasLtMatrixLayoutOpaque_t, LayoutDeleter>;
 using Preference = std::unique_ptr<cublasLtMatmulPreferenceOpaque_t, PreferenceDeleter>;
 
-cudaDataType_t data_type(DType dtype) {
+cudaDataType_t data_type(ElementType dtype) {
   switch (dtype) {
-    case DType::kF32: return CUDA_R_32F;
-    case DType::kF16: return CUDA_R_16F;
-    case DType::kBF16: return CUDA_R_16BF;
+    case ElementType::kF32: return CUDA_R_32F;
+    case ElementType::kF16: return CUDA_R_16F;
+    case ElementType::kBF16: return CUDA_R_16BF;
+    case ElementType::kF64: break;
   }
+  require_device_element(dtype);
   throw std::invalid_argument("unknown dtype");
 }
 
@@ -214,17 +216,17 @@ class Product {
 
 }  // namespace
 
-runtime::BackendTraits traits(DType dtype) { return runtime::cuda_traits(dtype); }
+runtime::BackendTraits traits(ElementType dtype) { return runtime::cuda_traits(dtype); }
 
 struct Plan::Impl {
-  DType dtype;
+  ElementType dtype;
   runtime::Schedule schedule;
   runtime::PlanOptions options;
   runtime::Program program;
   std::shared_ptr<const ScheduleKernels> kernels;  // set when a fused kernel runs
   FusedKernel fused = FusedKernel::kNone;
-  std::uint64_t fused_restarts = 0;  // kGramTensorCore: bit t = restart before step t
-  DeviceBuffer fused_workspace;      // kGramTensorCore with restarts: the fp16 iterate
+  FusedArguments launch;          // the fused kernel's launch but for the data of an execute
+  DeviceBuffer fused_workspace;   // kGramTensorCore with restarts: the fp16 iterate
   DeviceBuffer stats;
 
   // The generic path: the program's buffers, the k x k ones in fp32 for the
@@ -241,8 +243,8 @@ struct Plan::Impl {
   std::unique_ptr<Product> gram_gemm, square_gemm;
   std::unique_ptr<Gemm> apply_gemm;
 
-  Impl(const runtime::BatchShape& shape, DType d, runtime::Schedule sched, const runtime::PlanOptions& o)
-      : dtype(d),
+  Impl(const runtime::BatchShape& shape, ElementType d, runtime::Schedule sched, const runtime::PlanOptions& o)
+      : dtype((require_device_element(d), d)),
         schedule(std::move(sched)),
         options(o),
         program(runtime::compile_program(shape, schedule, options, traits(dtype))) {
@@ -258,31 +260,28 @@ struct Plan::Impl {
   const runtime::BatchShape& shape() const { return program.shape; }
 
   // Takes the kernel set's fused kernel when it has one for this shape (the
-  // fused kernels normalise by the Frobenius norm only).  The tensor-core
-  // kernel runs the Gram form with Q and the restarted iterate in fp16, so
-  // its restarts follow the fp16 budget (or the options' interval); its mask
-  // holds 64 steps.  The plan's program is then the one the kernel runs.
+  // fused kernels normalise by the Frobenius norm only).  The plan's program
+  // is then the one that kernel runs (fused_program), and the launch takes
+  // its form, steps and restarts from it (fused_launch).
   bool choose_fused(std::shared_ptr<const ScheduleKernels> set) {
     if (program.normalization.kind != runtime::NormalizationKind::kFrobenius) return false;
-    std::vector<int> restarts;
-    bool allow_gram = options.gram != runtime::ProductMode::kOff;
-    if (allow_gram) {
-      restarts = runtime::gram_restart_steps(schedule, program.steps, runtime::gram_growth_budget(11, k),
-                                             options.gram_restart_interval);
-      allow_gram = restarts.empty() || restarts.back() < 64;
+    std::optional<runtime::Program> gram;
+    if (options.gram != runtime::ProductMode::kOff) {
+      gram = fused_program(shape(), schedule, options, FusedKernel::kGramTensorCore);
+      const std::vector<int>& restarts = gram->products.restarts;
+      if (!restarts.empty() && restarts.back() >= kFusedRestartLimit) gram.reset();
     }
-    fused = set->prepare_fused(static_cast<int>(shape().rows), static_cast<int>(shape().cols), dtype, allow_gram);
+    fused = set->prepare_fused(static_cast<int>(shape().rows), static_cast<int>(shape().cols), dtype, gram.has_value());
     if (fused == FusedKernel::kNone) return false;
     kernels = std::move(set);
-    runtime::PlanOptions as_run = options;
-    as_run.symmetric = runtime::ProductMode::kOff;
-    as_run.gram = fused == FusedKernel::kGramTensorCore ? runtime::ProductMode::kOn : runtime::ProductMode::kOff;
-    program = runtime::compile_program(shape(), schedule, as_run, {11, traits(dtype).symmetric_from_k});
-    if (fused == FusedKernel::kGramTensorCore) {
-      for (int t : restarts) fused_restarts |= std::uint64_t{1} << t;
-      if (!restarts.empty()) {
-        fused_workspace = DeviceBuffer(static_cast<std::size_t>(shape().batch * shape().matrix_size()) * 2);
-      }
+    program = fused == FusedKernel::kGramTensorCore ? std::move(*gram)
+                                                    : fused_program(shape(), schedule, options, FusedKernel::kSimt);
+    launch = fused_launch(program);
+    launch.dtype = dtype;
+    launch.nuclear_norm = options.nuclear_norm;
+    if (launch.restarts != 0) {
+      fused_workspace = DeviceBuffer(static_cast<std::size_t>(shape().batch * shape().matrix_size()) * 2);
+      launch.workspace = fused_workspace.data();
     }
     return true;
   }
@@ -292,14 +291,14 @@ struct Plan::Impl {
   void build_generic() {
     const std::int64_t m = shape().rows, n = shape().cols;
     const int batch = static_cast<int>(shape().batch);
-    const std::size_t elem = element_size(dtype);
+    const std::size_t elem = element_bytes(dtype);
     side_f32 = program.products.gram;
     const std::size_t square_bytes = static_cast<std::size_t>(shape().batch * k * k) * (side_f32 ? 4 : elem);
     for (runtime::Buffer b : program.buffers()) {
       buffers[static_cast<int>(b)] =
           DeviceBuffer(runtime::is_iterate(b) ? static_cast<std::size_t>(shape().batch * m * n) * elem : square_bytes);
     }
-    if (side_f32 && dtype != DType::kF32) narrow = DeviceBuffer(static_cast<std::size_t>(shape().batch * k * k) * elem);
+    if (side_f32 && dtype != ElementType::kF32) narrow = DeviceBuffer(static_cast<std::size_t>(shape().batch * k * k) * elem);
     if (program.normalization.kind == runtime::NormalizationKind::kAol) {
       diagonal = DeviceBuffer(static_cast<std::size_t>(shape().batch * k) * sizeof(float));
     }
@@ -336,7 +335,7 @@ struct Plan::Impl {
                                           sym, CUBLAS_COMPUTE_32F, "Gram");
     if (uses(runtime::OpKind::kProduct)) {
       const cublasComputeType_t compute =
-          side_f32 && dtype != DType::kF32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+          side_f32 && dtype != ElementType::kF32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
       square_gemm = std::make_unique<Product>(handle.get(), pref_raw, CUBLAS_OP_N, CUBLAS_OP_N, square_operand,
                                               square_operand, square_type, k, batch, sym, compute, "k x k");
     }
@@ -360,20 +359,9 @@ struct Plan::Impl {
     MatrixStats* st = static_cast<MatrixStats*>(stats.data());
     detail::check_cuda(cudaMemsetAsync(st, 0, stats.bytes(), stream), "cudaMemsetAsync (statistics)");
     if (kernels) {
-      FusedArguments args;
-      args.kernel = fused;
-      args.restarts = fused_restarts;
-      args.workspace = fused_workspace.data();
+      FusedArguments args = launch;
       args.input = input;
       args.output = output;
-      args.dtype = dtype;
-      args.batch = static_cast<int>(shape().batch);
-      args.rows = static_cast<int>(shape().rows);
-      args.cols = static_cast<int>(shape().cols);
-      args.input_stride = shape().input_step();
-      args.output_stride = shape().output_step();
-      args.steps = program.steps;
-      args.nuclear_norm = options.nuclear_norm;
       args.stats = st;
       kernels->launch_fused(args, stream);
       return;
@@ -420,7 +408,7 @@ struct Plan::Impl {
         // The k x k factor in the element type: an fp32 side matrix is
         // rounded once (the Gram form's Q, for Q X0).
         const void* p = buffer(op.lhs);
-        if (side_f32 && dtype != DType::kF32) {
+        if (side_f32 && dtype != ElementType::kF32) {
           detail::launch_narrow(dtype, static_cast<const float*>(p), narrow.data(), k * k, batch, stream);
           p = narrow.data();
         }
@@ -453,18 +441,18 @@ struct Plan::Impl {
         r.nuclear_norms.push_back(runtime::succeeded(status) ? s.nuclear : std::numeric_limits<double>::quiet_NaN());
       }
     }
-    runtime::summarize(r, schedule, program.steps);
+    runtime::summarize(r, schedule, program.steps, dtype);
     return r;
   }
 };
 
-Plan::Plan(const runtime::BatchShape& shape, DType dtype, runtime::Schedule schedule,
+Plan::Plan(const runtime::BatchShape& shape, ElementType dtype, runtime::Schedule schedule,
            const runtime::PlanOptions& options)
     : impl_(std::make_unique<Impl>(shape, dtype, std::move(schedule), options)) {
   impl_->build_generic();
 }
 
-Plan::Plan(const runtime::BatchShape& shape, DType dtype, std::shared_ptr<const ScheduleKernels> kernels,
+Plan::Plan(const runtime::BatchShape& shape, ElementType dtype, std::shared_ptr<const ScheduleKernels> kernels,
            const runtime::PlanOptions& options, std::optional<runtime::Certificate> certificate) {
   if (!kernels) throw std::invalid_argument("CUDA plan: null kernel set");
   runtime::Schedule schedule = kernels->schedule();
@@ -522,6 +510,6 @@ bool Plan::uses_fused_kernel() const { return impl_->kernels != nullptr; }
 FusedKernel Plan::fused_kernel() const { return impl_->fused; }
 const runtime::Program& Plan::program() const { return impl_->program; }
 const runtime::Schedule& Plan::schedule() const { return impl_->schedule; }
-DType Plan::dtype() const { return impl_->dtype; }
+ElementType Plan::dtype() const { return impl_->dtype; }
 
 }  // namespace polar_express::runtime::cuda

@@ -49,12 +49,12 @@ class CpuPlan {
   // a time.
   bool execute(const T* input, T* output);
 
-  // Float plans: the batch in 16-bit elements (`element` DType::kF16 or
+  // Float plans: the batch in 16-bit elements (`element` ElementType::kF16 or
   // kBF16, as bit patterns; the shape's strides in elements), widened to
   // float as normalise reads it and rounded to nearest even as store writes
   // it, so no copy of the batch is made.  As execute otherwise.
   template <class U = T, class = std::enable_if_t<std::is_same_v<U, float>>>
-  bool execute(const std::uint16_t* input, std::uint16_t* output, DType element) {
+  bool execute(const std::uint16_t* input, std::uint16_t* output, ElementType element) {
     return execute_16bit(input, output, element);
   }
 
@@ -68,7 +68,7 @@ class CpuPlan {
   int blas_threads() const;
 
  private:
-  bool execute_16bit(const std::uint16_t* input, std::uint16_t* output, DType element);
+  bool execute_16bit(const std::uint16_t* input, std::uint16_t* output, ElementType element);
 
   struct Impl;
   std::unique_ptr<Impl> impl_;

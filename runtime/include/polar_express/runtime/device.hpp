@@ -6,7 +6,7 @@
 // cudaStream_t, or null for the legacy default stream).
 //
 //   const auto& cuda = polar_express::runtime::cuda_backend();   // throws BackendUnavailable
-//   auto plan = cuda.make_plan({B, M, N}, DType::kBF16, schedule, {}, /*device=*/0);
+//   auto plan = cuda.make_plan({B, M, N}, ElementType::kBF16, schedule, {}, /*device=*/0);
 //   plan->execute(d_in, d_out, stream);      // enqueue only
 //   Report r = plan->report(stream);         // synchronises
 #include "polar_express/runtime/batch.hpp"
@@ -21,20 +21,15 @@
 
 namespace polar_express::runtime {
 
-// Element types of device batches (products accumulate in fp32).
-enum class DType { kF32, kF16, kBF16 };
-
-// "f32", "f16", "bf16"; parse throws std::invalid_argument naming the text.
-const char* to_string(DType dtype);
-DType parse_dtype(const std::string& text);
-inline std::size_t element_size(DType dtype) { return dtype == DType::kF32 ? 4 : 2; }
+// Device batches are f32, f16 or bf16 (ElementType, vocabulary.hpp);
+// products accumulate in fp32.  make_plan refuses f64.
 
 // The planning traits of the CUDA backend for `dtype` (program.hpp): the
 // element type's significand bits (the Gram restart budget) and k >= 2048
 // for symmetric products.  Here rather than in the CUDA module so that a
 // host without it can compile the programs the CUDA plan runs (the Python
 // package's torch and JAX backends plan accelerators by them).
-BackendTraits cuda_traits(DType dtype);
+BackendTraits cuda_traits(ElementType dtype);
 
 // A backend that cannot be used here: not built, its module or driver
 // missing, no device.  The message is one line saying which.
@@ -70,14 +65,14 @@ class DeviceBackend {
   // when the backend carries one for exactly this schedule, else the
   // generic path.  Throws std::invalid_argument for bad input,
   // BackendUnavailable without a device.
-  virtual std::unique_ptr<DevicePlan> make_plan(const BatchShape& shape, DType dtype, const Schedule& schedule,
+  virtual std::unique_ptr<DevicePlan> make_plan(const BatchShape& shape, ElementType dtype, const Schedule& schedule,
                                                 const PlanOptions& options, int device) const = 0;
   // Device memory and synchronous converting copies (round to nearest
   // even), for tools and tests that hold their data on the host.
   virtual void* allocate(std::size_t bytes, int device) const = 0;
   virtual void release(void* pointer) const noexcept = 0;
-  virtual void upload(const float* host, void* device_pointer, std::size_t count, DType dtype) const = 0;
-  virtual void download(const void* device_pointer, float* host, std::size_t count, DType dtype) const = 0;
+  virtual void upload(const float* host, void* device_pointer, std::size_t count, ElementType dtype) const = 0;
+  virtual void download(const void* device_pointer, float* host, std::size_t count, ElementType dtype) const = 0;
   virtual void synchronize(void* stream) const = 0;
 };
 

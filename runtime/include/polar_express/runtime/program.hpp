@@ -55,8 +55,8 @@ enum class OpKind : std::uint8_t {
   // dst <- alpha lhs rhs + beta addend (wide) or alpha rhs lhs + beta addend
   // (tall): lhs k x k, rhs, addend and dst iterates.
   kApply,
-  // The output <- lhs, with the per-matrix status (non-finite or
-  // ||lhs||_F > 2 sqrt(k): diverged) and <G, U> when asked.
+  // The output <- lhs, with the per-matrix status (non-finite or too large,
+  // iterate_diverged in vocabulary.hpp: diverged) and <G, U> when asked.
   kStore,
 };
 
@@ -77,12 +77,11 @@ struct Operation {
   bool operator!=(const Operation& other) const { return !(*this == other); }
 };
 
-// What a backend brings to planning: the precision the iterate is stored in
-// (significand bits: bf16 8, fp16 11, f32 24, f64 53), which sets the Gram
-// iteration's restart budget, and the k from which its symmetric products
-// pay off.
+// What a backend brings to planning: the element type the iterate is stored
+// in, whose precision sets the Gram iteration's restart budget, and the k
+// from which its symmetric products pay off.
 struct BackendTraits {
-  int significand_bits = 53;
+  ElementType storage = ElementType::kF64;
   std::int64_t symmetric_from_k = 256;
 };
 

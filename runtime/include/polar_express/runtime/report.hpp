@@ -16,14 +16,15 @@ struct Report {
   // Every status is kOk or kZero.
   bool all_succeeded = false;
   // The schedule's certified bound on max |1 - sigma_i| for the steps run
-  // (Schedule::error_bound), when every matrix is kOk (a zero matrix has no
+  // and the numbers that ran (Schedule::error_bound), when every matrix is kOk (a zero matrix has no
   // singular values near 1).  It holds for matrices whose normalised
   // singular values lie in the certificate's interval.
   std::optional<double> sigma_error_bound;
 };
 
 // Fills all_succeeded and sigma_error_bound from the statuses of a plan of
-// `schedule` run for `steps` steps (allocates nothing).
-void summarize(Report& report, const Schedule& schedule, int steps);
+// `schedule` run for `steps` steps on matrices of `element` (allocates
+// nothing).
+void summarize(Report& report, const Schedule& schedule, int steps, ElementType element);
 
 }  // namespace polar_express::runtime

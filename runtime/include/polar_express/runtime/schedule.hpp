@@ -2,9 +2,12 @@
 // The schedule as the runtime sees it: plain doubles, no solver, no MPFR.
 // C++17 and the standard library only, so that generated headers and CUDA
 // translation units compiled with -std=c++17 can include it.
+#include "polar_express/runtime/vocabulary.hpp"
+
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace polar_express::runtime {
@@ -15,34 +18,25 @@ struct Step {
   std::vector<double> coefficients;  // q = (degree + 1) / 2 values, increasing power
 };
 
-// How the input is scaled before the first step.
-//   kFrobenius: X / (factor * ||X||_F + eps), so every singular value is at
-//               most 1 / factor.
-//   kAol:       D X with D = diag(1 / sqrt(sum_j |X X^T|_ij)) on the short
-//               side (almost-orthogonal-layer rescaling, as Turbo-Muon uses
-//               it), which also bounds every singular value by 1 (Gershgorin
-//               on X X^T) and lifts the small ones; the Gram matrix it forms
-//               is reused by the first step.  factor and eps are unused.
-enum class NormalizationKind { kFrobenius, kAol };
-struct Normalization {
-  double factor = 1.0;
-  double eps = 0.0;
-  NormalizationKind kind = NormalizationKind::kFrobenius;
-};
+// The shared vocabulary (vocabulary.hpp) under the runtime's names.
+using polar_express::AfterList;
+using polar_express::ElementType;
+using polar_express::Normalization;
+using polar_express::NormalizationKind;
 
-// What verification proved about a schedule's list: for t = 1..steps,
-// error_bounds[t - 1] bounds max |1 - f_t(x)| over x in [lower, upper] from
-// above (the rigorous bound codegen writes into the generated tables).  It
-// holds for a matrix whose singular values, once normalised, lie in
-// [lower, upper].
+// What verification proved about the numbers a schedule's list runs with,
+// for a matrix whose singular values, once normalised, lie in [lower,
+// upper]: for t = 1.. the bound on max |1 - f_t(x)| over x in [lower, upper]
+// is error_bounds[t - 1] for the list's doubles (what an f64 run multiplies
+// by) and float_error_bounds[t - 1] for their floats (each double rounded to
+// the nearest float, what every f32, f16 and bf16 run multiplies by).  Either
+// list may stop short of the list's end, or be empty.
 struct Certificate {
   double lower = 0;
   double upper = 0;
   std::vector<double> error_bounds;
+  std::vector<double> float_error_bounds;
 };
-
-// Steps past the end of the list: reuse the last one, or start the list again.
-enum class AfterList { kRepeatLast, kCycle };
 
 struct Schedule {
   std::string name;
@@ -55,16 +49,17 @@ struct Schedule {
   // after_list.  Throws std::out_of_range for t < 0 or an empty list.
   const Step& step(int t) const;
 
-  // The certified bound on max |1 - sigma| after `steps` steps, for steps
-  // within the certified list; nullopt otherwise.
-  std::optional<double> error_bound(int steps) const;
+  // The certified bound on max |1 - sigma| after `steps` steps of a run on
+  // matrices of `element` (f64 runs the doubles, the others their floats),
+  // for steps within the certified list; nullopt otherwise.
+  std::optional<double> error_bound(int steps, ElementType element = ElementType::kF64) const;
 };
 
 // Throws std::invalid_argument naming the first problem: no steps, an even
 // or < 3 degree, a coefficient count that is not (degree + 1) / 2, a
 // non-finite coefficient, factor <= 0 or eps < 0 (or either not finite), a
 // certificate whose interval is not 0 < lower <= upper or whose bounds are
-// not finite and non-negative, or more bounds than steps.
+// not finite and non-negative, or more bounds of either kind than steps.
 void validate(const Schedule& schedule);
 
 // A schedule from a table in the shape codegen emits: any range whose
@@ -88,22 +83,28 @@ Schedule schedule_from_table(const Range& table, Normalization normalization,
   return schedule;
 }
 
-// A shipped or emitted schedule from its generated header: the table
-// (`<ident>`) and its information (`<ident>_info`: name, normalisation,
-// after_list and the certificate of every step).  Validated.
+// A shipped or emitted schedule from its generated header: a table
+// (`<ident>`, doubles, or `<ident>_f32`, floats) and its information
+// (`<ident>_info`: name, normalisation, after_list and, for each table, the
+// certificate of every step).  The certificate is that of the numbers the
+// table holds: for the double table its own bounds and, for the floats of
+// its doubles, the float table's (codegen rounds the float table from the
+// doubles); for the float table the float table's bounds for both.
+// Validated.
 template <class Table, class Info>
 Schedule schedule_from_generated(const Table& table, const Info& info) {
-  const std::string after_list = info.after_list;
-  const std::string kind = info.normalization_kind;
   Schedule schedule = schedule_from_table(
-      table,
-      {info.normalization_factor, info.normalization_eps,
-       kind == "aol" ? NormalizationKind::kAol : NormalizationKind::kFrobenius},
-      after_list == "cycle" ? AfterList::kCycle : AfterList::kRepeatLast, info.name);
+      table, {info.normalization_factor, info.normalization_eps, parse_normalization_kind(info.normalization_kind)},
+      parse_after_list(info.after_list), info.name);
+  using Coefficient = std::remove_cv_t<std::remove_reference_t<decltype(table[0].coefficients[0])>>;
+  constexpr bool floats = std::is_same_v<Coefficient, float>;
   Certificate certificate;
-  certificate.lower = info.steps[0].lower_value;
-  certificate.upper = info.steps[0].upper_value;
-  for (const auto& step : info.steps) certificate.error_bounds.push_back(step.error_bound_value);
+  certificate.lower = info.input_lower_value;
+  certificate.upper = info.input_upper_value;
+  for (const auto& step : info.steps) {
+    certificate.error_bounds.push_back(floats ? step.error_bound_f32_value : step.error_bound_value);
+    certificate.float_error_bounds.push_back(step.error_bound_f32_value);
+  }
   schedule.certificate = certificate;
   validate(schedule);
   return schedule;
@@ -114,8 +115,8 @@ enum class MatrixStatus : int {
   kOk = 0,
   kZero = 1,       // the input was all zeros: the output is all zeros
   kNonFinite = 2,  // the input held a NaN or an infinity: the output is all NaN
-  kDiverged = 3,   // the iteration left the finite range, or ended with ||U||_F > 2 sqrt(k)
-                   // (k = min(rows, cols)): no polar-factor estimate; the output is all NaN
+  kDiverged = 3,   // the iteration left the finite range, or ended too large (iterate_diverged,
+                   // vocabulary.hpp): no polar-factor estimate; the output is all NaN
 };
 
 // "ok", "zero", "non-finite input", "diverged".

@@ -30,6 +30,17 @@ inline constexpr long kMaxDecimalExponent = 10000;
 // anything else, and for an exponent beyond +-kMaxDecimalExponent.
 std::optional<Rational> parse_decimal_exactly(const std::string& text);
 
+// The double nearest to `value` (ties to even), subnormals included; an
+// infinity where it rounds past the largest double.
+double nearest_double(const Rational& value);
+
+// The decimal numeral whose value is exactly the finite double `value`
+// (every double is a terminating decimal), without trailing zeros, e.g.
+// "0.1000000000000000055511151231257827021181583404541015625": what
+// parse_decimal_exactly reads back as that double.  Throws
+// std::invalid_argument for NaN or an infinity.
+std::string exact_decimal(double value);
+
 // `value` rounded to `bits` bits towards -infinity (kDown), +infinity (kUp)
 // or to nearest.
 Real round_rational(const Rational& value, unsigned bits, Rounding rounding);

@@ -64,6 +64,12 @@ std::string to_decimal(const Real& value, int significant_digits);
 enum class Rounding { kNearest, kDown, kUp };
 std::string to_decimal(const Real& value, int significant_digits, Rounding rounding);
 
+// `value` as a double or a float rounded as asked (kNearest: ties to even),
+// subnormals included; past the type's range an infinity or its largest
+// finite value, as the direction says.
+double to_double(const Real& value, Rounding rounding);
+float to_float(const Real& value, Rounding rounding);
+
 // Decimal digits that `bits` bits of mantissa determine, plus one for the
 // round trip ("all digits the precision supports").
 int decimal_digits_for_bits(unsigned bits);

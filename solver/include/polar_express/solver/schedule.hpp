@@ -3,6 +3,7 @@
 // taken from a published list, with the certified error after every step.
 #include "polar_express/solver/polynomial.hpp"
 #include "polar_express/solver/rational.hpp"
+#include "polar_express/runtime/vocabulary.hpp"
 
 #include <limits>
 #include <optional>
@@ -54,32 +55,19 @@ struct ScheduleStep {
   std::vector<Rational> exact() const;
 };
 
-// How the input is scaled before the first step: X / (factor ||X||_F + eps),
-// or the AOL rescaling D X, D = diag(1 / sqrt(sum_j |X X^T|_ij)) (factor and
-// eps unused), as runtime/schedule.hpp defines them.
-enum class NormalizationKind { kFrobenius, kAol };
-struct Normalization {
-  double factor = 1.0;
-  double eps = 0.0;
-  NormalizationKind kind = NormalizationKind::kFrobenius;
-  std::string text;  // as its source prints it
-};
-
-// "frobenius" / "aol"; parse throws std::invalid_argument on anything else.
-std::string to_string(NormalizationKind kind);
-NormalizationKind parse_normalization_kind(const std::string& text);
 // The normalisations every consumer can hold, the float kernels included:
 // the factor a positive normal float, eps in [0, the largest float].
+// (The kinds, their parameters and the after-list rule are the shared
+// vocabulary, runtime/vocabulary.hpp.)
 inline constexpr double kMinNormalizationFactor = std::numeric_limits<float>::min();
 inline constexpr double kMaxNormalizationValue = std::numeric_limits<float>::max();
-
-enum class AfterList { kRepeatLast, kCycle };
 
 struct Schedule {
   std::string name;
   std::string source;
   std::optional<DesignOptions> design;  // present when this tool designed it
   Normalization normalization;
+  std::string normalization_text;  // the normalisation as its source prints it
   AfterList after_list = AfterList::kRepeatLast;
   unsigned precision_bits = 256;
   Interval input;                      // the interval the errors are certified on
@@ -116,8 +104,9 @@ GreedyLink greedy_link(int degree, const Real& lower, const Real& upper, const D
 // How a designed schedule's input is scaled: the published conventions of
 // the two modes (posthoc: the paper's X / (1.01 ||X||_F + 1e-7); inloop:
 // nanochat's X / (1.02 ||X||_F + 1e-6)), the factor following the safety
-// margin when there is one.
+// margin when there is one; and that normalisation as text.
 Normalization design_normalization(const DesignOptions& options);
+std::string design_normalization_text(const DesignOptions& options);
 
 // The greedy Polar Express chain for `options` (validated first), at
 // max(options.precision_bits, required_precision_bits(options)) bits, which
@@ -143,6 +132,16 @@ void validate(const Schedule& schedule);
 // "the runtime"), which implements only that one.
 void require_frobenius_normalization(const Schedule& schedule, const std::string& consumer);
 inline constexpr int kMaxDesignSteps = 64;
+
+// The schedule as the runtime holds it in `type`, certified: for kF64 each
+// coefficient is the double nearest its exact value (ScheduleStep::exact),
+// for kF32 that double's nearest float (the number every float path
+// multiplies by).  The steps' coefficients are those numbers exactly, and
+// their intervals and errors are certified on the schedule's input interval
+// (certify()), final_error set.  Throws std::invalid_argument naming the
+// schedule, step and coefficient when one is not finite in `type`, and for
+// types other than f64 and f32.
+Schedule rounded_to(const Schedule& schedule, ElementType type);
 
 // The working precision of certification: errors down to 2^-precision_bits
 // keep 64 or more correct bits.

@@ -6,7 +6,7 @@
 // PolarExpress::cuda (libpolar_express_cuda.so), or reached through the
 // loadable backend of runtime/device.hpp.
 //
-//   polar_express::runtime::cuda::Plan plan({B, M, N}, DType::kBF16, schedule);
+//   polar_express::runtime::cuda::Plan plan({B, M, N}, ElementType::kBF16, schedule);
 //   plan.execute(d_grad, d_update, stream);   // async; graph-capturable
 //   auto report = plan.report(stream);        // synchronises: statuses etc.
 //
@@ -40,7 +40,7 @@ namespace polar_express::runtime::cuda {
 // generic path runs compile_program(shape, schedule, options, traits(dtype)).
 // The same as runtime::cuda_traits (device.hpp), which hosts without this
 // module can call.
-runtime::BackendTraits traits(DType dtype);
+runtime::BackendTraits traits(ElementType dtype);
 
 // Number of usable CUDA devices; 0 when there is none or no NVIDIA driver is
 // installed.  Throws CudaError, naming the error and the driver's and the
@@ -71,8 +71,8 @@ class DeviceBuffer {
 
 // Synchronous copies with conversion (round to nearest even) between host
 // floats and `count` device elements of `dtype`.  Throws CudaError.
-void upload(const float* host, void* device, std::size_t count, DType dtype);
-void download(const void* device, float* host, std::size_t count, DType dtype);
+void upload(const float* host, void* device, std::size_t count, ElementType dtype);
+void download(const void* device, float* host, std::size_t count, ElementType dtype);
 
 // One captured execute of a plan (its input, output and workspace fixed),
 // replayed by launch() as a single CUDA graph launch: no per-kernel launch
@@ -97,13 +97,14 @@ class Graph {
 class Plan {
  public:
   // The generic path: cuBLASLt with the schedule's coefficients as scalars.
-  Plan(const runtime::BatchShape& shape, DType dtype, runtime::Schedule schedule,
+  Plan(const runtime::BatchShape& shape, ElementType dtype, runtime::Schedule schedule,
        const runtime::PlanOptions& options = {});
   // A specialised kernel set: its fused kernel when it takes the shape, else
   // the cuBLASLt path with its schedule.  `certificate`, when given, is the
-  // certificate of the schedule the set was generated from (reported by
-  // report() as for any schedule).
-  Plan(const runtime::BatchShape& shape, DType dtype, std::shared_ptr<const ScheduleKernels> kernels,
+  // certificate of the schedule the set was generated from, whose floats the
+  // set's constants are (report() gives its float bounds, as for any
+  // schedule on this backend: every CUDA path multiplies by floats).
+  Plan(const runtime::BatchShape& shape, ElementType dtype, std::shared_ptr<const ScheduleKernels> kernels,
        const runtime::PlanOptions& options = {}, std::optional<runtime::Certificate> certificate = std::nullopt);
   ~Plan();
   Plan(Plan&&) noexcept;
@@ -129,12 +130,12 @@ class Plan {
   // Which fused kernel runs (kNone on the cuBLASLt path).
   FusedKernel fused_kernel() const;
   // The program the plan runs: the generic path executes its operations;
-  // a fused kernel runs the same iteration in one launch (the tensor-core
-  // kernel the Gram form with the fp16 restart budget, the SIMT kernel the
-  // direct form).  program().products: Gram form, restarts, symmetric.
+  // a fused kernel does the same work in one launch, its form, steps and
+  // restarts taken from this program (fused_program, fused_launch in
+  // kernels.hpp).  program().products: Gram form, restarts, symmetric.
   const runtime::Program& program() const;
   const runtime::Schedule& schedule() const;
-  DType dtype() const;
+  ElementType dtype() const;
 
  private:
   struct Impl;

@@ -69,7 +69,7 @@ class SpecializedKernels final : public ScheduleKernels {
     return s;
   }
 
-  FusedKernel prepare_fused(int rows, int cols, DType dtype, bool allow_gram) const override {
+  FusedKernel prepare_fused(int rows, int cols, ElementType dtype, bool allow_gram) const override {
     if (rows < 1 || cols < 1) return FusedKernel::kNone;
     // Decided before asking the device anything (so testable without one).
     if (static_cast<std::int64_t>(rows) * cols > detail::kMaxFusedElements) return FusedKernel::kNone;
@@ -78,29 +78,32 @@ class SpecializedKernels final : public ScheduleKernels {
     detail::check_cuda(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device),
                "cudaDeviceGetAttribute(ComputeCapabilityMajor)");
     const int k = std::min(rows, cols);
-    if (allow_gram && dtype != DType::kF32 && major >= 8 && k <= detail::kGramMaxSide) {
+    if (allow_gram && dtype != ElementType::kF32 && major >= 8 && k <= detail::kGramMaxSide) {
       const std::size_t bytes = detail::gram_layout(k).bytes();
       constexpr int arch = detail::mma::kRequiredArch;
-      const bool taken = dtype == DType::kF16 ? ready(detail::gram_mma_kernel<Table, __half>, bytes, arch)
+      const bool taken = dtype == ElementType::kF16 ? ready(detail::gram_mma_kernel<Table, __half>, bytes, arch)
                                               : ready(detail::gram_mma_kernel<Table, __nv_bfloat16>, bytes, arch);
       if (taken) return FusedKernel::kGramTensorCore;
     }
     const std::size_t bytes = detail::simt_shared_bytes(rows, cols);
     bool taken = false;
     switch (dtype) {
-      case DType::kF32: taken = ready(detail::simt_kernel<Table, float>, bytes); break;
-      case DType::kF16: taken = ready(detail::simt_kernel<Table, __half>, bytes); break;
-      case DType::kBF16: taken = ready(detail::simt_kernel<Table, __nv_bfloat16>, bytes); break;
+      case ElementType::kF32: taken = ready(detail::simt_kernel<Table, float>, bytes); break;
+      case ElementType::kF16: taken = ready(detail::simt_kernel<Table, __half>, bytes); break;
+      case ElementType::kBF16: taken = ready(detail::simt_kernel<Table, __nv_bfloat16>, bytes); break;
+      case ElementType::kF64: break;
     }
     return taken ? FusedKernel::kSimt : FusedKernel::kNone;
   }
 
   void launch_fused(const FusedArguments& args, cudaStream_t stream) const override {
     switch (args.dtype) {
-      case DType::kF32: return launch<float>(args, stream);
-      case DType::kF16: return launch<__half>(args, stream);
-      case DType::kBF16: return launch<__nv_bfloat16>(args, stream);
+      case ElementType::kF32: return launch<float>(args, stream);
+      case ElementType::kF16: return launch<__half>(args, stream);
+      case ElementType::kBF16: return launch<__nv_bfloat16>(args, stream);
+      case ElementType::kF64: break;
     }
+    require_device_element(args.dtype);
   }
 
  private:

@@ -24,23 +24,6 @@ inline void check_cuda(cudaError_t status, const char* what) {
 
 namespace device {
 
-template <DType D>
-struct Element;
-template <>
-struct Element<DType::kF32> {
-  using type = float;
-};
-template <>
-struct Element<DType::kF16> {
-  using type = __half;
-};
-template <>
-struct Element<DType::kBF16> {
-  using type = __nv_bfloat16;
-};
-template <DType D>
-using element_t = typename Element<D>::type;
-
 __device__ inline float to_float(float v) { return v; }
 __device__ inline float to_float(__half v) { return __half2float(v); }
 __device__ inline float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
@@ -87,12 +70,11 @@ struct Or {
   __device__ unsigned operator()(unsigned a, unsigned b) const { return a | b; }
 };
 
-// x_normalised = (g / max|g|) * ratio with ratio = max|g| / (factor ||G||_F + eps)
-// = 1 / (factor sqrt(sum) + eps / max|g|).  The sum is >= 1 (the largest
-// entry contributes 1), so ratio <= 1 / factor fits a float; it is formed in
-// double so that eps / max|g| for a tiny max does not overflow first.
+// x_normalised = (g / max|g|) * ratio (frobenius_ratio, vocabulary.hpp).
+// ratio <= 1 / factor fits a float; it is formed in double so that
+// eps / max|g| for a tiny max does not overflow first.
 __device__ inline float normalisation_ratio(float largest, float sum_squares, double factor, double eps) {
-  return static_cast<float>(1.0 / (factor * sqrt(static_cast<double>(sum_squares)) + eps / largest));
+  return static_cast<float>(frobenius_ratio(largest, sum_squares, factor, eps));
 }
 
 __device__ inline float quiet_nan() { return __int_as_float(0x7fffffff); }

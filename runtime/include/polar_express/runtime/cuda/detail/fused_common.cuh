@@ -7,7 +7,19 @@
 
 #include <cstdint>
 
+// What a fused kernel does, in the terms of the iteration program it runs
+// (program.hpp, fused_program): per step t the table row it uses, and each
+// Gram matrix, k x k product and apply to the iterate, with the step it
+// belongs to.  The CPU emulation (tests/runtime/warp_emulator.hpp) defines
+// POLAR_EXPRESS_FUSED_TRACE to record these, so that a test checks that the
+// kernel follows its program; on the device it is nothing.
+#ifndef POLAR_EXPRESS_FUSED_TRACE
+#define POLAR_EXPRESS_FUSED_TRACE(event, step, row) ((void)(step), (void)(row))
+#endif
+
 namespace polar_express::runtime::cuda::detail {
+
+enum class FusedEvent { kRow, kGram, kProduct, kApply };
 
 // Reads of the table usable in device code: an element of a constexpr array
 // may be used there only through a constexpr function in a constant expression.

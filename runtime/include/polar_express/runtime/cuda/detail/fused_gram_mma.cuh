@@ -16,8 +16,8 @@
 // are computed and then mirrored.  R, Z and Q are stored in fp16 between
 // products.  fp16 keeps 11 significant bits (bf16 8) and the normalised
 // values all lie in [-1, 1] up to the bounded growth of Q, so nothing
-// overflows; the restarts come from the fp16 growth budget
-// (gram_growth_budget(11, k)).  What fp16 cannot hold is an input whose norm
+// overflows; the restarts are its program's (fused_program: the fp16 growth
+// budget, gram_growth_budget(11, k)).  What fp16 cannot hold is an input whose norm
 // is far below the normalisation's eps: its normalised entries fall under
 // fp16's smallest subnormal and it comes out as zeros (the formula gives
 // ~1e-21 for a norm of 1e-30 and eps = 1e-6).  bench/gpu/gram_numerics.py
@@ -203,19 +203,21 @@ __device__ inline void apply_q(const Source& x, const __half* q, const GramLayou
   }
 }
 
-// Horner passes J = q-3 .. 0 of step S: z <- z r + c_J I.
+// Horner passes J = q-3 .. 0 of table row S at step t: z <- z r + c_J I.
 template <class Table, int S, int J>
-__device__ inline void horner(const __half* r, __half* z, int k, const GramLayout& layout, const mma::WarpTask& task) {
+__device__ inline void horner(const __half* r, __half* z, int k, const GramLayout& layout, const mma::WarpTask& task,
+                              int t) {
   if constexpr (J >= 0) {
     square_product_into(z, r, z, k, layout, task, Constants<Table>::coefficient(S, J));
-    horner<Table, S, J - 1>(r, z, k, layout, task);
+    POLAR_EXPRESS_FUSED_TRACE(FusedEvent::kProduct, t, S);
+    horner<Table, S, J - 1>(r, z, k, layout, task, t);
   }
 }
 
-// z = h_S(r) = c0 I + c1 r + c2 r^2 + ...
+// z = h_S(r) = c0 I + c1 r + c2 r^2 + ... (table row S, at step t)
 template <class Table, int S>
 __device__ inline void polynomial(const __half* r, __half* z, int k, const GramLayout& layout,
-                                  const mma::WarpTask& task) {
+                                  const mma::WarpTask& task, int t) {
   constexpr int q = Constants<Table>::count(S);
   constexpr float top = Constants<Table>::coefficient(S, q - 1);
   constexpr float next = Constants<Table>::coefficient(S, q - 2);
@@ -226,7 +228,7 @@ __device__ inline void polynomial(const __half* r, __half* z, int k, const GramL
     z[i * layout.ld + j] = __float2half_rn(v);
   }
   __syncthreads();
-  horner<Table, S, q - 3>(r, z, k, layout, task);
+  horner<Table, S, q - 3>(r, z, k, layout, task, t);
 }
 
 // The per-block state of the iteration.
@@ -241,7 +243,7 @@ struct State {
   __half *r, *q, *z, *chunk;
   mma::WarpTask square_task, chunk_task;  // lower blocks of k x k products; k x 64 chunks
 
-  __device__ bool restart_before(int t) const { return t > 0 && t < 64 && ((restarts >> t) & 1u); }
+  __device__ bool restart_before(int t) const { return t > 0 && t < kFusedRestartLimit && ((restarts >> t) & 1u); }
 
   template <class F>
   __device__ void with_source(F&& f) const {
@@ -249,8 +251,9 @@ struct State {
     else f(input);
   }
 
-  // X <- Q X into the workspace, R = X X^T.
-  __device__ void restart() {
+  // Before step t: X <- Q X into the workspace (the last apply of the
+  // segment that ends at step t - 1), R = X X^T.
+  __device__ void restart(int t) {
     __half* w = workspace.w;
     const int k = input.k, kk = input.kk;
     with_source([&](const auto& x) {
@@ -267,16 +270,19 @@ struct State {
     });
     // The workspace writes above are visible to the whole block after the
     // barriers apply_q ends with.
+    POLAR_EXPRESS_FUSED_TRACE(FusedEvent::kApply, t - 1, -1);
     from_workspace = true;
     form_gram(workspace, layout, chunk, r, square_task);
+    POLAR_EXPRESS_FUSED_TRACE(FusedEvent::kGram, t, -1);
   }
 
   template <class Table, int S>
   __device__ void step(int t) {
+    POLAR_EXPRESS_FUSED_TRACE(FusedEvent::kRow, t, S);
     const bool restarting = restart_before(t);
-    if (restarting) restart();
+    if (restarting) restart(t);
     const int k = input.k;
-    polynomial<Table, S>(r, z, k, layout, square_task);
+    polynomial<Table, S>(r, z, k, layout, square_task, t);
     if (t == 0 || restarting) {
       // Q was the identity: Q = Z.
       for (int idx = static_cast<int>(threadIdx.x); idx < layout.square_elements(); idx += static_cast<int>(blockDim.x)) {
@@ -285,10 +291,13 @@ struct State {
       __syncthreads();
     } else {
       square_product_into(z, q, q, k, layout, square_task, 0.0f);
+      POLAR_EXPRESS_FUSED_TRACE(FusedEvent::kProduct, t, -1);
     }
     if (t + 1 < steps && !restart_before(t + 1)) {
       square_product_into(z, r, r, k, layout, square_task, 0.0f);
+      POLAR_EXPRESS_FUSED_TRACE(FusedEvent::kProduct, t, -1);
       square_product_into(r, z, r, k, layout, square_task, 0.0f);
+      POLAR_EXPRESS_FUSED_TRACE(FusedEvent::kProduct, t, -1);
     }
   }
 
@@ -345,6 +354,7 @@ __global__ void __launch_bounds__(kGramThreads, 1) gram_mma_kernel(FusedArgument
   st.chunk_task = mma::full_task(warp, st.layout.side, kGramChunk);
 
   gram::form_gram(st.input, st.layout, st.chunk, st.r, st.square_task);
+  POLAR_EXPRESS_FUSED_TRACE(FusedEvent::kGram, 0, -1);
   st.template run_from<Table, 0>();
 
   // U = Q X, staged chunk by chunk in the element type (in the chunk buffer)
@@ -379,10 +389,10 @@ __global__ void __launch_bounds__(kGramThreads, 1) gram_mma_kernel(FusedArgument
       }
     });
   });
+  POLAR_EXPRESS_FUSED_TRACE(FusedEvent::kApply, st.steps - 1, -1);
   diverged = device::block_reduce(diverged, device::Or{}, scratch.flags);
-  // Not a polar-factor estimate: ||X||_F^2 > 4k (program.hpp, kStore).
   squares = device::block_reduce(squares, device::Sum{}, scratch.floats);
-  if (!(squares <= 4.0f * static_cast<float>(k))) diverged = 1;
+  if (iterate_diverged(squares, k)) diverged = 1;
   if (diverged) {
     const T nan = device::from_float<T>(device::quiet_nan());
     for (int i = static_cast<int>(threadIdx.x); i < size; i += static_cast<int>(blockDim.x)) out[i] = nan;

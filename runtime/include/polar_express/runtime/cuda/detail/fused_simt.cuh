@@ -24,9 +24,10 @@ __host__ __device__ inline std::size_t simt_payload_bytes(int rows, int cols) {
 }
 inline std::size_t simt_shared_bytes(int rows, int cols) { return with_scratch(simt_payload_bytes(rows, cols)); }
 
-// next = alpha A cur + beta A, all k x k row-major in shared memory.
+// next = alpha A cur + beta A, all k x k row-major in shared memory (step t).
 template <bool kFirst, class Table, int S>
-__device__ inline void horner_gemm(const float* a, const float* cur, float* next, int k, float beta) {
+__device__ inline void horner_gemm(const float* a, const float* cur, float* next, int k, float beta, int t) {
+  POLAR_EXPRESS_FUSED_TRACE(FusedEvent::kProduct, t, S);
   constexpr float alpha = kFirst ? Constants<Table>::coefficient(S, Constants<Table>::count(S) - 1) : 1.0f;
   for (int idx = static_cast<int>(threadIdx.x); idx < k * k; idx += static_cast<int>(blockDim.x)) {
     const int i = idx / k, j = idx % k;
@@ -39,23 +40,24 @@ __device__ inline void horner_gemm(const float* a, const float* cur, float* next
 
 // Horner from coefficient J down to 1: each pass P <- alpha A P + c_J A.
 template <class Table, int S, int J>
-__device__ inline void horner(const float* a, const float*& cur, float*& spare, float*& other, int k) {
+__device__ inline void horner(const float* a, const float*& cur, float*& spare, float*& other, int k, int t) {
   if constexpr (J >= 1) {
     constexpr bool first = J == Constants<Table>::count(S) - 2;
     constexpr float beta = Constants<Table>::coefficient(S, J);
-    horner_gemm<first, Table, S>(a, cur, spare, k, beta);
+    horner_gemm<first, Table, S>(a, cur, spare, k, beta, t);
     cur = spare;
     float* swap = spare;
     spare = other;
     other = swap;
-    horner<Table, S, J - 1>(a, cur, spare, other, k);
+    horner<Table, S, J - 1>(a, cur, spare, other, k, t);
   }
 }
 
-// One step on the wide k x K iterate x (rows k <= K): A = X X^T,
-// P = c1 A + ... by Horner, y = c0 X + P X, then x and y swap.
+// Step t with table row S on the wide k x K iterate x (rows k <= K):
+// A = X X^T, P = c1 A + ... by Horner, y = c0 X + P X, then x and y swap.
 template <class Table, int S>
-__device__ inline void apply_step(float*& x, float*& y, float* a, float* p0, float* p1, int k, int kk) {
+__device__ inline void apply_step(float*& x, float*& y, float* a, float* p0, float* p1, int k, int kk, int t) {
+  POLAR_EXPRESS_FUSED_TRACE(FusedEvent::kRow, t, S);
   constexpr int q = Constants<Table>::count(S);
   constexpr float c0 = Constants<Table>::coefficient(S, 0);
   // With one coefficient past c0 the polynomial in A is c1 A itself.
@@ -67,10 +69,11 @@ __device__ inline void apply_step(float*& x, float*& y, float* a, float* p0, flo
     a[idx] = sum;
   }
   __syncthreads();
+  POLAR_EXPRESS_FUSED_TRACE(FusedEvent::kGram, t, -1);
   const float* poly = a;
   float* spare = p0;
   float* other = p1;
-  horner<Table, S, q - 2>(a, poly, spare, other, k);
+  horner<Table, S, q - 2>(a, poly, spare, other, k, t);
   for (int idx = static_cast<int>(threadIdx.x); idx < k * kk; idx += static_cast<int>(blockDim.x)) {
     const int i = idx / kk, j = idx % kk;
     float sum = 0;
@@ -78,6 +81,7 @@ __device__ inline void apply_step(float*& x, float*& y, float* a, float* p0, flo
     y[idx] = c0 * x[idx] + scale * sum;
   }
   __syncthreads();
+  POLAR_EXPRESS_FUSED_TRACE(FusedEvent::kApply, t, -1);
   float* swap = x;
   x = y;
   y = swap;
@@ -88,9 +92,9 @@ template <class Table, int S>
 __device__ inline void run_steps(int steps, float*& x, float*& y, float* a, float* p0, float* p1, int k, int kk) {
   if constexpr (S < Table::kSteps) {
     if (S >= steps) return;
-    apply_step<Table, S>(x, y, a, p0, p1, k, kk);
+    apply_step<Table, S>(x, y, a, p0, p1, k, kk, S);
     if constexpr (S == Table::kSteps - 1) {
-      for (int t = S + 1; t < steps; ++t) apply_step<Table, S>(x, y, a, p0, p1, k, kk);
+      for (int t = S + 1; t < steps; ++t) apply_step<Table, S>(x, y, a, p0, p1, k, kk, t);
     } else {
       run_steps<Table, S + 1>(steps, x, y, a, p0, p1, k, kk);
     }
@@ -136,9 +140,8 @@ __global__ void __launch_bounds__(kSimtThreads) simt_kernel(FusedArguments args)
     squares += x[i] * x[i];
   }
   diverged = device::block_reduce(diverged, device::Or{}, scratch.flags);
-  // Not a polar-factor estimate: ||X||_F^2 > 4k (program.hpp, kStore).
   squares = device::block_reduce(squares, device::Sum{}, scratch.floats);
-  if (!(squares <= 4.0f * static_cast<float>(k))) diverged = 1;
+  if (iterate_diverged(squares, k)) diverged = 1;
   double inner = 0;
   for (int i = tid; i < size; i += threads) {
     const int r = i / n, c = i % n;

@@ -1,8 +1,9 @@
-#include "runtime_bridge.hpp"
+#include "shape.hpp"
 
 #include "common.hpp"
 
 #include <algorithm>
+#include <vector>
 
 namespace polar_express::cli {
 
@@ -35,31 +36,6 @@ Shape parse_shape(const std::string& text, const std::string& flag) {
 
 std::string shape_text(const Shape& shape) {
   return std::to_string(shape.batch) + "x" + std::to_string(shape.rows) + "x" + std::to_string(shape.cols);
-}
-
-runtime::Schedule runtime_polynomials(const std::vector<OddPolynomial>& steps, const std::string& name) {
-  runtime::Schedule s;
-  s.name = name;
-  for (const OddPolynomial& p : steps) {
-    runtime::Step r;
-    r.degree = p.degree();
-    for (const Real& c : p.coefficients) r.coefficients.push_back(static_cast<double>(c));
-    s.steps.push_back(std::move(r));
-  }
-  return s;
-}
-
-runtime::Schedule to_runtime(const Schedule& schedule) {
-  validate(schedule);
-  std::vector<OddPolynomial> polynomials;
-  for (const ScheduleStep& step : schedule.steps) polynomials.push_back(step.polynomial);
-  runtime::Schedule s = runtime_polynomials(polynomials, schedule.name);
-  s.normalization = {schedule.normalization.factor, schedule.normalization.eps,
-                     schedule.normalization.kind == NormalizationKind::kAol ? runtime::NormalizationKind::kAol
-                                                                            : runtime::NormalizationKind::kFrobenius};
-  s.after_list = schedule.after_list == AfterList::kCycle ? runtime::AfterList::kCycle : runtime::AfterList::kRepeatLast;
-  runtime::validate(s);
-  return s;
 }
 
 }  // namespace polar_express::cli
