@@ -19,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <pthread.h>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -201,6 +202,8 @@ struct CachedPlan {
 // holds its buffers and worker threads, a CUDA plan its workspace).
 class PlanCache {
  public:
+  explicit PlanCache(std::size_t capacity = 64) : capacity_(capacity) {}
+
   std::shared_ptr<CachedPlan> find(const PlanKey& key) {
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = plans_.find(key);
@@ -262,15 +265,23 @@ class PlanCache {
   std::mutex mutex_;
   std::list<PlanKey> order_;  // most recently used first
   std::unordered_map<PlanKey, Slot, PlanKeyHash> plans_;
-  std::size_t capacity_ = 64;
+  std::size_t capacity_;
+
+  friend void empty_cache_in_child();
 };
 
-PlanCache& plan_cache() {
-  // Never destroyed: plans may hold CUDA state that must not be torn down
-  // after the driver at interpreter exit.
-  static PlanCache* cache = new PlanCache;
-  return *cache;
-}
+// Never destroyed: plans may hold CUDA state that must not be torn down
+// after the driver at interpreter exit.
+PlanCache* cache = new PlanCache;
+
+PlanCache& plan_cache() { return *cache; }
+
+// A forked child starts with an empty cache, and leaks the one it inherited:
+// a thread of the parent (which the child does not have) may have held its
+// lock or a plan's at the fork, in the middle of an execute.  glibc's fork
+// makes malloc usable again before the child handlers run.
+// (The capacity is read without the lock, which no thread of the child holds.)
+void empty_cache_in_child() { cache = new PlanCache(cache->capacity_); }
 
 // Threads of each CPU plan (0: the hardware's count).  The CPU plan spreads
 // them over the matrices of a batch and gives the rest to OpenBLAS, whose
@@ -431,6 +442,7 @@ double program_flops(const ScheduleHandle& handle, std::int64_t rows, std::int64
 }  // namespace
 
 void bind_execute(nb::module_& m) {
+  pthread_atfork(nullptr, nullptr, empty_cache_in_child);
   nb::class_<runtime::Report>(m, "Report", "What one orthogonalize call produced, per matrix of the batch")
       .def_prop_ro("status",
                    [](const runtime::Report& r) {

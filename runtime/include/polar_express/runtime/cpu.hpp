@@ -13,7 +13,9 @@
 // products and a batch of many small ones runs them side by side, never
 // more threads than asked for.  The BLAS thread count is process-wide
 // (OpenBLAS has no per-call setting): execute sets it, so two plans with
-// different thread counts should not execute concurrently.
+// different thread counts should not execute concurrently.  A plan works in
+// a forked child (fork copies only the calling thread): there its first
+// execute starts a new pool, and destroying it leaks the inherited one.
 #include "polar_express/runtime/batch.hpp"
 #include "polar_express/runtime/program.hpp"
 #include "polar_express/runtime/report.hpp"
