@@ -6,7 +6,7 @@ import warnings
 
 from . import _core
 from ._arrays import DEVICE_CUDA, arrays_for, batch_shape
-from ._schedule import DEFAULT_SCHEDULE, _steps, as_schedule
+from ._schedule import DEFAULT_SCHEDULE, _integer, _steps, as_schedule
 
 
 class OrthogonalizeWarning(RuntimeWarning):
@@ -144,11 +144,24 @@ def cpu_threads() -> int:
     return _core.cpu_threads()
 
 
+def max_cpu_threads() -> int:
+    """The most threads ``set_cpu_threads`` takes: the NUM_THREADS the OpenBLAS in
+    use was built with (64 in Debian's and PyPI's builds).  All threads of a plan
+    may be inside OpenBLAS at once, each holding one of its memory buffers, of
+    which it has twice NUM_THREADS; past them OpenBLAS aborts the process.  The
+    hardware's count (threads 0) is capped at it too."""
+    return _core.max_cpu_threads()
+
+
 def set_cpu_threads(threads: int) -> None:
-    """Threads of each CPU plan made from now on (0: the hardware's count); drops
-    the cached plans.  A plan spreads its threads over the matrices of a batch and
+    """Threads of each CPU plan made from now on, 0..``max_cpu_threads()`` (0: the
+    hardware's count; ValueError outside); drops the cached plans.  A plan spreads its threads over the matrices of a batch and
     gives the rest to OpenBLAS, whose results depend on its thread count: with
     one thread, a matrix's result does not depend on the batch it runs in (so a
     distributed call, which batches differently, equals the single-process one bit
     for bit), and processes sharing a machine do not oversubscribe it."""
-    _core.set_cpu_threads(int(threads))
+    value = _integer(threads, "threads")
+    limit = max_cpu_threads()
+    if not 0 <= value <= limit:
+        raise ValueError(f"threads must be in 0..{limit} (max_cpu_threads(): OpenBLAS's NUM_THREADS), not {value}")
+    _core.set_cpu_threads(value)

@@ -329,6 +329,13 @@ def _decimal(value, what: str) -> str:
     return repr(float(value)) if not isinstance(value, Decimal) else str(value)
 
 
+def _integer(value, what: str) -> int:
+    """``value`` as an int; TypeError naming ``what`` for anything else (a float, a bool)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{what} must be an integer, not {value!r}")
+    return int(value)
+
+
 def _steps(steps) -> int:
     if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
         raise ValueError(f"steps must be a positive integer, not {steps!r}")

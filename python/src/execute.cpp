@@ -290,7 +290,10 @@ void empty_cache_in_child() { cache = new PlanCache(cache->capacity_); }
 std::atomic<int> cpu_threads{0};
 
 void set_cpu_threads(int threads) {
-  if (threads < 0) throw nb::value_error(("cpu threads " + std::to_string(threads) + " is negative").c_str());
+  const int limit = runtime::max_cpu_threads();
+  if (threads < 0 || threads > limit) {
+    throw nb::value_error(("threads " + std::to_string(threads) + " is outside 0.." + std::to_string(limit)).c_str());
+  }
   cpu_threads.store(threads);
   plan_cache().clear();  // plans keep the thread count they were made with
 }
@@ -470,6 +473,7 @@ void bind_execute(nb::module_& m) {
   m.def("clear_plan_cache", [] { plan_cache().clear(); });
   m.def("cpu_threads", [] { return cpu_threads.load(); });
   m.def("set_cpu_threads", &set_cpu_threads, nb::arg("threads"));
+  m.def("max_cpu_threads", &runtime::max_cpu_threads);
 }
 
 }  // namespace polar_express::python

@@ -2,6 +2,8 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 
@@ -15,6 +17,21 @@ void resolve(void* library, const char* name, Function& entry) {
     throw std::runtime_error(std::string("the CPU backend's BLAS has no ") + name +
                              " (an OpenBLAS library is needed)");
   }
+}
+
+int max_threads(void* library) {
+  if (auto config = reinterpret_cast<decltype(&openblas_get_config)>(dlsym(library, "openblas_get_config"))) {
+    const std::string text = config();
+    const std::string key = "MAX_THREADS=";
+    const std::size_t at = text.find(key);
+    if (at != std::string::npos) {
+      const int value = std::atoi(text.c_str() + at + key.size());
+      if (value > 0) return value;
+    }
+  }
+  decltype(&openblas_get_num_threads) threads = nullptr;
+  resolve(library, "openblas_get_num_threads", threads);
+  return std::max(1, threads());
 }
 
 Blas load() {
@@ -34,6 +51,7 @@ Blas load() {
   resolve(library, "cblas_ssyrk", blas.ssyrk);
   resolve(library, "cblas_dsyrk", blas.dsyrk);
   resolve(library, "openblas_set_num_threads", blas.set_num_threads);
+  blas.max_threads = max_threads(library);
   return blas;
 }
 

@@ -68,6 +68,8 @@ struct Pool {
 
 }  // namespace
 
+int max_cpu_threads() { return cpu::blas().max_threads; }
+
 template <class T>
 BackendTraits cpu_traits() {
   return {std::numeric_limits<T>::digits, kSymmetricFromK};
@@ -101,8 +103,13 @@ struct CpuPlan<T>::Impl {
       throw std::invalid_argument("shape " + std::to_string(shape.rows) + "x" + std::to_string(shape.cols) +
                                   " exceeds the BLAS's 32-bit dimensions");
     }
+    const int limit = max_cpu_threads();
+    if (options.threads > limit) {
+      throw std::invalid_argument("threads " + std::to_string(options.threads) + " is above " + std::to_string(limit) +
+                                  ", the most OpenBLAS's memory buffers allow");
+    }
     const int hardware = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    const int threads = options.threads == 0 ? hardware : options.threads;
+    const int threads = options.threads == 0 ? std::min(hardware, limit) : options.threads;
     const int workers = static_cast<int>(std::min<std::int64_t>(threads, shape.batch));
     blas = std::max(1, threads / workers);
     workspaces.resize(static_cast<std::size_t>(workers));
