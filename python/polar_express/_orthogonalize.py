@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 
 from . import _core
 from ._arrays import DEVICE_CUDA, arrays_for, batch_shape
-from ._schedule import DEFAULT_SCHEDULE, _integer, _steps, as_schedule
+from ._schedule import DEFAULT_SCHEDULE, _bounded, _steps, as_schedule
 
 
 class OrthogonalizeWarning(RuntimeWarning):
@@ -65,7 +66,7 @@ def run(x, schedule, steps: int, out, nuclear_norm: bool, want_report: bool, war
     if device_type == DEVICE_CUDA:  # before anything touches the data
         _core.require_cuda(device_id)
     source = arrays.prepare(x)
-    _, _, _, layout = _core.inspect(source)
+    _, _, _, layout = _core.inspect(source, "the input")
     stream = arrays.stream(source) if device_type == DEVICE_CUDA else 0
     if layout is None:
         source = arrays.contiguous(source)
@@ -74,14 +75,17 @@ def run(x, schedule, steps: int, out, nuclear_norm: bool, want_report: bool, war
     copy_back = None
     if out is None:
         target = arrays.empty_like(source)
-        if _core.inspect(target)[3] != layout:  # a library that does not keep the layout
+        if _core.inspect(target, "the input")[3] != layout:  # a library that does not keep the layout
             source, target = arrays.contiguous(source), arrays.empty_row_major(source)
     else:
         out_arrays = arrays_for(out)
-        if not out_arrays.writable_output or not out_arrays.is_writable(out):
+        if not out_arrays.writable_output:
             raise TypeError(f"out must be a writable numpy, torch or CuPy array, not {type(out).__name__}")
+        if not out_arrays.is_writable(out):
+            raise ValueError(f"out ({type(out).__name__}) is not writable: a numpy array with flags.writeable "
+                             "False, or a torch leaf tensor that requires grad")
         target = out_arrays.prepare(out)
-        if _core.inspect(target)[3] != layout:  # run row-major, then copy into out
+        if _core.inspect(target, "out")[3] != layout:  # run row-major, then copy into out
             if layout != "row":
                 source = arrays.contiguous(source)
             target = out_arrays.empty_row_major(target)
@@ -136,7 +140,9 @@ def plan_cache_capacity() -> int:
 
 
 def set_plan_cache_capacity(capacity: int) -> None:
-    _core.set_plan_cache_capacity(int(capacity))
+    """At most ``capacity`` plans (1 or more) stay cached; the least recently used
+    past it are dropped now."""
+    _core.set_plan_cache_capacity(_bounded(capacity, "capacity", 1, sys.maxsize))
 
 
 def cpu_threads() -> int:
@@ -160,8 +166,4 @@ def set_cpu_threads(threads: int) -> None:
     one thread, a matrix's result does not depend on the batch it runs in (so a
     distributed call, which batches differently, equals the single-process one bit
     for bit), and processes sharing a machine do not oversubscribe it."""
-    value = _integer(threads, "threads")
-    limit = max_cpu_threads()
-    if not 0 <= value <= limit:
-        raise ValueError(f"threads must be in 0..{limit} (max_cpu_threads(): OpenBLAS's NUM_THREADS), not {value}")
-    _core.set_cpu_threads(value)
+    _core.set_cpu_threads(_bounded(threads, "threads", 0, max_cpu_threads()))

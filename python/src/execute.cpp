@@ -409,8 +409,18 @@ std::optional<runtime::Report> execute(const InputArray& input, const OutputArra
 // (device type, device id, dtype name, layout): layout is "row" or
 // "column" for matrices the runtime takes as they are, None when a copy is
 // needed.
-std::tuple<int, int, std::string, std::optional<std::string>> inspect(const InputArray& a) {
-  const Described d = describe(a, "the input");
+// `what` names the array in errors; one that nanobind cannot take as a
+// DLPack array (numpy's longdouble, say) is a TypeError naming its dtype.
+std::tuple<int, int, std::string, std::optional<std::string>> inspect(nb::handle array, const std::string& what) {
+  InputArray a;
+  if (!nb::try_cast(array, a)) {
+    const nb::object dtype = nb::getattr(array, "dtype", nb::none());
+    throw nb::type_error((what + " (" + nb::inst_name(array).c_str() + " of dtype " + nb::str(dtype).c_str() +
+                          ") is not an array of a dtype DLPack carries; polar_express takes float64 or float32 on "
+                          "the CPU, float32, float16 or bfloat16 on CUDA")
+                             .c_str());
+  }
+  const Described d = describe(a, what.c_str());
   std::optional<std::string> layout;
   if (d.layout) layout = d.layout->transposed ? "column" : "row";
   return {d.device_type, d.device_id, element_name(d.element), layout};
@@ -460,7 +470,7 @@ void bind_execute(nb::module_& m) {
       .def_prop_ro("sigma_error_bound", [](const runtime::Report& r) { return r.sigma_error_bound; },
                    "the schedule's certified bound on max |1 - sigma| when every matrix is ok, else None");
 
-  m.def("inspect", &inspect, nb::arg("array"));
+  m.def("inspect", &inspect, nb::arg("array"), nb::arg("what"));
   m.def("execute", &execute, nb::arg("input"), nb::arg("output"), nb::arg("schedule"), nb::arg("steps"),
         nb::arg("nuclear_norm"), nb::arg("stream"), nb::arg("want_report"));
   m.def("require_cuda", &require_cuda, nb::arg("device"));

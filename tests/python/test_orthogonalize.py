@@ -112,7 +112,7 @@ def test_out_must_match():
         pe.orthogonalize(g, out=np.empty((16, 24), dtype=np.float32))
     readonly = np.empty((16, 24))
     readonly.flags.writeable = False
-    with pytest.raises(TypeError, match="writable"):
+    with pytest.raises(ValueError, match=r"out \(ndarray\) is not writable"):
         pe.orthogonalize(g, out=readonly)
 
 
@@ -246,7 +246,7 @@ def test_cpu_threads_are_bounded_by_openblas():
         assert limit == expected
     assert limit >= 1
     for bad in (5000, limit + 1, -1, 2**40):
-        with pytest.raises(ValueError, match=rf"threads must be in 0\.\.{limit} .*not {bad}$"):
+        with pytest.raises(ValueError, match=rf"threads must be in 0\.\.{limit}, not {bad}$"):
             pe.set_cpu_threads(bad)
     for bad in (2.0, "4", True):
         with pytest.raises(TypeError, match="threads must be an integer"):
