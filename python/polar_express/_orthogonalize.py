@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 
 from . import _core
 from ._arrays import DEVICE_CUDA, arrays_for, batch_shape
-from ._schedule import DEFAULT_SCHEDULE, _steps, as_schedule
+from ._schedule import DEFAULT_SCHEDULE, _bounded, _steps, as_schedule
 
 
 class OrthogonalizeWarning(RuntimeWarning):
@@ -66,7 +67,7 @@ def run(x, schedule, steps: int, out, nuclear_norm: bool, want_report: bool, war
     if device_type == DEVICE_CUDA:  # before anything touches the data
         _core.require_cuda(device_id)
     source = arrays.prepare(x)
-    _, _, _, layout = _core.inspect(source)
+    _, _, _, layout = _core.inspect(source, "the input")
     stream = arrays.stream(source) if device_type == DEVICE_CUDA else 0
     if layout is None:
         source = arrays.contiguous(source)
@@ -77,15 +78,18 @@ def run(x, schedule, steps: int, out, nuclear_norm: bool, want_report: bool, war
         target = arrays.empty_like(source)
         # Fresh arrays like a row-major one are row-major in every library;
         # a column-major layout a library may not keep.
-        if layout != "row" and _core.inspect(target)[3] != layout:
+        if layout != "row" and _core.inspect(target, "the input")[3] != layout:
             source, target = arrays.contiguous(source), arrays.empty_row_major(source)
     else:
         out_arrays = arrays_for(out)
-        if not out_arrays.writable_output or not out_arrays.is_writable(out):
+        if not out_arrays.writable_output:
             raise TypeError(f"out must be a writable numpy, torch or CuPy array, not {type(out).__name__}")
+        if not out_arrays.is_writable(out):
+            raise ValueError(f"out ({type(out).__name__}) is not writable: a numpy array with flags.writeable "
+                             "False, or a torch leaf tensor that requires grad")
         staged = out_arrays.is_lazy_view(out)  # its memory is not its values: write a copy, then copy in
         target = out_arrays.prepare(out)
-        if staged or _core.inspect(target)[3] != layout:  # run row-major, then copy into out
+        if staged or _core.inspect(target, "out")[3] != layout:  # run row-major, then copy into out
             if layout != "row":
                 source = arrays.contiguous(source)
             target = out_arrays.empty_row_major(target)
@@ -140,7 +144,9 @@ def plan_cache_capacity() -> int:
 
 
 def set_plan_cache_capacity(capacity: int) -> None:
-    _core.set_plan_cache_capacity(int(capacity))
+    """At most ``capacity`` plans (1 or more) stay cached; the least recently used
+    past it are dropped now."""
+    _core.set_plan_cache_capacity(_bounded(capacity, "capacity", 1, sys.maxsize))
 
 
 def cpu_threads() -> int:
@@ -168,12 +174,20 @@ def cpu_info() -> dict:
     return info
 
 
+def max_cpu_threads() -> int:
+    """The most threads ``set_cpu_threads`` takes: the NUM_THREADS the OpenBLAS in
+    use was built with (64 in Debian's and PyPI's builds).  All threads of a plan
+    may be inside OpenBLAS at once, each holding one of its memory buffers, of
+    which it has twice NUM_THREADS; past them OpenBLAS aborts the process."""
+    return _core.max_cpu_threads()
+
+
 def set_cpu_threads(threads: int) -> None:
-    """Threads of each CPU plan made from now on (0: the CPUs this process may use;
-    never more than those); drops
-    the cached plans.  A plan spreads its threads over the matrices of a batch and
+    """Threads of each CPU plan made from now on, 0..``max_cpu_threads()``
+    (ValueError outside; 0: the CPUs this process may use); a plan never runs
+    more than those CPUs.  Drops the cached plans.  A plan spreads its threads over the matrices of a batch and
     gives the rest to OpenBLAS, whose results depend on its thread count: with
     one thread, a matrix's result does not depend on the batch it runs in (so a
     distributed call, which batches differently, equals the single-process one bit
     for bit), and processes sharing a machine do not oversubscribe it."""
-    _core.set_cpu_threads(int(threads))
+    _core.set_cpu_threads(_bounded(threads, "threads", 0, max_cpu_threads()))

@@ -8,6 +8,7 @@ import hashlib
 import json
 import numbers
 import os
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import NamedTuple, Optional, Sequence, Union
 
@@ -46,7 +47,8 @@ class Schedule:
 
     ``Schedule(coefficients=[[a, b, c], ...])`` takes one list per step in
     increasing power (x, x^3, x^5, ...: a list of q numbers is a polynomial of
-    degree 2q - 1). The input is scaled by ``X / (normalization_factor * ||X||_F + eps)``
+    degree 2q - 1); any iterable of iterables of real numbers will do, a 2-D
+    numpy array of equal-degree steps among them. The input is scaled by ``X / (normalization_factor * ||X||_F + eps)``
     first (``normalization="aol"``: the AOL rescaling instead); steps past the
     list follow ``after_list`` ("repeat_last" or "cycle").  Schedules are
     immutable and compare equal when every field is equal.
@@ -63,11 +65,12 @@ class Schedule:
         name: str = "custom",
         normalization: str = "frobenius",
     ):
-        if isinstance(coefficients, (str, bytes)) or not isinstance(coefficients, Sequence) or not coefficients:
-            raise ValueError("coefficients must be a non-empty list of per-step coefficient lists")
+        per_step = list(coefficients) if _is_list_like(coefficients) else []
+        if not per_step:
+            raise ValueError(f"coefficients must be a non-empty list of per-step coefficient lists, not {coefficients!r}")
         steps = []
-        for index, step in enumerate(coefficients):
-            if isinstance(step, (str, bytes)) or not isinstance(step, Sequence):
+        for index, step in enumerate(per_step):
+            if not _is_list_like(step):
                 raise ValueError(f"step {index + 1} of coefficients is not a list of numbers: {step!r}")
             steps.append([_real(value, f"coefficient of step {index + 1}") for value in step])
         handle = _core.schedule_from_coefficients(
@@ -106,7 +109,7 @@ class Schedule:
         object of the published-list format.  The doubles it becomes are certified
         (MPFR) on the file's input interval.  Needs the solver (``has_solver``)."""
         _require_solver("Schedule.from_file")
-        return cls._wrap(_core.read_schedule_file(os.fspath(path), int(precision_bits)))
+        return cls._wrap(_core.read_schedule_file(os.fspath(path), _precision_bits(precision_bits)))
 
     # ------------------------------------------------------------ properties
 
@@ -290,9 +293,14 @@ def design(
     _require_solver("design")
     if (steps is None) == (target_error is None):
         raise ValueError("design needs exactly one of steps or target_error")
-    degrees = [degree] if isinstance(degree, numbers.Integral) else list(degree)
+    degrees = [degree] if isinstance(degree, numbers.Integral) else list(degree) if _is_list_like(degree) else []
     if not degrees or not all(isinstance(d, numbers.Integral) and not isinstance(d, bool) for d in degrees):
         raise ValueError(f"degree must be an odd integer or a list of them, not {degree!r}")
+    for d in degrees:
+        if not _INT_MIN <= d <= _INT_MAX:  # the solver checks the rest, naming the degree
+            raise ValueError(f"degree {d} is not an odd integer in [3, 255]")
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"name must be a string or None, not {name!r}")
     handle, document = _core.design(
         [int(d) for d in degrees],
         _decimal(lower, "lower"),
@@ -302,7 +310,7 @@ def design(
         _decimal(cushion, "cushion"),
         _decimal(safety, "safety"),
         str(safety_mode),
-        int(precision_bits),
+        _precision_bits(precision_bits),
         name,
     )
     return Schedule._wrap(handle, document)
@@ -334,7 +342,7 @@ def verify(
         _decimal(lower, "lower"),
         _decimal(upper, "upper"),
         None if steps is None else _steps(steps),
-        int(precision_bits),
+        _precision_bits(precision_bits),
     )
     return json.loads(text)
 
@@ -367,7 +375,37 @@ def _decimal(value, what: str) -> str:
     return repr(float(value)) if not isinstance(value, Decimal) else str(value)
 
 
+# The range of a C int, which the extension's step counts and degrees are.
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+
+
+def _is_list_like(value) -> bool:
+    """Iterable and not a string (a list, a tuple, a numpy array ...)."""
+    return not isinstance(value, (str, bytes, dict)) and isinstance(value, Iterable)
+
+
+def _integer(value, what: str) -> int:
+    """``value`` as an int; TypeError naming ``what`` for anything else (a float, a bool)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{what} must be an integer, not {value!r}")
+    return int(value)
+
+
+def _bounded(value, what: str, lowest: int, highest: int) -> int:
+    """An integer in lowest..highest: TypeError for a non-integer, ValueError outside."""
+    number = _integer(value, what)
+    if not lowest <= number <= highest:
+        raise ValueError(f"{what} must be in {lowest}..{highest}, not {number}")
+    return number
+
+
+def _precision_bits(value) -> int:
+    """MPFR's working precision, within the solver's range."""
+    lowest, highest = _core.precision_bits_range
+    return _bounded(value, "precision_bits", lowest, highest)
+
+
 def _steps(steps) -> int:
-    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
-        raise ValueError(f"steps must be a positive integer, not {steps!r}")
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or not 1 <= steps <= _INT_MAX:
+        raise ValueError(f"steps must be an integer in 1..{_INT_MAX}, not {steps!r}")
     return int(steps)

@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <pthread.h>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -191,6 +192,8 @@ struct CachedPlan {
 // holds its buffers and worker threads, a CUDA plan its workspace).
 class PlanCache {
  public:
+  explicit PlanCache(std::size_t capacity = 64) : capacity_(capacity) {}
+
   std::shared_ptr<CachedPlan> find(const PlanKey& key) {
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = plans_.find(key);
@@ -252,15 +255,23 @@ class PlanCache {
   std::mutex mutex_;
   std::list<PlanKey> order_;  // most recently used first
   std::unordered_map<PlanKey, Slot, PlanKeyHash> plans_;
-  std::size_t capacity_ = 64;
+  std::size_t capacity_;
+
+  friend void empty_cache_in_child();
 };
 
-PlanCache& plan_cache() {
-  // Never destroyed: plans may hold CUDA state that must not be torn down
-  // after the driver at interpreter exit.
-  static PlanCache* cache = new PlanCache;
-  return *cache;
-}
+// Never destroyed: plans may hold CUDA state that must not be torn down
+// after the driver at interpreter exit.
+PlanCache* cache = new PlanCache;
+
+PlanCache& plan_cache() { return *cache; }
+
+// A forked child starts with an empty cache, and leaks the one it inherited:
+// a thread of the parent (which the child does not have) may have held its
+// lock or a plan's at the fork, in the middle of an execute.  glibc's fork
+// makes malloc usable again before the child handlers run.
+// (The capacity is read without the lock, which no thread of the child holds.)
+void empty_cache_in_child() { cache = new PlanCache(cache->capacity_); }
 
 // Threads of each CPU plan (0: the hardware's count).  The CPU plan spreads
 // them over the matrices of a batch and gives the rest to OpenBLAS, whose
@@ -269,7 +280,10 @@ PlanCache& plan_cache() {
 std::atomic<int> cpu_threads{0};
 
 void set_cpu_threads(int threads) {
-  if (threads < 0) throw nb::value_error(("cpu threads " + std::to_string(threads) + " is negative").c_str());
+  const int limit = runtime::max_cpu_threads();
+  if (threads < 0 || threads > limit) {
+    throw nb::value_error(("threads " + std::to_string(threads) + " is outside 0.." + std::to_string(limit)).c_str());
+  }
   cpu_threads.store(threads);
   plan_cache().clear();  // plans keep the thread count they were made with
 }
@@ -381,8 +395,18 @@ std::optional<runtime::Report> execute(const InputArray& input, const OutputArra
 // (device type, device id, dtype name, layout): layout is "row" or
 // "column" for matrices the runtime takes as they are, None when a copy is
 // needed.
-std::tuple<int, int, std::string, std::optional<std::string>> inspect(const InputArray& a) {
-  const Described d = describe(a, "the input");
+// `what` names the array in errors; one that nanobind cannot take as a
+// DLPack array (numpy's longdouble, say) is a TypeError naming its dtype.
+std::tuple<int, int, std::string, std::optional<std::string>> inspect(nb::handle array, const std::string& what) {
+  InputArray a;
+  if (!nb::try_cast(array, a)) {
+    const nb::object dtype = nb::getattr(array, "dtype", nb::none());
+    throw nb::type_error((what + " (" + nb::inst_name(array).c_str() + " of dtype " + nb::str(dtype).c_str() +
+                          ") is not an array of a dtype DLPack carries; polar_express takes float64 or float32 on "
+                          "the CPU, float32, float16 or bfloat16 on CUDA")
+                             .c_str());
+  }
+  const Described d = describe(a, what.c_str());
   std::optional<std::string> layout;
   if (d.layout) layout = d.layout->transposed ? "column" : "row";
   return {d.device_type, d.device_id, element_name(d.element), layout};
@@ -438,6 +462,7 @@ nb::dict cpu_info() {
 }  // namespace
 
 void bind_execute(nb::module_& m) {
+  pthread_atfork(nullptr, nullptr, empty_cache_in_child);
   nb::class_<runtime::Report>(m, "Report", "What one orthogonalize call produced, per matrix of the batch")
       .def_prop_ro("status",
                    [](const runtime::Report& r) {
@@ -452,7 +477,7 @@ void bind_execute(nb::module_& m) {
       .def_prop_ro("sigma_error_bound", [](const runtime::Report& r) { return r.sigma_error_bound; },
                    "the schedule's certified bound on max |1 - sigma| when every matrix is ok, else None");
 
-  m.def("inspect", &inspect, nb::arg("array"));
+  m.def("inspect", &inspect, nb::arg("array"), nb::arg("what"));
   m.def("execute", &execute, nb::arg("input"), nb::arg("output"), nb::arg("schedule"), nb::arg("steps"),
         nb::arg("nuclear_norm"), nb::arg("stream"), nb::arg("want_report"));
   m.def("require_cuda", &require_cuda, nb::arg("device"));
@@ -466,6 +491,7 @@ void bind_execute(nb::module_& m) {
   m.def("cpu_threads", [] { return cpu_threads.load(); });
   m.def("cpu_info", &cpu_info);
   m.def("set_cpu_threads", &set_cpu_threads, nb::arg("threads"));
+  m.def("max_cpu_threads", &runtime::max_cpu_threads);
 }
 
 }  // namespace polar_express::python

@@ -106,6 +106,7 @@ std::string verify(const ScheduleHandle& handle, const std::string& lower, const
 
 void bind_solver(nb::module_& m) {
   m.attr("has_solver") = true;
+  m.attr("precision_bits_range") = nb::make_tuple(kMinPrecisionBits, kMaxPrecisionBits);
   m.def("read_schedule_file", &read_file, nb::arg("path"), nb::arg("precision_bits"));
   m.def("design", &design, nb::arg("degrees"), nb::arg("lower"), nb::arg("upper"), nb::arg("steps").none(),
         nb::arg("target_error").none(), nb::arg("cushion"), nb::arg("safety"), nb::arg("safety_mode"),

@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
@@ -19,6 +20,19 @@ void resolve(void* library, const char* name, Function& entry) {
     throw std::runtime_error(std::string("the CPU backend's BLAS has no ") + name +
                              " (an OpenBLAS library is needed)");
   }
+}
+
+// From the library's configuration text (openblas_get_config()).
+int max_threads(const std::string& config, void* library) {
+  const std::string key = "MAX_THREADS=";
+  const std::size_t at = config.find(key);
+  if (at != std::string::npos) {
+    const int value = std::atoi(config.c_str() + at + key.size());
+    if (value > 0) return value;
+  }
+  decltype(&openblas_get_num_threads) threads = nullptr;
+  resolve(library, "openblas_get_num_threads", threads);
+  return std::max(1, threads());
 }
 
 // Environment variables set for the library's load only: its initialisation
@@ -104,6 +118,7 @@ Blas load() {
   }
   info.config = text_of(library, "openblas_get_config");
   info.core = text_of(library, "openblas_get_corename");
+  blas.max_threads = max_threads(info.config, library);
   blas.info = std::move(info);
   return blas;
 }

@@ -20,6 +20,12 @@ struct Blas {
   decltype(&cblas_dsyrk) dsyrk;
   decltype(&openblas_set_num_threads) set_num_threads;
   BlasInfo info;
+  // The build's NUM_THREADS (MAX_THREADS in openblas_get_config(); without
+  // it, the default thread count, which OpenBLAS caps at NUM_THREADS).  Its
+  // memory buffers, one held by each thread inside a call, number twice
+  // that, and it aborts when more are needed (OpenBLAS's USAGE.md, "too many
+  // memory regions").
+  int max_threads;
 };
 
 // The library, loaded once (thread-safe) on the first call: the OpenBLAS

@@ -12,6 +12,7 @@
 #include <exception>
 #include <limits>
 #include <mutex>
+#include <pthread.h>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -67,7 +68,36 @@ struct Workspace {
   T* operator[](Buffer b) { return buffers[static_cast<int>(b)].data(); }
 };
 
+// Forks this process has gone through, counted in each child: a pool whose
+// count differs was started by an ancestor, and its threads do not exist in
+// this process (fork copies only the thread that called it).
+std::atomic<std::uint64_t> forks{0};
+void count_fork_in_child() { forks.fetch_add(1, std::memory_order_relaxed); }
+std::uint64_t fork_count() {
+  // Registered before the first pool exists, so that every later fork counts.
+  static const int registered = pthread_atfork(nullptr, nullptr, count_fork_in_child);
+  static_cast<void>(registered);
+  return forks.load(std::memory_order_relaxed);
+}
+
+// The worker threads of one plan and what they synchronise on, made anew in
+// a forked child.
+struct Pool {
+  std::vector<std::thread> threads;
+  std::mutex mutex;
+  std::condition_variable start, done;
+  std::uint64_t generation = 0;
+  int running = 0;
+  bool stopping = false;
+  std::exception_ptr failure;
+  std::uint64_t forks_at_start = fork_count();
+
+  bool inherited() const { return forks_at_start != fork_count(); }
+};
+
 }  // namespace
+
+int max_cpu_threads() { return cpu::blas().max_threads; }
 
 template <class T>
 BackendTraits cpu_traits() {
@@ -89,15 +119,10 @@ struct CpuPlan<T>::Impl {
   Storage storage = Storage::kNative;
   std::atomic<std::int64_t> next_matrix{0};
 
-  // A fixed pool so that execute neither creates threads nor allocates: the
-  // caller's thread is worker 0, the pool threads are workers 1..n-1.
-  std::vector<std::thread> pool;
-  std::mutex mutex;
-  std::condition_variable start, done;
-  std::uint64_t generation = 0;
-  int running = 0;
-  bool stopping = false;
-  std::exception_ptr failure;
+  // A fixed pool so that execute neither creates threads nor allocates
+  // (except the first execute in a forked child, which starts a new one):
+  // the caller's thread is worker 0, the pool threads are workers 1..n-1.
+  std::unique_ptr<Pool> pool;
 
   Impl(const BatchShape& shape, const Schedule& s, const PlanOptions& options)
       : threads(split_threads(shape, options)), schedule(s), program(compile(shape, s, options, threads)) {
@@ -120,13 +145,19 @@ struct CpuPlan<T>::Impl {
     }
     last.status.assign(static_cast<std::size_t>(shape.batch), MatrixStatus::kOk);
     if (options.nuclear_norm) last.nuclear_norms.assign(static_cast<std::size_t>(shape.batch), 0.0);
-    for (int id = 1; id < workers; ++id) pool.emplace_back([this, id] { worker_loop(id); });
+    start_pool();
   }
 
   // Threads of the plan (as asked, at most and by default usable_cpus()):
-  // first one worker per matrix, the rest to the BLAS inside each.
+  // first one worker per matrix, the rest to the BLAS inside each.  More than
+  // max_cpu_threads() is refused, whatever the CPUs.
   static ThreadSplit split_threads(const BatchShape& shape, const PlanOptions& options) {
-    const int allowed = usable_cpus();
+    const int limit = max_cpu_threads();
+    if (options.threads > limit) {
+      throw std::invalid_argument("threads " + std::to_string(options.threads) + " is above " + std::to_string(limit) +
+                                  ", the most OpenBLAS's memory buffers allow");
+    }
+    const int allowed = std::min(usable_cpus(), limit);
     const int threads = options.threads <= 0 ? allowed : std::min(options.threads, allowed);
     ThreadSplit split;
     split.workers = static_cast<int>(std::min<std::int64_t>(threads, std::max<std::int64_t>(1, shape.batch)));
@@ -141,25 +172,41 @@ struct CpuPlan<T>::Impl {
   }
 
   ~Impl() {
-    {
-      std::lock_guard<std::mutex> lock(mutex);
-      stopping = true;
+    if (pool->inherited()) {
+      abandon_pool();
+      return;
     }
-    start.notify_all();
-    for (std::thread& t : pool) t.join();
+    {
+      std::lock_guard<std::mutex> lock(pool->mutex);
+      pool->stopping = true;
+    }
+    pool->start.notify_all();
+    for (std::thread& t : pool->threads) t.join();
   }
 
-  void worker_loop(int id) {
+  void start_pool() {
+    pool = std::make_unique<Pool>();
+    for (int id = 1; id < static_cast<int>(workspaces.size()); ++id) {
+      pool->threads.emplace_back([this, p = pool.get(), id] { worker_loop(*p, id); });
+    }
+  }
+
+  // Leaks a pool inherited through fork: its threads are not in this
+  // process, so they can be neither joined nor destroyed (std::thread would
+  // terminate), and its mutex may have been held by one of them.
+  void abandon_pool() { static_cast<void>(pool.release()); }
+
+  void worker_loop(Pool& p, int id) {
     std::uint64_t seen = 0;
     for (;;) {
-      std::unique_lock<std::mutex> lock(mutex);
-      start.wait(lock, [&] { return stopping || generation != seen; });
-      if (stopping) return;
-      seen = generation;
+      std::unique_lock<std::mutex> lock(p.mutex);
+      p.start.wait(lock, [&] { return p.stopping || p.generation != seen; });
+      if (p.stopping) return;
+      seen = p.generation;
       lock.unlock();
       drain(id);
       lock.lock();
-      if (--running == 0) done.notify_one();
+      if (--p.running == 0) p.done.notify_one();
     }
   }
 
@@ -171,8 +218,8 @@ struct CpuPlan<T>::Impl {
         run_matrix(b, w);
       }
     } catch (...) {
-      std::lock_guard<std::mutex> lock(mutex);
-      if (!failure) failure = std::current_exception();
+      std::lock_guard<std::mutex> lock(pool->mutex);
+      if (!pool->failure) pool->failure = std::current_exception();
     }
   }
 
@@ -181,23 +228,27 @@ struct CpuPlan<T>::Impl {
     if (in == out && program.shape.input_step() != program.shape.output_step()) {
       throw std::invalid_argument("execute in place needs equal input and output strides");
     }
+    if (pool->inherited()) {
+      abandon_pool();
+      start_pool();
+    }
     input = in;
     output = out;
     storage = elements;
     next_matrix.store(0);
     cpu::blas().set_num_threads(threads.blas);
     {
-      std::lock_guard<std::mutex> lock(mutex);
-      failure = nullptr;
-      running = static_cast<int>(pool.size());
-      ++generation;
+      std::lock_guard<std::mutex> lock(pool->mutex);
+      pool->failure = nullptr;
+      pool->running = static_cast<int>(pool->threads.size());
+      ++pool->generation;
     }
-    start.notify_all();
+    pool->start.notify_all();
     drain(0);
     {
-      std::unique_lock<std::mutex> lock(mutex);
-      done.wait(lock, [&] { return running == 0; });
-      if (failure) std::rethrow_exception(failure);
+      std::unique_lock<std::mutex> lock(pool->mutex);
+      pool->done.wait(lock, [&] { return pool->running == 0; });
+      if (pool->failure) std::rethrow_exception(pool->failure);
     }
     summarize(last, schedule, program.steps, element_type_of<T>());
     return last.all_succeeded;

@@ -2,6 +2,8 @@
 accuracy against numpy's SVD within the schedule's certified error, layouts,
 out=, <G, U>, statuses and bad input."""
 
+import ctypes
+import re
 import threading
 import warnings
 
@@ -110,7 +112,7 @@ def test_out_must_match():
         pe.orthogonalize(g, out=np.empty((16, 24), dtype=np.float32))
     readonly = np.empty((16, 24))
     readonly.flags.writeable = False
-    with pytest.raises(TypeError, match="writable"):
+    with pytest.raises(ValueError, match=r"out \(ndarray\) is not writable"):
         pe.orthogonalize(g, out=readonly)
 
 
@@ -221,6 +223,46 @@ def test_one_cpu_thread_makes_results_independent_of_the_batch():
         pe.set_cpu_threads(0)
     with pytest.raises(ValueError, match="-1"):
         pe.set_cpu_threads(-1)
+
+
+def openblas_num_threads():
+    """NUM_THREADS of the OpenBLAS on the loader's path, from its own
+    openblas_get_config() (None when it does not say)."""
+    try:
+        library = ctypes.CDLL("libopenblas.so.0")
+    except OSError:
+        return None
+    library.openblas_get_config.restype = ctypes.c_char_p
+    found = re.search(rb"MAX_THREADS=(\d+)", library.openblas_get_config())
+    return int(found.group(1)) if found else None
+
+
+def test_cpu_threads_are_bounded_by_openblas():
+    # pe.set_cpu_threads(5000) once let 2000 matrices call OpenBLAS from 2000
+    # threads at once: "too many memory regions", then a segfault.
+    limit = pe.max_cpu_threads()
+    expected = openblas_num_threads()
+    if expected is not None:
+        assert limit == expected
+    assert limit >= 1
+    for bad in (5000, limit + 1, -1, 2**40):
+        with pytest.raises(ValueError, match=rf"threads must be in 0\.\.{limit}, not {bad}$"):
+            pe.set_cpu_threads(bad)
+    for bad in (2.0, "4", True):
+        with pytest.raises(TypeError, match="threads must be an integer"):
+            pe.set_cpu_threads(bad)
+    assert pe.cpu_threads() == 0
+    # The largest setting runs: a batch of twice as many matrices, each on one
+    # worker with one BLAS thread, equals one thread's result bit for bit.
+    batch = np.random.default_rng(13).standard_normal((2 * limit, 12, 20))
+    try:
+        pe.set_cpu_threads(1)
+        alone = pe.orthogonalize(batch)
+        pe.set_cpu_threads(limit)
+        assert pe.cpu_threads() == limit
+        np.testing.assert_array_equal(pe.orthogonalize(batch), alone)
+    finally:
+        pe.set_cpu_threads(0)
 
 
 def test_threads_share_plans_safely():

@@ -56,6 +56,10 @@ def orthogonalize(
     synchronisation off the CPU: capturable in a CUDA graph); "auto" (default)
     takes the native runtime wherever it runs the tensor's device and dtype, else
     the torch backend."""
+    # torch.func would fail first, asking for setup_context (dynamo cannot
+    # trace the check, and a compiled graph is not under torch.func here).
+    if not torch.compiler.is_compiling() and _differentiated_by_torch_func(t):
+        raise RuntimeError(_NOT_DIFFERENTIABLE + " (here under torch.func.grad, vjp or jacrev)")
     token = schedule_token(schedule)
     if nuclear_norm:
         return torch.ops.polar_express.orthogonalize_nuclear(t, token, steps, backend)
@@ -132,11 +136,24 @@ def _(x, schedule, steps=None, backend="auto"):
     return _output_like(x), x.new_empty(x.shape[:-2], dtype=_backend.nuclear_dtype(x.device))
 
 
+_NOT_DIFFERENTIABLE = (
+    "polar_express.orthogonalize is not differentiable: a gradient reached "
+    "torch.ops.polar_express.orthogonalize (detach its input, or compute it under torch.no_grad())"
+)
+
+
 def _not_differentiable(ctx, *grads):
-    raise RuntimeError(
-        "polar_express.orthogonalize is not differentiable: a gradient reached "
-        "torch.ops.polar_express.orthogonalize (detach its input, or compute it under torch.no_grad())"
-    )
+    raise RuntimeError(_NOT_DIFFERENTIABLE)
+
+
+def _differentiated_by_torch_func(t: torch.Tensor) -> bool:
+    """Whether a torch.func transform that differentiates wraps ``t``, at any level."""
+    functorch = torch._C._functorch
+    while functorch.is_functorch_wrapped_tensor(t):
+        if functorch.is_gradtrackingtensor(t):
+            return True
+        t = functorch.get_unwrapped(t)
+    return False
 
 
 def _no_context(ctx, inputs, output):

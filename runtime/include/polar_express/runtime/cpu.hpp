@@ -15,7 +15,9 @@
 // matrix uses every thread in its products and a batch of many small ones
 // runs them side by side, never more threads than asked for.  The BLAS thread count is process-wide
 // (OpenBLAS has no per-call setting): execute sets it, so two plans with
-// different thread counts should not execute concurrently.
+// different thread counts should not execute concurrently.  A plan works in
+// a forked child (fork copies only the calling thread): there its first
+// execute starts a new pool, and destroying it leaks the inherited one.
 #include "polar_express/runtime/batch.hpp"
 #include "polar_express/runtime/device.hpp"
 #include "polar_express/runtime/program.hpp"
@@ -35,7 +37,8 @@ class CpuPlan {
  public:
   // Compiles the program, allocates every buffer and starts the worker
   // threads; throws std::invalid_argument for a bad shape, schedule or
-  // options (before any planning work).
+  // options (before any planning work; threads above max_cpu_threads()
+  // once the program is compiled).
   CpuPlan(const BatchShape& shape, const Schedule& schedule, const PlanOptions& options = {});
   ~CpuPlan();
   CpuPlan(CpuPlan&&) noexcept;
@@ -76,6 +79,14 @@ class CpuPlan {
 
 extern template class CpuPlan<float>;
 extern template class CpuPlan<double>;
+
+// The most threads a CPU plan takes (PlanOptions::threads; 0, the
+// hardware's count, is capped at it): the NUM_THREADS OpenBLAS was built
+// with (64 in Debian's and PyPI's builds).  Every thread of a plan may be
+// inside a BLAS call at once, each holding one of OpenBLAS's memory buffers,
+// of which it has twice NUM_THREADS; past them it aborts the process.
+// Loads OpenBLAS (std::runtime_error when it cannot).
+int max_cpu_threads();
 
 // The planning traits of the CPU backend for element type T.
 template <class T>
