@@ -2,6 +2,7 @@
 // bound and target error (planning.hpp, solver/plan.hpp).
 #include "common.hpp"
 #include "planning.hpp"
+#include "rounding_options.hpp"
 
 #include <memory>
 #include <sstream>
@@ -23,6 +24,8 @@ struct PlanArguments {
   unsigned precision = 256;
   std::string format = "table";
   std::string output;
+  RoundingArguments rounding;
+  CLI::Option* dtype_option = nullptr;
 };
 
 std::vector<Shape> parse_shape_list(const std::string& text) {
@@ -63,6 +66,11 @@ int run_plan(const PlanArguments& args) {
   design.cushion_text = args.cushion;
   design.safety_text = args.safety;
   validate(design);
+  if (args.dtype_option->count() > 0) {
+    RoundingArguments r = args.rounding;
+    r.dtype = args.dtype;
+    request.rounding = parse_rounding(r, false);
+  }
 
   const PlanReport report = make_plan(request);
   write_output(args.output, args.format == "json" ? plan_json(report).dump(2) + "\n" : plan_table(report));
@@ -91,9 +99,12 @@ Command add_plan_command(CLI::App& root) {
   app->add_option("--target-error", args->target_error,
                   "Certified worst-case max |1 - f(x)| over [l, 1] to reach, at least the dtype's unit roundoff")
       ->required();
-  app->add_option("--dtype", args->dtype,
-                  "Element type of the iterate: bf16, f16, f32 or f64 (sets the Gram restarts and the smallest target)")
-      ->capture_default_str();
+  args->dtype_option =
+      app->add_option("--dtype", args->dtype,
+                      "Element type of the iterate: bf16, f16, f32 or f64 (sets the Gram restarts and the smallest\n"
+                      "target); given explicitly, a schedule's certified error is its final error under the rounding\n"
+                      "model in that type (solver/ROUNDING.md) on the worst of the shapes")
+          ->capture_default_str();
   app->add_option("--degrees", args->degrees, "Odd degrees a step may have, comma separated")->capture_default_str();
   app->add_option("--max-steps", args->max_steps, "Most steps a schedule may have (1..64)")->capture_default_str();
   app->add_option("--algorithm", args->algorithm,
@@ -110,6 +121,7 @@ Command add_plan_command(CLI::App& root) {
                   "object, and the whole file is accepted by verify, emit and run)")
       ->capture_default_str();
   app->add_option("--output", args->output, "Write to FILE instead of standard output (only on success)");
+  add_rounding_options(*app, args->rounding, false, false);
   return {app, [args] { return run_plan(*args); }};
 }
 

@@ -13,13 +13,15 @@
 
 namespace polar_express::cli {
 
-void add_rounding_options(CLI::App& app, RoundingArguments& args, bool with_dtype) {
+void add_rounding_options(CLI::App& app, RoundingArguments& args, bool with_dtype, bool with_shape) {
   if (with_dtype) {
     app.add_option("--dtype", args.dtype,
                    "Also certify the precision the schedule runs in: f64, f32, bf16 or f16 (16-bit types with\n"
                    "fp32 accumulation), for a matrix of --shape (solver/ROUNDING.md)");
   }
-  app.add_option("--shape", args.shape, "The matrix shape MxN the rounding certificate is for (with --dtype)");
+  if (with_shape) {
+    app.add_option("--shape", args.shape, "The matrix shape MxN the rounding certificate is for (with --dtype)");
+  }
   app.add_option("--form", args.form,
                  "Operations of a step: direct (the runtime's standard form), torch (the published PyTorch\n"
                  "code, emit --target torch) or gram (the runtime's Gram iteration, its restarts as the runtime\n"

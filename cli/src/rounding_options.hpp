@@ -21,9 +21,9 @@ struct RoundingArguments {
   std::string failure_probability = "1e-6";
 };
 
-// --dtype (unless the command has its own), --shape, --form, --bound,
+// --dtype and --shape (unless the command has its own), --form, --bound,
 // --failure-probability.
-void add_rounding_options(CLI::App& app, RoundingArguments& args, bool with_dtype);
+void add_rounding_options(CLI::App& app, RoundingArguments& args, bool with_dtype, bool with_shape);
 
 // The options, or nullopt without --dtype; UsageError for a bad value or
 // for --dtype without --shape (and the other way round).  `shape_needed`:

@@ -295,7 +295,7 @@ Command add_verify_command(CLI::App& root) {
                   "and PREFIX-errors.svg/.png (log y); without gnuplot, says so and keeps the data.  The three\n"
                   "files are written all or none (regular files; links are followed)")
       ->transform(path_text());
-  add_rounding_options(*app, args->rounding, true);
+  add_rounding_options(*app, args->rounding, true, true);
   return {app, [args] {
             VerifyArguments effective = *args;
             if (effective.target_error.empty()) effective.target_error = effective.expect_error;

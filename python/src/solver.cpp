@@ -13,6 +13,7 @@
 #include <nanobind/stl/vector.h>
 
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <limits>
 #include <mutex>
@@ -172,9 +173,11 @@ std::pair<ScheduleHandle, std::string> design(const std::vector<int>& degrees, c
 }
 
 // Verification of the doubles the runtime runs on [lower, upper]: JSON,
-// schema polar-express/verification/v1.
+// schema polar-express/verification/v1; with `dtype`, also the rounding
+// certificate for a rows x cols matrix in that element type ("rounding").
 std::string verify(const ScheduleHandle& handle, const std::string& lower, const std::string& upper,
-                   std::optional<int> steps, unsigned precision_bits) {
+                   std::optional<int> steps, unsigned precision_bits, std::optional<std::string> dtype,
+                   std::int64_t rows, std::int64_t cols) {
   check_precision(precision_bits);
   nb::gil_scoped_release release;
   std::lock_guard<std::mutex> lock(solver_mutex);
@@ -184,6 +187,14 @@ std::string verify(const ScheduleHandle& handle, const std::string& lower, const
       to_solver(handle.schedule, number("lower", lower, bits), number("upper", upper, bits), precision_bits);
   VerifyOptions options;
   options.steps = steps;
+  if (dtype) {
+    RoundingOptions rounding;
+    rounding.dtype = *dtype;
+    rounding.rows = rows;
+    rounding.cols = cols;
+    validate(rounding);
+    options.rounding = rounding;
+  }
   return to_json(verify_schedule(schedule, options));
 }
 
@@ -196,7 +207,7 @@ void bind_solver(nb::module_& m) {
         nb::arg("target_error").none(), nb::arg("cushion"), nb::arg("safety"), nb::arg("safety_mode"),
         nb::arg("precision_bits"), nb::arg("name").none());
   m.def("verify", &verify, nb::arg("schedule"), nb::arg("lower"), nb::arg("upper"), nb::arg("steps").none(),
-        nb::arg("precision_bits"));
+        nb::arg("precision_bits"), nb::arg("dtype").none(), nb::arg("rows"), nb::arg("cols"));
 }
 
 }  // namespace polar_express::python

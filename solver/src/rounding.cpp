@@ -64,9 +64,9 @@ Normalised normalise(const Model& model, const StepArithmetic& a, const Interval
   return n;
 }
 
-// The largest x >= 0 (to a relative 2^-24) such that one step maps every
-// singular value in [0, x] to at most `limit` under `top_after` (the upper
-// end after the step from [0, x]), which grows with x.  Capped at 2^40.
+// The largest x >= 0 (to a relative 2^-24) such that `top_after(x)` (the
+// upper end after a step whose input reaches x) is at most `limit`; it
+// grows with x.  Capped at 2^40.
 template <class TopAfter>
 Real band_before(const Real& limit, const TopAfter& top_after) {
   auto fits = [&](const Real& x) { return top_after(x) <= limit; };
@@ -253,15 +253,34 @@ RoundingCertificate certify_rounding(const std::vector<ScheduleStep>& steps, con
     if (!cert.vanishing_step && !(r.interval.lower > 0)) cert.vanishing_step = static_cast<int>(t + 1);
   }
 
-  // The band, backwards from kBlowUpTop after the last step.  The Gram
-  // form's rounding depends on the segment's history, so its band is that
-  // of the exact steps.
+  cert.final_error = cert.steps.back().error;
+  const bool blows_up = !(cert.steps.back().interval.upper <= kBlowUpTop);
+  if (!options.band) {
+    cert.input_band = 0;
+    for (RoundedStep& r : cert.steps) r.band = 0;
+    if (blows_up) {
+      cert.blow_up_step = static_cast<int>(cert.steps.size());
+      for (std::size_t t = 0; t < cert.steps.size(); ++t) {
+        if (!(cert.steps[t].interval.upper <= kBlowUpTop)) {
+          cert.blow_up_step = static_cast<int>(t + 1);
+          break;
+        }
+      }
+    }
+    return cert;
+  }
+  // The band, backwards from kBlowUpTop after the last step: the largest
+  // top before step t, with the lower end where the chain has it, from
+  // which step t lands within the next band.  The Gram form's rounding
+  // depends on the segment's history, so its band is that of the exact
+  // steps.
   Real band = kBlowUpTop;
   for (std::size_t t = cert.steps.size(); t-- > 0;) {
     cert.steps[t].band = band;
     const StepPolynomial& p = *chain[t];
+    const Real& bottom = t == 0 ? cert.normalised.lower : cert.steps[t - 1].interval.lower;
     band = band_before(band, [&](const Real& x) {
-      const Interval singular{Real(0), x};
+      const Interval singular{x < bottom ? x : bottom, x};
       const Interval exact = singular_image(p.odd(), singular);
       if (options.form == StepForm::kGram) return exact.upper;
       const StepTerms terms = options.form == StepForm::kTorch ? torch_step(model, a, p, singular, exact)
@@ -270,8 +289,7 @@ RoundingCertificate certify_rounding(const std::vector<ScheduleStep>& steps, con
     });
   }
   cert.input_band = band;
-  cert.final_error = cert.steps.back().error;
-  if (!(cert.steps.back().interval.upper <= kBlowUpTop)) {
+  if (blows_up) {
     if (!(cert.normalised.upper <= cert.input_band)) {
       cert.blow_up_step = 0;
     } else {

@@ -86,6 +86,10 @@ struct RoundingOptions {
   // kGram: the steps (0-based, increasing, inside (0, steps)) before which
   // the iteration restarts, as the runtime places them.
   std::vector<int> gram_restarts;
+  // Compute each step's safe band (a bisection per step).  Without it the
+  // bands are left 0 and a blow-up is located at the first step whose upper
+  // end passes kBlowUpTop (searches that only need the verdict skip it).
+  bool band = true;
 };
 // std::invalid_argument naming the bad field and value.
 void validate(const RoundingOptions& options);
@@ -98,7 +102,9 @@ struct RoundedStep {
   Real perturbation;  // ||dH|| (used as sigma(H X) +- ||dH|| hi where that is tighter)
   Real absolute;      // ... +- alpha: Weyl's bound on the last products' rounding
   Real error;         // max(1 - interval.lower, interval.upper - 1), rounded up
-  Real band;          // singular values up to this after the step stay below kBlowUpTop to the end
+  // The safe band: with the lower end where the chain has it, singular
+  // values up to this after the step stay below kBlowUpTop to the end.
+  Real band;
   bool overflow = false;  // a stored entry may exceed the element type's largest finite number
 };
 
@@ -116,7 +122,7 @@ struct RoundingCertificate {
   Interval normalised;  // after the normalisation's own rounding (step 0)
   Real normalisation_relative;  // nu: the computed scale within (1 +- nu) of the exact one
   Real normalisation_absolute;  // the rounding of the scaled entries
-  Real input_band;      // the band before step 1
+  Real input_band;      // the band before step 1 (of the normalised input)
   std::vector<RoundedStep> steps;
   // The first step after which the upper end leaves the band (0: already the
   // normalised input), when the run can end above kBlowUpTop.
@@ -130,7 +136,8 @@ struct RoundingCertificate {
 // The certificate of `steps` (exact coefficients per ScheduleStep::exact())
 // for inputs whose exactly normalised singular values lie in `input`, under
 // `normalization` (Frobenius; the AOL rescaling is not modelled and is
-// refused), computed at certification_bits(precision_bits).  Throws
+// refused), computed at certification_bits(precision_bits) (the bounds
+// hold at any precision; a search may pass a small one).  Throws
 // std::invalid_argument for bad options, an AOL normalisation or a bad
 // interval.
 RoundingCertificate certify_rounding(const std::vector<ScheduleStep>& steps, const Normalization& normalization,
