@@ -17,7 +17,8 @@ relative 1e-12 for the SVD's own error.  The run is the code `emit --target
 torch` writes (A = X X^T; B = c_last A, then B = c_j A + B @ A; X = c0 X +
 B @ X; the quintic as B = c1 A + c2 A @ A), coefficients the doubles nearest
 the certified ones, for the list's published step count; the measured error
-is max |1 - sigma| of the output by a double SVD.  Needs torch.
+is max |1 - sigma| of the output by a double SVD, after every step, beside
+the certificate's error for that step.  Needs torch.
 """
 import argparse
 import json
@@ -59,8 +60,16 @@ def matrix(k, big, spectrum, seed):
     return (u * s) @ v.T
 
 
+def error_of(x):
+    """max |1 - sigma| of x by a double SVD (inf when x is not finite)."""
+    y = x.double()
+    return (1 - torch.linalg.svdvals(y)).abs().max().item() if torch.isfinite(y).all() else math.inf
+
+
 def run_published(x, coefficients, steps, factor, eps):
+    """The measured error after every step."""
     x = x / (x.norm() * factor + eps)
+    errors = []
     for t in range(steps):
         c = coefficients[min(t, len(coefficients) - 1)]
         a = x @ x.mT
@@ -71,7 +80,8 @@ def run_published(x, coefficients, steps, factor, eps):
             for ck in reversed(c[1:-1]):
                 b = ck * a + b @ a
         x = c[0] * x + b @ x
-    return x
+        errors.append(error_of(x))
+    return errors
 
 
 def main():
@@ -109,10 +119,8 @@ def main():
                                      repr(upper), "--steps", str(steps), "--dtype", dtype, "--shape", f"{k}x{big}",
                                      "--form", "torch", "--bound", "worst-case")
                     coefficients = [[float(c) for c in s["coefficients"]] for s in cert["steps"]]
-                    out = run_published(stored, coefficients, steps, factor, eps)
-                    out64 = out.double()
-                    finite = bool(torch.isfinite(out64).all())
-                    measured = (1 - torch.linalg.svdvals(out64)).abs().max().item() if finite else math.inf
+                    measured_steps = run_published(stored, coefficients, steps, factor, eps)
+                    measured = measured_steps[-1]
                     r = cert["rounding"]
                     rows.append({
                         "dtype": dtype, "shape": [k, big], "spectrum": spectrum, "schedule": name, "steps": steps,
@@ -122,6 +130,9 @@ def main():
                         "predicted_worst_case": float(worst["rounding"]["final_error"]),
                         "blow_up_step": r["blow_up_step"],
                         "measured": measured,
+                        "measured_steps": measured_steps,
+                        "predicted_steps": [float(s["error"]) for s in r["steps"]],
+                        "predicted_worst_case_steps": [float(s["error"]) for s in worst["rounding"]["steps"]],
                     })
                     print(f"{dtype:4} {k}x{big:<5} {spectrum:8} {name:26} measured {measured:10.3e} "
                           f"predicted {float(r['final_error']):10.3e}", flush=True)
