@@ -24,8 +24,10 @@ struct PlanArguments {
   unsigned precision = 256;
   std::string format = "table";
   std::string output;
+  // --rounding: certify under the rounding model in --dtype (its own
+  // options in `rounding`) instead of in exact arithmetic.
+  bool with_rounding = false;
   RoundingArguments rounding;
-  CLI::Option* dtype_option = nullptr;
 };
 
 std::vector<Shape> parse_shape_list(const std::string& text) {
@@ -66,10 +68,14 @@ int run_plan(const PlanArguments& args) {
   design.cushion_text = args.cushion;
   design.safety_text = args.safety;
   validate(design);
-  if (args.dtype_option->count() > 0) {
+  const RoundingArguments defaults;
+  if (args.with_rounding) {
     RoundingArguments r = args.rounding;
     r.dtype = args.dtype;
     request.rounding = parse_rounding(r, false);
+  } else if (args.rounding.form != defaults.form || args.rounding.bound != defaults.bound ||
+             args.rounding.failure_probability != defaults.failure_probability) {
+    throw UsageError("--form, --bound and --failure-probability need --rounding (the rounding-aware plan)");
   }
 
   const PlanReport report = make_plan(request);
@@ -99,12 +105,13 @@ Command add_plan_command(CLI::App& root) {
   app->add_option("--target-error", args->target_error,
                   "Certified worst-case max |1 - f(x)| over [l, 1] to reach, at least the dtype's unit roundoff")
       ->required();
-  args->dtype_option =
-      app->add_option("--dtype", args->dtype,
-                      "Element type of the iterate: bf16, f16, f32 or f64 (sets the Gram restarts and the smallest\n"
-                      "target); given explicitly, a schedule's certified error is its final error under the rounding\n"
-                      "model in that type (solver/ROUNDING.md) on the worst of the shapes")
-          ->capture_default_str();
+  app->add_option("--dtype", args->dtype,
+                  "Element type of the iterate: bf16, f16, f32 or f64 (sets the Gram restarts and the smallest\n"
+                  "target; with --rounding, the type the certificates are for)")
+      ->capture_default_str();
+  app->add_flag("--rounding", args->with_rounding,
+                "Certify each schedule's error with rounding: its final error under the rounding model in --dtype\n"
+                "(solver/ROUNDING.md) on the worst of the shapes, instead of in exact arithmetic");
   app->add_option("--degrees", args->degrees, "Odd degrees a step may have, comma separated")->capture_default_str();
   app->add_option("--max-steps", args->max_steps, "Most steps a schedule may have (1..64)")->capture_default_str();
   app->add_option("--algorithm", args->algorithm,

@@ -194,14 +194,14 @@ TEST_CASE("design --dtype: the safety factor from the model, a design that stays
   bad_input("design --degree 5 --lower 1e-3 --steps 8 --dtype f16 --shape 64x256 --safety 0.01", "--safety");
 }
 
-TEST_CASE("plan --dtype: candidates certified with rounding; the plan meets the target under the model",
+TEST_CASE("plan --rounding: candidates certified with rounding; the plan meets the target under the model",
           "[cli][rounding]") {
   const std::string args = "plan --shape 64x256,32x64 --lower 1e-2 --target-error 1e-3 --degrees 3,5 --format json";
-  const nlohmann::json plan = json_of(run_cli(args + " --dtype f32"));
+  const nlohmann::json plan = json_of(run_cli(args + " --dtype f32 --rounding"));
   REQUIRE(plan.contains("rounding"));
   CHECK(plan["rounding"]["dtype"] == "f32");
   CHECK(number(plan["rounding"]["final_error"]) <= 1e-3);
-  // Re-certified by verify on the worst of the two shapes.
+  // Re-certified by verify on each of the two shapes.
   TempDir dir;
   polar_express::test::write_text(dir.file("plan.json"), plan.dump());
   for (const char* shape : {"64x256", "32x64"}) {
@@ -209,9 +209,10 @@ TEST_CASE("plan --dtype: candidates certified with rounding; the plan meets the 
                                              std::string(shape) + " --format json"));
     CHECK(number(v["rounding"]["final_error"]) <= 1e-3);
   }
-  // Without an explicit --dtype the plan is the exact-arithmetic one (for
-  // bf16's costs, which refuse a target below 2^-8).
-  const nlohmann::json exact =
-      json_of(run_cli("plan --shape 64x256,32x64 --lower 1e-2 --target-error 1e-2 --degrees 3,5 --format json"));
+  // Without --rounding the plan is the exact-arithmetic one, --dtype only
+  // setting the costs and the smallest target.
+  const nlohmann::json exact = json_of(run_cli(args + " --dtype f32"));
   CHECK(!exact.contains("rounding"));
+  bad_input(args + " --dtype f32 --bound worst-case", "--rounding");
+  bad_input(args + " --dtype f32 --rounding --bound typical", "typical");
 }
