@@ -2,6 +2,7 @@
 // bound and target error (planning.hpp, solver/plan.hpp).
 #include "common.hpp"
 #include "planning.hpp"
+#include "rounding_options.hpp"
 
 #include <memory>
 #include <sstream>
@@ -23,6 +24,10 @@ struct PlanArguments {
   unsigned precision = 256;
   std::string format = "table";
   std::string output;
+  // --rounding: certify under the rounding model in --dtype (its own
+  // options in `rounding`) instead of in exact arithmetic.
+  bool with_rounding = false;
+  RoundingArguments rounding;
 };
 
 std::vector<Shape> parse_shape_list(const std::string& text) {
@@ -63,6 +68,15 @@ int run_plan(const PlanArguments& args) {
   design.cushion_text = args.cushion;
   design.safety_text = args.safety;
   validate(design);
+  const RoundingArguments defaults;
+  if (args.with_rounding) {
+    RoundingArguments r = args.rounding;
+    r.dtype = args.dtype;
+    request.rounding = parse_rounding(r, false);
+  } else if (args.rounding.form != defaults.form || args.rounding.bound != defaults.bound ||
+             args.rounding.failure_probability != defaults.failure_probability) {
+    throw UsageError("--form, --bound and --failure-probability need --rounding (the rounding-aware plan)");
+  }
 
   const PlanReport report = make_plan(request);
   write_output(args.output, args.format == "json" ? plan_json(report).dump(2) + "\n" : plan_table(report));
@@ -92,8 +106,12 @@ Command add_plan_command(CLI::App& root) {
                   "Certified worst-case max |1 - f(x)| over [l, 1] to reach, at least the dtype's unit roundoff")
       ->required();
   app->add_option("--dtype", args->dtype,
-                  "Element type of the iterate: bf16, f16, f32 or f64 (sets the Gram restarts and the smallest target)")
+                  "Element type of the iterate: bf16, f16, f32 or f64 (sets the Gram restarts and the smallest\n"
+                  "target; with --rounding, the type the certificates are for)")
       ->capture_default_str();
+  app->add_flag("--rounding", args->with_rounding,
+                "Certify each schedule's error with rounding: its final error under the rounding model in --dtype\n"
+                "(solver/ROUNDING.md) on the worst of the shapes, instead of in exact arithmetic");
   app->add_option("--degrees", args->degrees, "Odd degrees a step may have, comma separated")->capture_default_str();
   app->add_option("--max-steps", args->max_steps, "Most steps a schedule may have (1..64)")->capture_default_str();
   app->add_option("--algorithm", args->algorithm,
@@ -110,6 +128,7 @@ Command add_plan_command(CLI::App& root) {
                   "object, and the whole file is accepted by verify, emit and run)")
       ->capture_default_str();
   app->add_option("--output", args->output, "Write to FILE instead of standard output (only on success)");
+  add_rounding_options(*app, args->rounding, false, false);
   return {app, [args] { return run_plan(*args); }};
 }
 

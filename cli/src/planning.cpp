@@ -212,6 +212,26 @@ std::string flop_text(double flops) {
   return fmt::format("{:.4g} FLOP", flops);
 }
 
+Real rounding_aware_error(const PlanRequest& request, const std::vector<ScheduleStep>& steps) {
+  const DesignOptions& design = request.search.design;
+  // The bounds hold at any working precision; the search's candidates are
+  // many, so they are certified at the smallest.
+  constexpr unsigned kRoundingBits = kMinPrecisionBits;
+  RoundingOptions options = *request.rounding;
+  options.band = false;
+  Real worst = 0;
+  std::map<std::pair<std::int64_t, std::int64_t>, bool> seen;
+  for (const Shape& s : request.shapes) {
+    if (!seen.emplace(std::make_pair(s.rows, s.cols), true).second) continue;
+    options.rows = s.rows;
+    options.cols = s.cols;
+    const RoundingCertificate c =
+        certify_rounding(steps, design_normalization(design), {design.lower, design.upper}, options, kRoundingBits);
+    if (!(c.final_error <= worst)) worst = c.final_error;
+  }
+  return worst;
+}
+
 ScheduleCost schedule_cost(const PlanRequest& request, const runtime::Schedule& schedule, int steps) {
   return FlopModel(request).cost(schedule, steps);
 }
@@ -239,9 +259,14 @@ PlanReport make_plan(const PlanRequest& request) {
   PlanReport report;
   report.request = request;
   const auto start = std::chrono::steady_clock::now();
-  report.plan = plan_schedule(request.search, cost);
+  PlanSearchOptions search = request.search;
+  if (request.rounding) {
+    search.certified_error = [&](const std::vector<ScheduleStep>& steps) { return rounding_aware_error(request, steps); };
+  }
+  report.plan = plan_schedule(search, cost);
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const Schedule& s = report.plan.schedule;
+  if (request.rounding) report.rounding_error = rounding_aware_error(request, s.steps);
   report.cost = model.cost(bridge::runtime_polynomials(polynomials_of(s.steps, s.steps.size()), s.name),
                            static_cast<int>(s.steps.size()));
   for (const std::string& name : builtin_names()) report.baselines.push_back(baseline(name, request, model));
@@ -266,6 +291,14 @@ nlohmann::ordered_json plan_json(const PlanReport& report) {
   doc["degrees"] = report.plan.degrees;
   doc["steps"] = report.plan.degrees.size();
   doc["final_error"] = to_decimal(report.plan.schedule.final_error, digits);
+  if (report.request.rounding) {
+    const RoundingOptions& r = *report.request.rounding;
+    doc["rounding"] = {{"dtype", r.dtype},
+                       {"form", to_string(r.form)},
+                       {"bound", to_string(r.bound)},
+                       {"failure_probability", r.bound == RoundingBound::kProbabilistic ? r.failure_probability : 0.0},
+                       {"final_error", to_decimal(*report.rounding_error, 17, Rounding::kUp)}};
+  }
   doc["per_shape"] = runs_json(report.cost);
   doc["schedule"] = nlohmann::ordered_json::parse(to_json(report.plan.schedule));
   nlohmann::ordered_json baselines = nlohmann::ordered_json::array();
@@ -299,12 +332,22 @@ std::string plan_table(const PlanReport& report) {
     if (!shapes.empty()) shapes += ", ";
     shapes += shape_text(s);
   }
-  std::string out = fmt::format("cheapest schedule with certified max |1 - f(x)| <= {} over [{}, {}] on {} ({})\n",
+  std::string out = fmt::format("cheapest schedule with certified max |1 - f(x)| <= {} over [{}, {}] on {} ({}{})\n",
                                 short_decimal(target), short_decimal(design.lower), short_decimal(design.upper),
-                                shapes, to_string(report.request.dtype));
-  out += fmt::format("degrees {} ({} steps), {} in {} matrix products, certified error {}\n\n",
+                                shapes, to_string(report.request.dtype),
+                                report.request.rounding ? ", its rounding included" : "");
+  out += fmt::format("degrees {} ({} steps), {} in {} matrix products, certified error {}\n",
                      comma_list(report.plan.degrees), report.plan.degrees.size(), flop_text(report.cost.flops),
                      report.cost.matmuls, short_decimal(report.plan.schedule.final_error));
+  if (report.rounding_error) {
+    const RoundingOptions& r = *report.request.rounding;
+    out += fmt::format("with rounding in {} ({} form; {}): certified error {} on the worst shape\n", r.dtype,
+                       to_string(r.form),
+                       r.bound == RoundingBound::kWorstCase ? std::string("worst case")
+                                                            : fmt::format("probabilistic, 1 - {:g}", r.failure_probability),
+                       short_decimal(*report.rounding_error));
+  }
+  out += "\n";
   out += fmt::format("{:<16} {:<7} {:<18} {:>14} {:>9}\n", "shape", "form", "restarts before", "cost", "products");
   for (const ShapeRun& r : report.cost.runs) {
     out += fmt::format("{:<16} {:<7} {:<18} {:>14} {:>9}\n", shape_text(r.shape), form_name(r.gram),

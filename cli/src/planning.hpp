@@ -5,6 +5,8 @@
 // the plan's JSON (schema polar-express/plan/v1) and table.
 #include "shape.hpp"
 
+#include "polar_express/solver/rounding.hpp"
+
 #include "polar_express/runtime/cost.hpp"
 #include "polar_express/solver/plan.hpp"
 #include "polar_express/solver/schedule_io.hpp"
@@ -33,6 +35,10 @@ struct PlanRequest {
   // design: the allowed degrees, lower, upper, target error, cushion, safety
   // and mode, precision (and the texts the user typed, for the schedule's metadata).
   PlanSearchOptions search;
+  // When set (plan --dtype given): a schedule's certified error is its final
+  // error under the rounding model on the worst of the shapes
+  // (rounding_aware_error); rows and cols are set per shape.
+  std::optional<RoundingOptions> rounding;
 };
 
 // How one distinct shape (batches of equal matrices merged) runs a schedule.
@@ -66,9 +72,15 @@ struct Baseline {
   std::string note;
 };
 
+// The final error of `steps` (as they run) under the request's rounding
+// model: the largest over its distinct shapes, from [lower, upper] under the
+// normalisation its design options give.
+Real rounding_aware_error(const PlanRequest& request, const std::vector<ScheduleStep>& steps);
+
 struct PlanReport {
   PlanRequest request;
   PlannedSchedule plan;
+  std::optional<Real> rounding_error;  // the plan's, with request.rounding
   ScheduleCost cost;
   std::vector<Baseline> baselines;
   double seconds = 0;

@@ -232,7 +232,7 @@ double bytes_needed(const Shape& s, const runtime::Schedule& schedule, int steps
   double per_worker = k * k;  // the backend's own scratch
   for (runtime::Buffer b : program.buffers()) per_worker += runtime::is_iterate(b) ? size : k * k;
   const double workers = std::min(batch, static_cast<double>(runtime::usable_cpus()));
-  const double element = static_cast<double>(runtime::element_bytes(dtype)), compute = f64 ? 8 : 4;
+  const double element = static_cast<double>(element_bytes(dtype)), compute = f64 ? 8 : 4;
   return bytes + batch * size * 2 * element + workers * per_worker * compute;
 }
 

@@ -4,7 +4,9 @@
 #include "format.hpp"
 #include "long_work.hpp"
 #include "plot.hpp"
+#include "rounding_options.hpp"
 
+#include "polar_express/bridge/bridge.hpp"
 #include "polar_express/solver/catalogue.hpp"
 #include "polar_express/solver/verify.hpp"
 
@@ -28,15 +30,19 @@ struct VerifyArguments {
   std::string format = "table";
   std::string plot;
   std::string max_minutes = "10";
+  RoundingArguments rounding;
 };
 
 // Rough seconds of verify_schedule() on `steps` steps of `s`: about 30
 // passes over the chain (the certificate, the diagnostics, the bisection for
 // the smallest lower bound, six perturbed intervals); the plots evaluate the
 // composite at 20000 points.
-double estimated_verify_seconds(const Schedule& s, int steps, bool plot) {
+double estimated_verify_seconds(const Schedule& s, int steps, bool plot, bool rounding) {
   constexpr int kPasses = 30;
-  double seconds = kPasses * estimated_certify_seconds(s, steps);
+  // The rounding certificate: the forward chain and each step's band, about
+  // 60 passes of one step over a wide interval (a bisection).
+  constexpr int kRoundingPasses = 70;
+  double seconds = (kPasses + (rounding ? kRoundingPasses : 0)) * estimated_certify_seconds(s, steps);
   if (plot) {
     for (int t = 0; t < steps; ++t) {
       const int degree = s.steps[std::min<std::size_t>(static_cast<std::size_t>(t), s.steps.size() - 1)].degree();
@@ -66,6 +72,7 @@ std::string single_table(const Verification& v) {
   out += fmt::format("certified on [{}, {}] over {} steps, {}-bit MPFR\n\n", short_decimal(s.input.lower),
                      short_decimal(s.input.upper), s.steps.size(), s.precision_bits);
   out += schedule_table(s);
+  if (v.rounding) out += "\nwith rounding, " + rounding_table(*v.rounding) + "\n";
 
   const LowerSearch& l = v.smallest_lower;
   const std::string target = short_decimal(l.target_error, 6);
@@ -111,12 +118,31 @@ std::string comparison_table(const std::vector<Verification>& all) {
   out += fmt::format("{:<{}}", "schedule", name_width);
   for (std::size_t t = 1; t <= longest; ++t) out += fmt::format(" {:>10}", t);
   out += fmt::format("  {:>8}\n", "warnings");
+  std::optional<RoundingOptions> rounding;
   for (const Verification& v : all) {
     out += fmt::format("{:<{}}", v.schedule.name, name_width);
     for (const ScheduleStep& step : v.schedule.steps) out += fmt::format(" {:>10}", upper_bound(step.error_enclosure, 4));
     std::size_t warnings = 0;
     for (const Diagnostic& d : v.diagnostics) warnings += d.severity == Severity::kWarning;
     out += fmt::format("  {:>8}\n", warnings);
+    if (v.rounding) rounding = v.rounding->options;
+  }
+  if (!rounding) return out;
+  const RoundingOptions& o = *rounding;
+  out += fmt::format("\nwith rounding in {} on {}x{} ({} form; {}): upper bound of max |1 - sigma| after step t\n",
+                     o.dtype, o.rows, o.cols, to_string(o.form), bound_text(o));
+  out += fmt::format("{:<{}}", "schedule", name_width);
+  for (std::size_t t = 1; t <= longest; ++t) out += fmt::format(" {:>10}", t);
+  out += fmt::format("  {:>8}\n", "blow-up");
+  for (const Verification& v : all) {
+    out += fmt::format("{:<{}}", v.schedule.name, name_width);
+    if (!v.rounding) {
+      out += "  (its AOL normalisation's rounding is not modelled)\n";
+      continue;
+    }
+    for (const RoundedStep& step : v.rounding->steps) out += fmt::format(" {:>10}", short_decimal(step.error, 4));
+    const std::optional<int>& b = v.rounding->blow_up_step;
+    out += fmt::format("  {:>8}\n", b ? "step " + std::to_string(*b) : std::string("none"));
   }
   return out;
 }
@@ -165,20 +191,33 @@ int run_verify(const VerifyArguments& args) {
     if (!options.steps) options.steps = 10;
   }
 
+  const std::optional<RoundingOptions> rounding = parse_rounding(args.rounding);
+  if (rounding && !all && schedules.front().normalization.kind == NormalizationKind::kAol) {
+    throw UsageError("schedule '" + schedules.front().name +
+                     "' normalises by AOL, whose rounding the model does not cover; --dtype certifies Frobenius-normalised schedules");
+  }
+
   LongWork work("verify", parse_minutes(args.max_minutes));
   double estimate = 0;
   int longest = 0;
   for (const Schedule& s : schedules) {
     const int steps = options.steps.value_or(static_cast<int>(s.steps.size()));
     longest = std::max(longest, steps);
-    estimate += estimated_verify_seconds(s, steps, !args.plot.empty());
+    estimate += estimated_verify_seconds(s, steps, !args.plot.empty(), rounding.has_value());
   }
   work.expect(estimate, fmt::format("{} of {} step{} at {} bits{}", all ? "every list" : "the certificate",
                                     longest, longest == 1 ? "" : "s", args.precision,
                                     args.plot.empty() ? "" : " with plots"));
   ScopedWorkMonitor monitor(work);
   std::vector<Verification> results;
-  for (const Schedule& s : schedules) results.push_back(verify_schedule(s, options));
+  for (const Schedule& s : schedules) {
+    VerifyOptions these = options;
+    if (rounding && s.normalization.kind != NormalizationKind::kAol) {
+      these.rounding = rounding;
+      place_gram_restarts(*these.rounding, bridge::to_runtime(s), options.steps.value_or(static_cast<int>(s.steps.size())));
+    }
+    results.push_back(verify_schedule(s, these));
+  }
 
   std::string text;
   if (args.format == "json") {
@@ -195,6 +234,11 @@ int run_verify(const VerifyArguments& args) {
       std::cerr << "polar-express: check failed: " << v.schedule.name << " ends at an error bound of "
                 << upper_bound(v.schedule.final_error_enclosure, 10) << " > --expect-error " << args.expect_error
                 << '\n';
+      status = kExitCheckFailed;
+    } else if (expect && v.rounding && !(v.rounding->final_error <= *expect)) {
+      std::cerr << "polar-express: check failed: " << v.schedule.name << " ends at an error bound of "
+                << short_decimal(v.rounding->final_error, 10) << " with rounding in " << v.rounding->options.dtype
+                << " > --expect-error " << args.expect_error << '\n';
       status = kExitCheckFailed;
     }
   }
@@ -217,6 +261,10 @@ Command add_verify_command(CLI::App& root) {
       "interval, stalls, the smallest lower bound reaching --target-error, and the final error when\n"
       "the top singular value is off by 1% or 2% either way or the lower bound is 10x or 100x too high.\n"
       "Steps past the end of a list follow its after_list rule (repeat_last or cycle).\n"
+      "With --dtype D --shape MxN, also the certificate for the precision it runs in: the interval carried\n"
+      "through a model of every product's rounding (solver/ROUNDING.md), the error after each step with\n"
+      "rounding, and whether a singular value can leave the safe band (blow up); --expect-error then\n"
+      "checks that bound too.\n"
       "Exit 1 when --expect-error fails (the report and plots are still written).");
   app->add_option("schedule", args->schedule.file,
                   "Schedule JSON: polar-express/schedule/v1 (design --format json) or one published list\n"
@@ -248,6 +296,7 @@ Command add_verify_command(CLI::App& root) {
                   "and PREFIX-errors.svg/.png (log y); without gnuplot, says so and keeps the data.  The three\n"
                   "files are written all or none (regular files; links are followed)")
       ->transform(path_text());
+  add_rounding_options(*app, args->rounding, true, true);
   return {app, [args] {
             VerifyArguments effective = *args;
             if (effective.target_error.empty()) effective.target_error = effective.expect_error;

@@ -6,6 +6,7 @@ import sys
 import warnings
 
 from . import _core
+from ._caller import user_stacklevel
 from ._arrays import DEVICE_CUDA, arrays_for, batch_shape
 from ._schedule import DEFAULT_SCHEDULE, _bounded, _steps, as_schedule
 
@@ -60,7 +61,7 @@ def orthogonalize(
     return (result, *extras) if extras else result
 
 
-def run(x, schedule, steps: int, out, nuclear_norm: bool, want_report: bool, warn_depth: int = 3):
+def run(x, schedule, steps: int, out, nuclear_norm: bool, want_report: bool):
     """orthogonalize without its argument parsing: (result, report or None)."""
     arrays = arrays_for(x)
     device_type, device_id = arrays.device(x)
@@ -98,7 +99,7 @@ def run(x, schedule, steps: int, out, nuclear_norm: bool, want_report: bool, war
     need_report = want_report or nuclear_norm or device_type != DEVICE_CUDA
     report = _core.execute(source, target, schedule._handle, steps, nuclear_norm, stream, need_report)
     if report is not None and not report.all_succeeded:
-        _warn_failures(report, warn_depth)
+        _warn_failures(report)
     if copy_back is not None:
         copy_back.copy_into(out, target)
     if out is not None:
@@ -106,7 +107,7 @@ def run(x, schedule, steps: int, out, nuclear_norm: bool, want_report: bool, war
     return arrays.finish(target, x), report
 
 
-def _warn_failures(report, depth: int) -> None:
+def _warn_failures(report) -> None:
     failed = [(b, s) for b, s in enumerate(report.status) if s not in ("ok", "zero")]
     shown = "; ".join(f"matrix {b}: {s}" for b, s in failed[:8])
     more = f"; and {len(failed) - 8} more" if len(failed) > 8 else ""
@@ -114,7 +115,7 @@ def _warn_failures(report, depth: int) -> None:
         f"polar_express.orthogonalize: {len(failed)} of {len(report.status)} matrices have no polar factor "
         f"({shown}{more}); their outputs are NaN",
         OrthogonalizeWarning,
-        stacklevel=depth,
+        stacklevel=user_stacklevel(),
     )
 
 

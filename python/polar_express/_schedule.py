@@ -323,13 +323,19 @@ def verify(
     steps: Optional[int] = None,
     *,
     precision_bits: int = 256,
+    dtype: Optional[str] = None,
+    shape=None,
 ) -> dict:
     """Certifies the doubles the runtime runs for ``schedule`` over [lower, upper]
     (``polar-express verify``): the exact image of the interval through each step and
     the certified error after it, diagnostics, the smallest lower bound reaching the
     final error and its sensitivity.  Defaults: the interval of the schedule's
-    certificate, else [1e-3, 1]; the list's length.  Returns the JSON
-    (schema polar-express/verification/v1) as a dict."""
+    certificate, else [1e-3, 1]; the list's length.  With ``dtype`` ("f64", "f32",
+    "bf16", "f16") and ``shape`` (rows, cols) also the certificate for that precision
+    (``verify --dtype --shape``, the runtime's standard form, probabilistic bound):
+    the result's "rounding" holds the error after each step with rounding and the
+    blow-up step, if any.  Returns the JSON (schema polar-express/verification/v1)
+    as a dict."""
     _require_solver("verify")
     s = as_schedule(schedule)
     certificate = s.certificate
@@ -337,14 +343,38 @@ def verify(
         lower = certificate.lower if certificate else "1e-3"
     if upper is None:
         upper = certificate.upper if certificate else "1"
+    rows, cols = _rounding_shape(dtype, shape)
     text = _core.verify(
         s._handle,
         _decimal(lower, "lower"),
         _decimal(upper, "upper"),
         None if steps is None else _steps(steps),
         _precision_bits(precision_bits),
+        dtype,
+        rows,
+        cols,
     )
     return json.loads(text)
+
+
+def _rounding_shape(dtype, shape):
+    """(rows, cols) of a rounding certificate, checked; (0, 0) without one."""
+    if dtype is None:
+        if shape is not None:
+            raise ValueError("shape needs dtype (the precision to certify)")
+        return 0, 0
+    if dtype not in ("f64", "f32", "bf16", "f16"):
+        raise ValueError(f"dtype {dtype!r} is not 'f64', 'f32', 'bf16' or 'f16'")
+    if shape is None:
+        raise ValueError("dtype needs shape=(rows, cols), the matrix the certificate is for")
+    try:
+        rows, cols = shape
+    except (TypeError, ValueError):
+        raise ValueError(f"shape {shape!r} is not a pair (rows, cols)") from None
+    for side in (rows, cols):
+        if isinstance(side, bool) or not isinstance(side, int) or not 1 <= side <= 1 << 30:
+            raise ValueError(f"shape {shape!r} is not two positive integers")
+    return rows, cols
 
 
 # ---------------------------------------------------------------- helpers

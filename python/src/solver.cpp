@@ -12,6 +12,10 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -87,9 +91,11 @@ std::pair<ScheduleHandle, std::string> design(const std::vector<int>& degrees, c
 }
 
 // Verification of the doubles the runtime runs on [lower, upper]: JSON,
-// schema polar-express/verification/v1.
+// schema polar-express/verification/v1; with `dtype`, also the rounding
+// certificate for a rows x cols matrix in that element type ("rounding").
 std::string verify(const ScheduleHandle& handle, const std::string& lower, const std::string& upper,
-                   std::optional<int> steps, unsigned precision_bits) {
+                   std::optional<int> steps, unsigned precision_bits, std::optional<std::string> dtype,
+                   std::int64_t rows, std::int64_t cols) {
   check_precision(precision_bits);
   nb::gil_scoped_release release;
   std::lock_guard<std::mutex> lock(solver_mutex);
@@ -99,6 +105,14 @@ std::string verify(const ScheduleHandle& handle, const std::string& lower, const
                                               precision_bits);
   VerifyOptions options;
   options.steps = steps;
+  if (dtype) {
+    RoundingOptions rounding;
+    rounding.dtype = *dtype;
+    rounding.rows = rows;
+    rounding.cols = cols;
+    validate(rounding);
+    options.rounding = rounding;
+  }
   return to_json(verify_schedule(schedule, options));
 }
 
@@ -112,7 +126,7 @@ void bind_solver(nb::module_& m) {
         nb::arg("target_error").none(), nb::arg("cushion"), nb::arg("safety"), nb::arg("safety_mode"),
         nb::arg("precision_bits"), nb::arg("name").none());
   m.def("verify", &verify, nb::arg("schedule"), nb::arg("lower"), nb::arg("upper"), nb::arg("steps").none(),
-        nb::arg("precision_bits"));
+        nb::arg("precision_bits"), nb::arg("dtype").none(), nb::arg("rows"), nb::arg("cols"));
 }
 
 }  // namespace polar_express::python

@@ -41,32 +41,14 @@ std::vector<Rational> derivative_coefficients(const std::vector<Rational>& q) {
   return result;
 }
 
-// f(t) for t in T, given f's and f''s coefficient enclosures: Horner over T
-// intersected with the mean-value form f(m) + f'(T) (T - m), which over a
-// narrow T (a critical bracket, an enclosure of an endpoint) is tight to
-// second order where Horner alone is wide by the dependency problem.
-// Narrower than 2^-64 relative: Horner over it adds nothing to the
-// mean-value form.
-bool narrow(const Interval& t) {
-  const Real& larger = -t.lower > t.upper ? t.lower : t.upper;
-  return t.upper - t.lower <= boost::multiprecision::ldexp(abs(larger), -64);
-}
-
-Interval value_over(const std::vector<Interval>& f, const std::vector<Interval>& df, const Interval& t) {
-  if (t.lower == t.upper) return iv::horner(f, t);
-  const Interval m = iv::point(iv::midpoint(t));
-  const Interval mean_value = iv::add(iv::horner(f, m), iv::mul(iv::horner(df, t), iv::sub(t, m)));
-  return narrow(t) ? mean_value : iv::intersect(iv::horner(f, t), mean_value);
-}
-
-// The same for odd p given by its coefficients in y = x^2:
+// iv::value_over for odd p given by its coefficients in y = x^2:
 // p(x) = x h(x^2), p'(x) = h_1(x^2).
 Interval odd_value_over(const std::vector<Interval>& h, const std::vector<Interval>& dh, const Interval& x) {
   if (x.lower == x.upper) return iv::mul(x, iv::horner(h, iv::square(x)));
   const Interval m = iv::point(iv::midpoint(x));
   const Interval at_m = iv::mul(m, iv::horner(h, iv::square(m)));
   const Interval mean_value = iv::add(at_m, iv::mul(iv::horner(dh, iv::square(x)), iv::sub(x, m)));
-  return narrow(x) ? mean_value : iv::intersect(iv::mul(x, iv::horner(h, iv::square(x))), mean_value);
+  return iv::narrow(x) ? mean_value : iv::intersect(iv::mul(x, iv::horner(h, iv::square(x))), mean_value);
 }
 
 const Real& min_of(const Real& a, const Real& b) { return b < a ? b : a; }
@@ -115,7 +97,7 @@ Interval RigorousPolynomial::deviation_image(const Interval& deviation) const {
   // 1.25^(2q-1) of the terms' size.
   const Real quarter = Real(1) / 4;
   if (deviation.lower >= -quarter && deviation.upper <= quarter) {
-    return value_over(shifted_, shifted_derivative_, deviation);
+    return iv::value_over(shifted_, shifted_derivative_, deviation);
   }
   const Interval one = iv::point(Real(1));
   return iv::sub(odd_value_over(odd_, odd_derivative_, iv::add(deviation, one)), one);

@@ -145,4 +145,16 @@ Real midpoint(const Interval& a) {
   return sum;
 }
 
+bool narrow(const Interval& t) {
+  const Real& larger = -t.lower > t.upper ? t.lower : t.upper;
+  return t.upper - t.lower <= boost::multiprecision::ldexp(abs(larger), -64);
+}
+
+Interval value_over(const std::vector<Interval>& f, const std::vector<Interval>& df, const Interval& t) {
+  if (t.lower == t.upper) return horner(f, t);
+  const Interval m = point(midpoint(t));
+  const Interval mean_value = add(horner(f, m), mul(horner(df, t), sub(t, m)));
+  return narrow(t) ? mean_value : intersect(horner(f, t), mean_value);
+}
+
 }  // namespace polar_express::detail::outward

@@ -42,4 +42,15 @@ Interval horner(const std::vector<Interval>& c, const Interval& t);
 // A point of a (the rounded midpoint, which always lies in a).
 Real midpoint(const Interval& a);
 
+// Narrower than 2^-64 relative to its larger end.
+bool narrow(const Interval& t);
+
+// sum_j f[j] t^j for t in T, given the coefficient enclosures of f and of
+// f': Horner over T intersected with the mean-value form
+// f(m) + f'(T) (T - m), which over a narrow T (a critical bracket, an
+// enclosure of an endpoint) is tight to second order where Horner alone is
+// wide by the dependency problem.  Over a narrow T, Horner adds nothing to
+// the mean-value form and is skipped.
+Interval value_over(const std::vector<Interval>& f, const std::vector<Interval>& df, const Interval& t);
+
 }  // namespace polar_express::detail::outward

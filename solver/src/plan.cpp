@@ -168,10 +168,22 @@ class Search {
   }
 
   // What certify() computes for the candidate: the image of the input
-  // through the scaled prefix (kept by the parent), then the raw last step.
+  // through the scaled prefix (kept by the parent), then the raw last step;
+  // or the caller's certified error of those steps.
   Real candidate_error(std::size_t node) const {
     const Node& n = nodes_[node];
+    if (options_.certified_error) return options_.certified_error(steps_of(candidate_steps(node)));
     return distance_from_one(image(n.raw.polynomial, nodes_[n.parent].safe_image));
+  }
+
+  static std::vector<ScheduleStep> steps_of(const std::vector<OddPolynomial>& polynomials) {
+    std::vector<ScheduleStep> steps;
+    for (const OddPolynomial& p : polynomials) {
+      ScheduleStep step;
+      step.polynomial = p;
+      steps.push_back(std::move(step));
+    }
+    return steps;
   }
 
   // Queues the node's extensions unless none can reach the target in the
@@ -225,7 +237,14 @@ class Search {
     design.steps = static_cast<int>(best.degrees.size());
     design.target_error.reset();
     plan.schedule = design_schedule(design);
-    if (!(plan.schedule.final_error <= target_)) {
+    if (options_.certified_error) {
+      const Real error = options_.certified_error(plan.schedule.steps);
+      if (!(error <= target_)) {
+        throw SolverError("the planned schedule (degrees " + sequence_text(best.degrees) + ") certifies at " +
+                          shown(error) + ", above target " + shown(target_) + ", though the search found " +
+                          shown(best.error));
+      }
+    } else if (!(plan.schedule.final_error <= target_)) {
       throw SolverError("the planned schedule (degrees " + sequence_text(best.degrees) + ") certifies at " +
                         shown(plan.schedule.final_error) + ", above target " + shown(target_) +
                         ", though the search found " + shown(best.error));

@@ -2,6 +2,7 @@
 
 #include "json_support.hpp"
 #include "outward.hpp"
+#include "rounding_json.hpp"
 
 #include "polar_express/solver/enclosure.hpp"
 
@@ -261,6 +262,7 @@ Json verification_object(const Verification& v, const std::optional<Real>& expec
         {{"severity", to_string(d.severity)}, {"kind", d.kind}, {"step", d.step}, {"message", d.message}});
   }
   doc["diagnostics"] = diagnostics;
+  if (v.rounding) doc["rounding"] = detail::rounding_json(*v.rounding);
   return doc;
 }
 
@@ -355,6 +357,9 @@ Verification verify_schedule(const Schedule& schedule, const VerifyOptions& opti
   for (const auto& [label, input] : perturbed) {
     const Interval error = final_error_on(chain, input);
     v.perturbations.push_back({label, input, detail::outward::midpoint(error), error});
+  }
+  if (options.rounding) {
+    v.rounding = certify_rounding(v.schedule.steps, schedule.normalization, v.schedule.input, *options.rounding, bits);
   }
   return v;
 }

@@ -1,6 +1,7 @@
 """pe.Schedule, pe.schedules, pe.design and pe.verify against the published
 lists and a sampled evaluation of the polynomials in numpy."""
 
+import decimal
 import json
 
 import numpy as np
@@ -150,6 +151,39 @@ def test_verify_certifies_the_doubles():
     assert len(pe.verify("polar-express-paper-d5")["steps"]) == 8
     with pytest.raises(ValueError, match="lower"):
         pe.verify(schedule, lower=0.0)
+
+
+@solver
+def test_verify_with_rounding(published):
+    schedule = pe.Schedule.builtin("polar-express-paper-d5")
+    exact = pe.verify(schedule, lower=1e-3, upper=1.0)
+    rounded = pe.verify(schedule, lower=1e-3, upper=1.0, dtype="f64", shape=(64, 256))
+    r = rounded["rounding"]
+    assert r["dtype"] == "f64" and r["shape"] == [64, 256] and r["form"] == "direct"
+    # Rounding only widens the exact chain; in f64 the list stays in its band.
+    for with_rounding, step in zip(r["steps"], exact["steps"]):
+        assert float(with_rounding["error"]) >= float(step["error_enclosure"][1])
+    assert r["blow_up_step"] is None
+    # The top singular value 2% high: in exact arithmetic 1.02 already ends
+    # above 2 (each step's value computed here in 40-digit decimals, whose
+    # exponent range holds the 1e11019 it reaches, from the published
+    # numbers), so the normalised input is past the band in every precision.
+    with decimal.localcontext() as context:
+        context.prec = 40
+        x = decimal.Decimal("1.02")
+        for c in published_coefficients(published["polar-express-paper-d5"]):
+            x = x * sum(decimal.Decimal(v) * x ** (2 * k) for k, v in enumerate(c))
+            assert x > 2
+    high = pe.verify(schedule, lower=1e-3, upper=1.02, dtype="bf16", shape=(64, 256))
+    assert high["rounding"]["blow_up_step"] == 0
+    with pytest.raises(ValueError, match="bf8"):
+        pe.verify(schedule, dtype="bf8", shape=(8, 8))
+    with pytest.raises(ValueError, match="shape"):
+        pe.verify(schedule, dtype="bf16")
+    with pytest.raises(ValueError, match="shape"):
+        pe.verify(schedule, dtype="bf16", shape=(0, 8))
+    with pytest.raises(ValueError, match="dtype"):
+        pe.verify(schedule, shape=(8, 8))
 
 
 @solver

@@ -16,7 +16,7 @@ The operators are not differentiable: a backward pass that reaches them raises.
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Optional
 
 import torch
 
@@ -104,33 +104,44 @@ def _kernel(x: torch.Tensor, schedule: str, steps: Optional[int], nuclear_norm: 
     if _backend.choose_backend(x, backend) == "torch":
         return _backend.orthogonalize(x.detach(), as_schedule(schedule), steps_value, nuclear_norm)
     out = _output_like(x)
-    result, report = run(x.detach(), as_schedule(schedule), steps_value, out, nuclear_norm, nuclear_norm,
-                         warn_depth=5)
+    result, report = run(x.detach(), as_schedule(schedule), steps_value, out, nuclear_norm, nuclear_norm)
     if not nuclear_norm:
         return result
     nuclear = torch.tensor(report.nuclear_norms, dtype=torch.float64).reshape(x.shape[:-2]).to(x.device)
     return result, nuclear
 
 
-@torch.library.custom_op("polar_express::orthogonalize", mutates_args=())
-def _orthogonalize_op(x: torch.Tensor, schedule: str, steps: Optional[int] = None, backend: str = "auto") -> torch.Tensor:
+# The operators are defined with torch.library.Library rather than
+# torch.library.custom_op: custom_op wraps each kernel in torch._disable_dynamo,
+# which imports torch._dynamo (about 3 s and 150 MB here) on the first call of
+# a process that never compiles.  A Library kernel is called as it is; the
+# schema, the fake kernels and the autograd refusal are the same.
+_LIBRARY = torch.library.Library("polar_express", "DEF")
+_ARGUMENTS = "(Tensor x, str schedule, SymInt? steps=None, str backend='auto')"
+_LIBRARY.define("orthogonalize" + _ARGUMENTS + " -> Tensor")
+_LIBRARY.define("orthogonalize_nuclear" + _ARGUMENTS + " -> (Tensor, Tensor)")
+
+
+def _orthogonalize_kernel(x, schedule, steps=None, backend="auto"):
     return _kernel(x, schedule, steps, False, backend)
 
 
-@_orthogonalize_op.register_fake
+def _orthogonalize_nuclear_kernel(x, schedule, steps=None, backend="auto"):
+    return _kernel(x, schedule, steps, True, backend)
+
+
+# Every device: the kernel itself chooses the native runtime or the torch backend.
+_LIBRARY.impl("orthogonalize", _orthogonalize_kernel, "CompositeExplicitAutograd")
+_LIBRARY.impl("orthogonalize_nuclear", _orthogonalize_nuclear_kernel, "CompositeExplicitAutograd")
+
+
+@torch.library.register_fake("polar_express::orthogonalize", lib=_LIBRARY)
 def _(x, schedule, steps=None, backend="auto"):
     _check_matrices(x)
     return _output_like(x)
 
 
-@torch.library.custom_op("polar_express::orthogonalize_nuclear", mutates_args=())
-def _orthogonalize_nuclear_op(
-    x: torch.Tensor, schedule: str, steps: Optional[int] = None, backend: str = "auto"
-) -> Tuple[torch.Tensor, torch.Tensor]:
-    return _kernel(x, schedule, steps, True, backend)
-
-
-@_orthogonalize_nuclear_op.register_fake
+@torch.library.register_fake("polar_express::orthogonalize_nuclear", lib=_LIBRARY)
 def _(x, schedule, steps=None, backend="auto"):
     _check_matrices(x)
     return _output_like(x), x.new_empty(x.shape[:-2], dtype=_backend.nuclear_dtype(x.device))
@@ -160,8 +171,10 @@ def _no_context(ctx, inputs, output):
     pass
 
 
-torch.library.register_autograd("polar_express::orthogonalize", _not_differentiable, setup_context=_no_context)
-torch.library.register_autograd("polar_express::orthogonalize_nuclear", _not_differentiable, setup_context=_no_context)
+torch.library.register_autograd("polar_express::orthogonalize", _not_differentiable, setup_context=_no_context,
+                                lib=_LIBRARY)
+torch.library.register_autograd("polar_express::orthogonalize_nuclear", _not_differentiable,
+                                setup_context=_no_context, lib=_LIBRARY)
 
 from . import distributed  # noqa: E402  (it calls the operators above)
 from ._muon import Muon  # noqa: E402  (Muon calls the operators above)

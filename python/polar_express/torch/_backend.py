@@ -28,6 +28,7 @@ from typing import Callable, Optional
 import torch
 
 from .. import _program
+from .._caller import user_stacklevel
 from .._orthogonalize import OrthogonalizeWarning
 from .._schedule import Schedule
 
@@ -143,7 +144,7 @@ def _warn(good: torch.Tensor) -> None:
         f"polar_express.orthogonalize (torch backend): {len(failed)} of {good.numel()} matrices have no polar "
         f"factor (matrices {shown}: non-finite input or diverged); their outputs are NaN",
         OrthogonalizeWarning,
-        stacklevel=6,
+        stacklevel=user_stacklevel(),
     )
 
 

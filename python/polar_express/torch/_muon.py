@@ -4,13 +4,12 @@ the PolarGrad scaling; constructor and update rule as torch.optim.Muon."""
 from __future__ import annotations
 
 import math
-import os
-import sys
 import warnings
 from typing import Optional
 
 import torch
 
+from .._caller import user_stacklevel
 from .._orthogonalize import OrthogonalizeWarning
 from .._schedule import DEFAULT_SCHEDULE, Schedule, _steps, as_schedule
 from . import orthogonalize
@@ -69,20 +68,6 @@ def _polar_update(
         u, nuclear = orthogonalize(batch, schedule, steps, nuclear_norm=True, backend=backend)
         return u * nuclear.to(u.dtype)[:, None, None]
     return orthogonalize(batch, schedule, steps, backend=backend)
-
-
-# The packages of polar_express and of torch (whose optimizer hooks wrap step()).
-_LIBRARY_DIRS = (os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,
-                 os.path.dirname(os.path.abspath(torch.__file__)) + os.sep)
-
-
-def _caller_stacklevel() -> int:
-    """The stacklevel of the first frame outside polar_express and torch (the
-    user's ``optimizer.step()``), for a warning raised by the caller."""
-    frame, level = sys._getframe(1), 1
-    while frame is not None and frame.f_code.co_filename.startswith(_LIBRARY_DIRS):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 class Muon(torch.optim.Optimizer):
@@ -266,7 +251,7 @@ class Muon(torch.optim.Optimizer):
                 f"not updated this step, weights and momentum unchanged: {', '.join(names[:8])}"
                 + (f" and {len(names) - 8} more" if len(names) > 8 else ""),
                 OrthogonalizeWarning,
-                stacklevel=_caller_stacklevel(),
+                stacklevel=user_stacklevel(),
             )
         return {id(p) for _, _, p in bad}
 

@@ -45,6 +45,7 @@ import torch
 import torch.distributed as dist
 
 from .. import distributed as _placement
+from .._caller import user_stacklevel
 from .._orthogonalize import OrthogonalizeWarning
 from .._schedule import DEFAULT_SCHEDULE, _steps, as_schedule
 from . import _column_major
@@ -384,7 +385,7 @@ def exchange(items: Sequence[Item], compute: Callable[[torch.Tensor], torch.Tens
         shown = "; ".join(f"tensor {i} (on rank {held_by[i] - 1})" for i in poisoned[:8])
         more = f"; and {len(poisoned) - 8} more" if len(poisoned) > 8 else ""
         warnings.warn(f"{_NAME}: {len(poisoned)} of {len(items)} tensors hold a NaN or an infinity ({shown}{more}); "
-                      "their results are NaN on every rank", OrthogonalizeWarning, stacklevel=3)
+                      "their results are NaN on every rank", OrthogonalizeWarning, stacklevel=user_stacklevel())
     return results
 
 

@@ -48,6 +48,12 @@ struct PlanSearchOptions {
   int max_steps = 8;
   // Greedy links (Remez solves) the search may build before it gives up.
   std::size_t max_links = 20000;
+  // When set, a schedule's certified error is this function of its steps
+  // (as they run: every step but the last safety-scaled) instead of the
+  // exact-arithmetic one: e.g. the final error under the rounding model of
+  // rounding.hpp.  It must be at least the exact-arithmetic error over
+  // [lower, upper], so that the search's lower bounds stay lower bounds.
+  std::function<Real(const std::vector<ScheduleStep>& steps)> certified_error;
 };
 
 struct PlanStatistics {

@@ -4,6 +4,7 @@
 // finite-precision diagnostics (safe band, monotonicity, stalls), the
 // smallest l that reaches a target error, and the sensitivity to a wrong
 // top singular value or lower bound.
+#include "polar_express/solver/rounding.hpp"
 #include "polar_express/solver/schedule.hpp"
 
 #include <optional>
@@ -30,6 +31,8 @@ struct VerifyOptions {
   // The relative perturbation s a step must tolerate at the top of its
   // interval (rounding in bf16/fp16 matmuls, an under-estimated norm).
   Real band_margin = Real(1) / 100;
+  // Also certify the precision the schedule runs in (rounding.hpp).
+  std::optional<RoundingOptions> rounding;
 };
 
 enum class Severity { kNote, kWarning };
@@ -83,6 +86,9 @@ struct Verification {
   std::vector<Diagnostic> diagnostics;
   LowerSearch smallest_lower;
   std::vector<Perturbation> perturbations;
+  // With VerifyOptions::rounding: the steps under the rounding model, from
+  // the same interval.
+  std::optional<RoundingCertificate> rounding;
 };
 
 // Certifies `schedule` per `options` at the schedule's precision (images
@@ -92,8 +98,9 @@ Verification verify_schedule(const Schedule& schedule, const VerifyOptions& opti
 
 // JSON, schema polar-express/verification/v1: the schedule's identity, the
 // input, the same "steps" list as design's JSON, final_error, the lower-bound
-// search, the perturbations and the diagnostics.  `expect_error`, when
-// given, is recorded with "passed".
+// search, the perturbations and the diagnostics, and "rounding" (the
+// rounding certificate) when there is one.  `expect_error`, when given, is
+// recorded with "passed".
 std::string to_json(const Verification& verification, const std::optional<Real>& expect_error = std::nullopt);
 
 // Several verifications in one document (schema
