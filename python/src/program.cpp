@@ -45,7 +45,7 @@ runtime::ProductMode parse_mode(const std::string& text, const char* what) {
 // The backend's traits (its threshold for symmetric products) with `dtype`
 // as the storage, whose significand bits set the Gram restart budget.
 runtime::BackendTraits traits_for(const std::string& device, const std::string& dtype) {
-  const runtime::ElementType element = runtime::parse_element_type(dtype);
+  const runtime::ElementType element = parse_element_type(dtype);
   runtime::BackendTraits traits;
   if (device == "cpu") {
     traits = element == runtime::ElementType::kF64 ? runtime::cpu_traits<double>() : runtime::cpu_traits<float>();
@@ -106,7 +106,7 @@ void bind_program(nb::module_& m) {
       .def_prop_ro("restarts", [](const Program& p) { return p.products.restarts; },
                    "steps (0-based) before which the Gram iteration restarts")
       .def_prop_ro("symmetric", [](const Program& p) { return p.products.symmetric; })
-      .def_prop_ro("normalization", [](const Program& p) { return std::string(normalization_name(p.normalization.kind)); })
+      .def_prop_ro("normalization", [](const Program& p) { return std::string(to_string(p.normalization.kind)); })
       .def_prop_ro("normalization_factor", [](const Program& p) { return p.normalization.factor; })
       .def_prop_ro("eps", [](const Program& p) { return p.normalization.eps; })
       .def_ro("operations", &Program::operations)
@@ -125,7 +125,7 @@ void bind_program(nb::module_& m) {
   m.def("backend_traits",
         [](const std::string& device, const std::string& dtype) {
           const runtime::BackendTraits t = traits_for(device, dtype);
-          return std::make_pair(runtime::significand_bits(t.storage), t.symmetric_from_k);
+          return std::make_pair(significand_bits(t.storage), t.symmetric_from_k);
         },
         nb::arg("device"), nb::arg("dtype"), "(significand bits, k from which products are symmetric)");
 }

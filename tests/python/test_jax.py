@@ -116,7 +116,7 @@ def test_bad_input():
         pej.orthogonalize(jnp.ones((0, 3)))
     with pytest.raises(TypeError, match="int32"):
         pej.orthogonalize(jnp.ones((3, 3), dtype=jnp.int32))
-    with pytest.raises(ValueError, match="steps must be a positive integer"):
+    with pytest.raises(ValueError, match=r"steps must be an integer in 1\.\.\d+, not 0"):
         pej.orthogonalize(jnp.ones((3, 3)), steps=0)
 
 

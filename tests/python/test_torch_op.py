@@ -154,3 +154,20 @@ def test_cuda_runs_on_the_current_stream_and_captures_in_a_graph():
     graph.replay()
     torch.cuda.synchronize()
     assert torch.equal(captured, expected)
+
+
+def test_first_call_does_not_import_the_compiler():
+    # torch.library.custom_op kernels import torch._dynamo on their first call
+    # (seconds and about 150 MB); the operators are Library kernels instead.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, torch, polar_express.torch as pet\n"
+        "pet.orthogonalize(torch.randn(16, 24))\n"
+        "pet.orthogonalize(torch.randn(2, 16, 24), nuclear_norm=True)\n"
+        "print('torch._dynamo' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
