@@ -171,7 +171,7 @@ def main():
                 t = torch.from_numpy(g)
                 row["torch_ms"] = median_ms(lambda: torch_reference(torch, t), args.repeats)
             batch, m, n = (1, *shape) if len(shape) == 2 else shape
-            flops = _core.program_flops(schedule._handle, m, n, batch, 0, 24 if dtype == "f32" else 53)
+            flops = _core.program_flops(schedule._handle, m, n, batch, 0, dtype)
             row["runtime_gflops"] = flops / row["runtime_ms"] / 1e6
             if min(m, n) >= 1024:
                 side = min(m, n)
