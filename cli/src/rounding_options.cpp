@@ -42,10 +42,7 @@ std::optional<RoundingOptions> parse_rounding(const RoundingArguments& args, boo
     return std::nullopt;
   }
   RoundingOptions o;
-  if (args.dtype != "f64" && args.dtype != "f32" && args.dtype != "bf16" && args.dtype != "f16") {
-    throw UsageError("--dtype '" + args.dtype + "' is not f64, f32, bf16 or f16");
-  }
-  o.dtype = args.dtype;
+  o.dtype = to_string(parse_dtype(args.dtype));
   if (shape_needed) {
     if (args.shape.empty()) throw UsageError("--dtype needs --shape MxN (the matrix the certificate is for)");
     const Shape s = parse_shape(args.shape);

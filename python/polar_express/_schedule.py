@@ -363,8 +363,9 @@ def _rounding_shape(dtype, shape):
         if shape is not None:
             raise ValueError("shape needs dtype (the precision to certify)")
         return 0, 0
-    if dtype not in ("f64", "f32", "bf16", "f16"):
-        raise ValueError(f"dtype {dtype!r} is not 'f64', 'f32', 'bf16' or 'f16'")
+    names = [name for name, _, _, _ in _core.element_types()]  # the runtime vocabulary's
+    if dtype not in names:
+        raise ValueError(f"dtype {dtype!r} is not one of {names}")
     if shape is None:
         raise ValueError("dtype needs shape=(rows, cols), the matrix the certificate is for")
     try:

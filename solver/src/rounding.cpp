@@ -1,6 +1,7 @@
 #include "polar_express/solver/rounding.hpp"
 
 #include "outward.hpp"
+#include "polar_express/runtime/vocabulary.hpp"
 #include "rounding_gram.hpp"
 #include "rounding_step.hpp"
 
@@ -98,12 +99,11 @@ Real band_before(const Real& limit, const TopAfter& top_after) {
 }  // namespace
 
 FloatFormat float_format(const std::string& name) {
-  if (name == "f64") return {name, 53, -1022, 1024};
-  if (name == "f32") return {name, 24, -126, 128};
-  if (name == "bf16") return {name, 8, -126, 128};
-  if (name == "f16") return {name, 11, -14, 16};
+  // TF32 is no element type of the runtime's, only the operands of the
+  // tensor cores' fp32 products: its own row here.
   if (name == "tf32") return {name, 11, -126, 128};
-  throw std::invalid_argument("element type '" + name + "' is not f64, f32, bf16 or f16");
+  const ElementTypeInfo& type = info(parse_element_type(name));
+  return {type.name, type.significand_bits, type.min_exponent, type.max_exponent};
 }
 
 std::string to_string(StepForm form) {
@@ -233,17 +233,11 @@ RoundingCertificate certify_rounding(const std::vector<ScheduleStep>& steps, con
     Interval current = cert.normalised;
     for (const auto& p : chain) {
       const std::size_t before = model.events();
-      RoundedStep r;
-      r.exact = singular_image(p->odd(), current);
+      const Interval exact = singular_image(p->odd(), current);
       const StepTerms terms =
-          torch ? torch_step(model, a, *p, current, r.exact) : direct_step(model, a, *p, current, r.exact);
-      r.interval = widen(r.exact, terms, current.upper);
-      r.relative = relative_of(terms);
-      r.perturbation = terms.perturbation;
-      r.absolute = terms.absolute;
-      r.overflow = terms.overflow;
-      current = r.interval;
-      cert.steps.push_back(std::move(r));
+          torch ? torch_step(model, a, *p, current, exact) : direct_step(model, a, *p, current, exact);
+      cert.steps.push_back(rounded_step(exact, terms, current.upper));
+      current = cert.steps.back().interval;
       check_events(model.events() - before, per_step);
     }
   }

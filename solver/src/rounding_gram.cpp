@@ -97,10 +97,9 @@ std::vector<RoundedStep> gram_chain(const Model& model, const Arithmetic& arithm
       q_error = add_up(q_error, product(h_operand, q_operand));
       q_norm = add_up(mul_up(h_operand.norm, q_norm), q_error);
     }
-    RoundedStep r;
-    r.exact = singular_image(p.odd(), current);
+    const Interval exact = singular_image(p.odd(), current);
     terms.absolute = mul_up(q_error, x0.upper);
-    const Interval virtual_next = widen(r.exact, terms, current.upper);
+    const Interval virtual_next = widen(exact, terms, current.upper);
     // ||Q_hat|| <= sigma_max(Q X0) / sigma_min(X0).
     if (x0.lower > 0) q_norm = smaller(q_norm, div_up(virtual_next.upper, x0.lower));
     terms.overflow = terms.overflow || may_overflow(q_norm, side.stored) || may_overflow(h_operand.norm, side.stored);
@@ -142,13 +141,8 @@ std::vector<RoundedStep> gram_chain(const Model& model, const Arithmetic& arithm
       }
       terms.absolute = absolute;
     }
-    r.interval = widen(r.exact, terms, current.upper);
-    r.relative = relative_of(terms);
-    r.perturbation = terms.perturbation;
-    r.absolute = terms.absolute;
-    r.overflow = terms.overflow;
-    current = r.interval;
-    result.push_back(std::move(r));
+    result.push_back(rounded_step(exact, terms, current.upper));
+    current = result.back().interval;
   }
   return result;
 }

@@ -153,6 +153,17 @@ Real relative_of(const StepTerms& terms) {
   return div_up(terms.perturbation, terms.min_h);
 }
 
+RoundedStep rounded_step(const Interval& exact, const StepTerms& terms, const Real& hi) {
+  RoundedStep r;
+  r.exact = exact;
+  r.interval = widen(exact, terms, hi);
+  r.relative = relative_of(terms);
+  r.perturbation = terms.perturbation;
+  r.absolute = terms.absolute;
+  r.overflow = terms.overflow;
+  return r;
+}
+
 StepTerms torch_step(const Model& model, const StepArithmetic& a, const StepPolynomial& p, const Interval& singular,
                      const Interval& image) {
   if (!iv::finite(singular) || !iv::finite(image)) return lost();

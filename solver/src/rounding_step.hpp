@@ -139,4 +139,8 @@ Interval singular_image(const RigorousPolynomial& p, const Interval& singular);
 // rho, or infinity when min_h is 0.
 Real relative_of(const StepTerms& terms);
 
+// A step's record from the singular values of H X (`exact`) and its terms,
+// taken on singular values up to `hi` before the step (widen).
+RoundedStep rounded_step(const Interval& exact, const StepTerms& terms, const Real& hi);
+
 }  // namespace polar_express::detail::rounding

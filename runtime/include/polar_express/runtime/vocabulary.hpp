@@ -76,14 +76,16 @@ struct ElementTypeInfo {
   const char* array_name;    // numpy's, torch's and DLPack's: "bfloat16"
   int bits;                  // of storage
   int significand_bits;      // with the implicit one: the unit roundoff is 2^-significand_bits
+  int min_exponent;          // normal numbers from 2^min_exponent
+  int max_exponent;          // finite numbers below 2^max_exponent
 };
 
 // In the order of ElementType.
 inline constexpr ElementTypeInfo kElementTypes[] = {
-    {ElementType::kF64, "f64", "float64", 64, 53},
-    {ElementType::kF32, "f32", "float32", 32, 24},
-    {ElementType::kF16, "f16", "float16", 16, 11},
-    {ElementType::kBF16, "bf16", "bfloat16", 16, 8},
+    {ElementType::kF64, "f64", "float64", 64, 53, -1022, 1024},
+    {ElementType::kF32, "f32", "float32", 32, 24, -126, 128},
+    {ElementType::kF16, "f16", "float16", 16, 11, -14, 16},
+    {ElementType::kBF16, "bf16", "bfloat16", 16, 8, -126, 128},
 };
 
 static_assert(vocabulary_detail::in_enum_order(kElementTypes));

@@ -31,10 +31,10 @@ struct FloatFormat {
   int max_exponent = 1024;
 };
 
-// The element types a schedule runs in, by the names the CLI and Python use
-// ("f64", "f32", "bf16", "f16"), and "tf32" (the 11-bit operands of the
-// tensor-core fp32 products).  std::invalid_argument naming the text
-// otherwise.  The one place that maps element-type names to formats.
+// The format of an element type the runtime runs (by either spelling of
+// runtime/vocabulary.hpp, whose table it reads), and of "tf32" (the 11-bit
+// operands of the tensor-core fp32 products).  std::invalid_argument naming
+// the text otherwise.
 FloatFormat float_format(const std::string& name);
 
 // Which operations, in which order, run a step X <- c0 X + (c1 A + ...) X.
